@@ -1,0 +1,36 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-fast test-postgres lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/streamd demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check streamd agents tests bench
+	$(BIN)/ruff format --check streamd agents tests bench
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+# Pure and fast tiers only: skips the slow (subprocess, schemathesis) tests.
+test-fast: $(STAMP)
+	$(BIN)/pytest -m 'not slow'
+
+# The store tests again, against PostgreSQL (STREAMD_TEST_POSTGRES_URL must be set).
+test-postgres: $(STAMP)
+	test -n "$$STREAMD_TEST_POSTGRES_URL" || (echo "set STREAMD_TEST_POSTGRES_URL" >&2; exit 2)
+	$(BIN)/pytest -m db
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""The append-only audit log: who did what to which object, when, before and after."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum
+from typing import Any
+
+from sqlmodel import Session, col, func, select
+
+from streamd.models import AuditEntry
+
+REDACTED_FIELDS = frozenset({"password_hash", "stream_key", "token_hash", "csrf_token"})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def snapshot(obj: Any) -> dict[str, Any]:
+    """A JSON-safe copy of a row's fields, secrets redacted."""
+    data = obj.model_dump() if hasattr(obj, "model_dump") else dict(obj)
+    return {k: ("***" if k in REDACTED_FIELDS else _plain(v)) for k, v in data.items()}
+
+
+def record(
+    *,
+    session: Session,
+    actor: str,
+    action: str,
+    obj: Any,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """Append one entry in the caller's transaction, so the change and its record land together."""
+    entry = AuditEntry(
+        actor=actor,
+        action=action,
+        object_type=type(obj).__tablename__,
+        object_id=str(obj.id),
+        before=before,
+        after=after,
+    )
+    session.add(entry)
+    return entry
+
+
+def list_entries(
+    *,
+    session: Session,
+    object_type: str | None = None,
+    object_id: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[AuditEntry], int]:
+    query = select(AuditEntry)
+    if object_type:
+        query = query.where(AuditEntry.object_type == object_type)
+    if object_id:
+        query = query.where(AuditEntry.object_id == object_id)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(AuditEntry.id)).offset(offset).limit(limit)).all()
+    return list(rows), int(total)

@@ -1,0 +1,181 @@
+"""Bookings: a clerk asks for a stream slot for a hearing.
+
+A double submit books once: the idempotency key (header or body) returns the first result,
+and the partial unique index allows one active booking per hearing whatever the key.
+A hearing that may not be streamed is refused here already (fail closed); the allocation
+engine decides which requested bookings get a line.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from streamd import audit
+from streamd.domain import BookingStatus, HearingStatus
+from streamd.models import Booking, Hearing, User, utcnow
+
+
+class BookingRefused(ValueError):
+    """The hearing cannot be booked; `field` names what is at fault."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+class BookingCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    hearing_id: int = Field(ge=1)
+    idempotency_key: str | None = Field(default=None, min_length=8, max_length=128)
+    note: str | None = Field(default=None, max_length=512)
+
+
+class BookingCancel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=512)
+
+
+class BookingPublic(BaseModel):
+    id: int
+    hearing_id: int
+    case_number: str
+    status: BookingStatus
+    requested_by: str
+    requested_at: datetime
+    note: str | None
+    cancelled_by: str | None
+    cancelled_at: datetime | None
+    cancel_reason: str | None
+
+
+class BookingQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: BookingStatus | None = None
+    hearing_id: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+def _active(session: Session, hearing_id: int) -> Booking | None:
+    return session.exec(
+        select(Booking).where(
+            Booking.hearing_id == hearing_id, Booking.status != BookingStatus.CANCELLED.value
+        )
+    ).first()
+
+
+def book(*, session: Session, data: BookingCreate, user: User) -> tuple[Booking, bool]:
+    """Book a stream slot. Returns (booking, created); an existing one is returned as is."""
+    if data.idempotency_key:
+        prior = session.exec(
+            select(Booking).where(Booking.idempotency_key == data.idempotency_key)
+        ).first()
+        if prior is not None:
+            if prior.hearing_id != data.hearing_id:
+                raise BookingRefused(
+                    "idempotency_key", "this key was already used for another hearing"
+                )
+            return prior, False
+    hearing = session.get(Hearing, data.hearing_id)
+    if hearing is None:
+        raise LookupError(f"hearing {data.hearing_id} does not exist")
+    if hearing.status == HearingStatus.CANCELLED.value:
+        raise BookingRefused("hearing_id", "the hearing is cancelled")
+    if not hearing.is_public:
+        raise BookingRefused(
+            "hearing_id",
+            f"the hearing is not held in public ({hearing.non_public_reason}); "
+            "it may never be streamed",
+        )
+    if hearing.planned_end <= utcnow():
+        raise BookingRefused("hearing_id", "the hearing is already over")
+    existing = _active(session, data.hearing_id)
+    if existing is not None:
+        return existing, False
+    assert user.id is not None
+    booking = Booking(
+        hearing_id=data.hearing_id,
+        requested_by=user.id,
+        idempotency_key=data.idempotency_key,
+        note=data.note,
+        status=BookingStatus.REQUESTED.value,
+    )
+    try:
+        with session.begin_nested():
+            session.add(booking)
+            session.flush()
+    except IntegrityError:
+        # A concurrent double submit won the race; answer with its booking.
+        winner = _active(session, data.hearing_id)
+        if winner is None:
+            raise
+        return winner, False
+    audit.record(
+        session=session,
+        actor=user.username,
+        action="booking.create",
+        obj=booking,
+        after=audit.snapshot(booking),
+    )
+    return booking, True
+
+
+def cancel(*, session: Session, booking_id: int, data: BookingCancel, user: User) -> Booking | None:
+    booking = session.get(Booking, booking_id)
+    if booking is None:
+        return None
+    if booking.status == BookingStatus.CANCELLED.value:
+        return booking  # cancelling twice is one cancellation
+    before = audit.snapshot(booking)
+    booking.status = BookingStatus.CANCELLED.value
+    booking.cancelled_by = user.id
+    booking.cancelled_at = utcnow()
+    booking.cancel_reason = data.reason
+    session.add(booking)
+    session.flush()
+    audit.record(
+        session=session,
+        actor=user.username,
+        action="booking.cancel",
+        obj=booking,
+        before=before,
+        after=audit.snapshot(booking),
+    )
+    return booking
+
+
+def list_bookings(*, session: Session, query: BookingQuery) -> tuple[list[Booking], int]:
+    stmt = select(Booking)
+    if query.status:
+        stmt = stmt.where(Booking.status == query.status.value)
+    if query.hearing_id:
+        stmt = stmt.where(Booking.hearing_id == query.hearing_id)
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    rows = session.exec(stmt.order_by(col(Booking.id)).offset(query.offset).limit(query.limit))
+    return list(rows.all()), int(total)
+
+
+def to_public(*, session: Session, booking: Booking) -> BookingPublic:
+    hearing = session.get(Hearing, booking.hearing_id)
+    requester = session.get(User, booking.requested_by)
+    canceller = session.get(User, booking.cancelled_by) if booking.cancelled_by else None
+    assert booking.id is not None and hearing is not None and requester is not None
+    return BookingPublic(
+        id=booking.id,
+        hearing_id=booking.hearing_id,
+        case_number=hearing.case_number,
+        status=BookingStatus(booking.status),
+        requested_by=requester.username,
+        requested_at=booking.requested_at,
+        note=booking.note,
+        cancelled_by=canceller.username if canceller else None,
+        cancelled_at=booking.cancelled_at,
+        cancel_reason=booking.cancel_reason,
+    )

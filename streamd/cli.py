@@ -1,0 +1,230 @@
+"""`streamd` command line. Every subcommand reads STREAMD_DATABASE_URL and STREAMD_DATA_DIR.
+
+Exit status: 0 success, 2 bad input or configuration (with a message naming what is wrong).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+
+from streamd import court, importer
+from streamd.auth import UserExistsError, create_user
+from streamd.config import ConfigError, Settings, load_settings
+from streamd.domain import Role
+from streamd.store import Database, upgrade
+
+log = logging.getLogger("streamd")
+EXIT_BAD_INPUT = 2
+SAMPLE_SCHEDULE = Path("schedules/sample-fortnight.csv")
+SAMPLE_FIRST_MONDAY = date(2026, 11, 30)  # the sample fortnight's first day
+DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
+    ("clerk", Role.CLERK, "书记员 王敏"),
+    ("judge", Role.JUDGE, "承办法官 李明"),
+    ("depthead", Role.DEPARTMENT_HEAD, "庭长 陈刚"),
+    ("leader", Role.COURT_LEADER, "分管院领导 周华"),
+    ("tech", Role.TECHNICIAN, "技术人员 赵强"),
+    ("admin", Role.ADMIN, "司法公开办 刘洋"),
+)
+DEMO_PASSWORD_SUFFIX = "-demo-2026"  # demo logins: NAME-demo-2026, printed at start
+
+
+class CliError(Exception):
+    """Bad input; the message is printed and the exit status is 2."""
+
+
+def _db(settings: Settings) -> Database:
+    return Database.from_url(settings.effective_database_url)
+
+
+def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
+    db = _db(settings)
+    upgrade(db.engine, args.revision)
+    print(f"database at {args.revision}: {settings.effective_database_url.split('@')[-1]}")
+
+
+def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
+    directory = Path(args.directory or settings.court_config_dir)
+    try:
+        structure = court.read_structure(directory)
+    except court.CourtConfigError as exc:
+        raise CliError(str(exc)) from exc
+    summary = _db(settings).call(court.apply_structure, structure=structure, actor="cli")
+    print("court loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+
+
+def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    try:
+        result = _db(settings).call(
+            importer.import_file,
+            path=path,
+            zone=settings.zone,
+            actor="cli",
+            encoding=args.encoding,
+            progress=sys.stderr.isatty(),
+        )
+    except importer.ImportFailed as exc:
+        raise CliError(str(exc)) from exc
+    print(
+        f"imported {path}: {result.created} created, {result.updated} updated, "
+        f"{result.unchanged} unchanged"
+    )
+
+
+def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
+    password = os.environ.get("STREAMD_PASSWORD")
+    if not password:
+        if not sys.stdin.isatty():
+            raise CliError("set STREAMD_PASSWORD or run in a terminal to be prompted")
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            raise CliError("the passwords differ")
+    try:
+        user = _db(settings).call(
+            create_user,
+            username=args.name,
+            password=password,
+            roles=[Role(r) for r in args.role],
+            display_name=args.display_name or args.name,
+        )
+    except (UserExistsError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    print(f"user {user.username} created with roles {', '.join(user.roles)}")
+
+
+def serve(settings: Settings, db: Database) -> None:
+    from streamd.web import create_app
+
+    app = create_app(settings=settings, db=db)
+    # run_app handles SIGINT and SIGTERM: stop accepting, let requests finish, clean up.
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+        print=None,
+    )
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    log.info("serving on http://%s:%d", settings.host, settings.port)
+    serve(settings, _db(settings))
+
+
+def _demo_shift(today: date) -> timedelta:
+    """Whole weeks that move the sample fortnight to start this week (next, at a weekend)."""
+    monday = today - timedelta(days=today.weekday())
+    if today.weekday() >= 5:
+        monday += timedelta(days=7)
+    return timedelta(days=(monday - SAMPLE_FIRST_MONDAY).days)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
+    db = _db(settings)
+    upgrade(db.engine)
+    db.call(
+        court.apply_structure,
+        structure=court.read_structure(settings.court_config_dir),
+        actor="demo",
+    )
+    shift = _demo_shift(datetime.now(settings.zone).date())
+    result = db.call(
+        importer.import_file, path=SAMPLE_SCHEDULE, zone=settings.zone, actor="demo", shift=shift
+    )
+    for name, role, display in DEMO_USERS:
+        with contextlib.suppress(UserExistsError):  # a rerun keeps its users
+            db.call(
+                create_user,
+                username=name,
+                password=name + DEMO_PASSWORD_SUFFIX,
+                roles=[role],
+                display_name=display,
+            )
+    print(
+        f"streamd demo: sample court with {result.total} sessions "
+        f"(moved to start {SAMPLE_FIRST_MONDAY + shift})"
+    )
+    print(f"  open http://{settings.host}:{settings.port}/api/v1/openapi.json")
+    print("  demo logins (POST /api/v1/auth/token):")
+    for name, role, _ in DEMO_USERS:
+        print(f"    {name:9} / {name}{DEMO_PASSWORD_SUFFIX:12} {role.value}")
+    print("  Ctrl-C stops.")
+    sys.stdout.flush()
+    serve(settings, db)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="streamd", description=__doc__)
+    parser.add_argument("--data-dir", help="overrides STREAMD_DATA_DIR")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", help="serve the sample court on SQLite with demo users")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)
+    p = db.add_parser("upgrade", help="apply migrations")
+    p.add_argument("revision", nargs="?", default="head")
+    p.set_defaults(func=cmd_db_upgrade)
+
+    c = sub.add_parser("court", help="court structure").add_subparsers(dest="c_cmd", required=True)
+    p = c.add_parser("load", help="load court.toml and courtroom TOMLs")
+    p.add_argument("directory", nargs="?")
+    p.set_defaults(func=cmd_court_load)
+
+    p = sub.add_parser("import", help="import hearings from CSV (UTF-8 or GB18030) or JSON")
+    p.add_argument("file")
+    p.add_argument("--encoding", help="force an encoding instead of detecting it")
+    p.set_defaults(func=cmd_import)
+
+    u = sub.add_parser("users", help="user accounts").add_subparsers(dest="u_cmd", required=True)
+    p = u.add_parser("create", help="create a user (password from STREAMD_PASSWORD or prompt)")
+    p.add_argument("name")
+    p.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
+    p.add_argument("--display-name")
+    p.set_defaults(func=cmd_users_create)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {k: getattr(args, k, None) for k in ("host", "port", "data_dir")}
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        print(f"streamd: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        args.func(settings, args)
+    except CliError as exc:
+        print(f"streamd: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except court.CourtConfigError as exc:
+        print(f"streamd: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

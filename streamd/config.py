@@ -1,0 +1,146 @@
+"""Settings: environment variables `STREAMD_*`, optionally layered over a TOML file.
+
+Loaded once by the entry point and passed down; nothing reads the environment at import.
+A bad value fails at start with the setting's name and the reason, never later.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+ENV_PREFIX = "STREAMD_"
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names it."""
+
+
+class Settings(BaseSettings):
+    """Everything streamd can be told from outside, with bounds."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Directory for the SQLite database, recordings and generated secrets.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; SQLite in data_dir when unset. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(default=8080, ge=1, le=65535, description="HTTP port.")
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="The court's time zone; times without an offset are read in it.",
+    )
+    court_config_dir: Path = Field(
+        default=Path("courtroom_configs"),
+        description="Directory with court.toml and one TOML per courtroom.",
+    )
+    token_ttl_seconds: int = Field(
+        default=12 * 3600, ge=60, le=30 * 24 * 3600, description="Lifetime of API tokens."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Mark session cookies Secure (set when served over HTTPS)."
+    )
+    shutdown_grace_seconds: float = Field(
+        default=10.0, ge=0, le=300, description="How long SIGTERM waits for requests to finish."
+    )
+    log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_db(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("only sqlite:// and postgresql+psycopg:// URLs are supported")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'streamd.db').resolve()}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # load_settings does the layering itself, so tests can pass an explicit environment.
+        return (init_settings,)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{ENV_PREFIX}CONFIG: no such file {path}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{ENV_PREFIX}CONFIG: {path} is not valid TOML: {exc}") from exc
+    section = data.get("streamd", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{ENV_PREFIX}CONFIG: [streamd] in {path} must be a table")
+    return section
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from, lowest first: the TOML file named by STREAMD_CONFIG, env, overrides.
+
+    Unknown keys in the TOML file are errors; unknown STREAMD_* variables are left alone
+    because other commands own some (STREAMD_PASSWORD, STREAMD_TEST_POSTGRES_URL).
+    """
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config_path = env.get(f"{ENV_PREFIX}CONFIG")
+    if config_path:
+        values.update(_read_toml(Path(config_path)))
+    for name in Settings.model_fields:
+        raw = env.get(f"{ENV_PREFIX}{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = raw
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, prefix=ENV_PREFIX)) from exc
+
+
+def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
+    """One line per bad setting: its env name and pydantic's reason."""
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
+        env_name = f"{prefix}{name.upper()}" if prefix else name
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{env_name}: unknown setting")
+        else:
+            lines.append(f"{env_name}: {err['msg']}")
+    return "invalid configuration: " + "; ".join(lines)

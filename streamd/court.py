@@ -1,0 +1,181 @@
+"""The court's structure — departments, courtrooms, streaming lines — loaded from TOML.
+
+`courtroom_configs/court.toml` holds the court, its departments and its lines; every other
+`*.toml` there is one courtroom, whose `[room]` table is read here (the agent reads the rest).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlmodel import Session, select
+
+from streamd import audit
+from streamd.config import describe_validation_error
+from streamd.models import Court, Courtroom, Department, Line
+
+COURT_FILE = "court.toml"
+CODE = r"^[A-Za-z0-9_\-]{1,32}$"
+
+
+class CourtConfigError(ValueError):
+    pass
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CourtSpec(_Strict):
+    code: str = Field(min_length=2, max_length=16, description="Court code used in case numbers.")
+    name: str = Field(min_length=1, max_length=128)
+
+
+class DepartmentSpec(_Strict):
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=128)
+    stream_target_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class LineSpec(_Strict):
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=128)
+    push_url: str = Field(pattern=r"^(rtmps?|srt|https?)://", max_length=512)
+    stream_key: str = Field(min_length=1, max_length=256)
+    active: bool = True
+
+
+class RoomSpec(_Strict):
+    code: str = Field(pattern=CODE)
+    name: str = Field(min_length=1, max_length=128)
+    department: str | None = Field(default=None, pattern=CODE)
+
+
+class CourtFile(_Strict):
+    court: CourtSpec
+    departments: list[DepartmentSpec] = Field(min_length=1)
+    lines: list[LineSpec] = Field(default_factory=list)
+
+
+class CourtStructure(_Strict):
+    court: CourtSpec
+    departments: list[DepartmentSpec]
+    lines: list[LineSpec]
+    rooms: list[RoomSpec]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise CourtConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def read_structure(directory: Path) -> CourtStructure:
+    """Read and validate the whole directory; any error names the file and the field."""
+    court_path = directory / COURT_FILE
+    if not court_path.is_file():
+        raise CourtConfigError(f"{court_path}: missing (the court, departments and lines)")
+    try:
+        court_file = CourtFile.model_validate(_load(court_path))
+    except ValidationError as exc:
+        raise CourtConfigError(f"{court_path}: {describe_validation_error(exc)}") from exc
+    rooms: list[RoomSpec] = []
+    for path in sorted(directory.glob("*.toml")):
+        if path.name == COURT_FILE:
+            continue
+        data = _load(path)
+        if "room" not in data:
+            raise CourtConfigError(f"{path}: no [room] table")
+        try:
+            rooms.append(RoomSpec.model_validate(data["room"]))
+        except ValidationError as exc:
+            raise CourtConfigError(f"{path}: [room] {describe_validation_error(exc)}") from exc
+    dept_codes = {d.code for d in court_file.departments}
+    for kind, codes in (
+        ("department", [d.code for d in court_file.departments]),
+        ("line", [ln.code for ln in court_file.lines]),
+        ("courtroom", [r.code for r in rooms]),
+    ):
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise CourtConfigError(f"{directory}: duplicate {kind} code(s) {', '.join(dupes)}")
+    for room in rooms:
+        if room.department and room.department not in dept_codes:
+            raise CourtConfigError(
+                f"{directory}: courtroom {room.code}: unknown department {room.department!r}"
+            )
+    return CourtStructure(
+        court=court_file.court,
+        departments=court_file.departments,
+        lines=court_file.lines,
+        rooms=rooms,
+    )
+
+
+def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> Any:
+    query = select(model)
+    for name, value in key.items():
+        query = query.where(getattr(model, name) == value)
+    row = session.exec(query).first()
+    if row is None:
+        row = model(**key, **values)
+    else:
+        for name, value in values.items():
+            setattr(row, name, value)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def apply_structure(*, session: Session, structure: CourtStructure, actor: str) -> dict[str, int]:
+    """Upsert the structure by code; nothing is deleted (hearings may still point at it)."""
+    court = _upsert(session, Court, {"code": structure.court.code}, {"name": structure.court.name})
+    departments = {
+        d.code: _upsert(
+            session,
+            Department,
+            {"court_id": court.id, "code": d.code},
+            {"name": d.name, "stream_target_ratio": d.stream_target_ratio},
+        )
+        for d in structure.departments
+    }
+    for ln in structure.lines:
+        _upsert(
+            session,
+            Line,
+            {"code": ln.code},
+            {
+                "court_id": court.id,
+                "name": ln.name,
+                "push_url": ln.push_url,
+                "stream_key": ln.stream_key,
+                "active": ln.active,
+            },
+        )
+    for room in structure.rooms:
+        dept = departments[room.department].id if room.department else None
+        _upsert(
+            session,
+            Courtroom,
+            {"court_id": court.id, "code": room.code},
+            {"name": room.name, "department_id": dept},
+        )
+    summary = {
+        "departments": len(structure.departments),
+        "lines": len(structure.lines),
+        "courtrooms": len(structure.rooms),
+    }
+    audit.record(session=session, actor=actor, action="court.sync", obj=court, after=summary)
+    return summary
+
+
+def mask_key(key: str) -> str:
+    """Show enough of a stream key to recognise it, never enough to use it."""
+    if len(key) <= 4:
+        return "****"
+    return f"{key[:2]}****{key[-2:]}"

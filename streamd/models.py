@@ -1,0 +1,190 @@
+"""Database tables (SQLModel). Schema changes go through Alembic (streamd/migrations).
+
+Times are stored in UTC and always come back timezone-aware, on SQLite as on PostgreSQL,
+so that "09:00 in the court" can never be confused with "09:00 UTC".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive values are refused, not guessed."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; attach the court's zone first")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _time(*, nullable: bool = False, index: bool = False, **kw: Any) -> Any:
+    return Field(sa_column=sa.Column(UTCDateTime(), nullable=nullable, index=index), **kw)
+
+
+def _json(*, default: Any) -> Any:
+    return Field(default_factory=default, sa_column=sa.Column(sa.JSON(), nullable=False))
+
+
+def _text(length: int, *, nullable: bool = False, **kw: Any) -> Any:
+    return Field(sa_type=sa.String(length), nullable=nullable, **kw)
+
+
+class Court(SQLModel, table=True):
+    __tablename__ = "court"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = _text(16, unique=True)  # e.g. 粤0111, as in case numbers
+    name: str = _text(128)
+
+
+class Department(SQLModel, table=True):
+    __tablename__ = "department"
+    __table_args__ = (sa.UniqueConstraint("court_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    court_id: int = Field(foreign_key="court.id")
+    code: str = _text(32)
+    name: str = _text(128)
+    stream_target_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
+
+
+class Courtroom(SQLModel, table=True):
+    __tablename__ = "courtroom"
+    __table_args__ = (sa.UniqueConstraint("court_id", "code"),)
+    id: int | None = Field(default=None, primary_key=True)
+    court_id: int = Field(foreign_key="court.id")
+    code: str = _text(32)
+    name: str = _text(128)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+
+
+class Line(SQLModel, table=True):
+    """A licensed streaming line. The stream key is a secret: never logged, never shown whole."""
+
+    __tablename__ = "line"
+    id: int | None = Field(default=None, primary_key=True)
+    court_id: int = Field(foreign_key="court.id")
+    code: str = _text(32, unique=True)
+    name: str = _text(128)
+    push_url: str = _text(512)
+    stream_key: str = _text(256)
+    active: bool = True
+
+    def __repr__(self) -> str:  # keeps the key out of logs and tracebacks
+        return f"Line(id={self.id!r}, code={self.code!r}, push_url={self.push_url!r}, key=***)"
+
+
+class Hearing(SQLModel, table=True):
+    """One court session (开庭, evidence exchange, ...). Key: case number + planned start."""
+
+    __tablename__ = "hearing"
+    __table_args__ = (sa.UniqueConstraint("case_number", "planned_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    case_number: str = _text(64, index=True)  # canonical form
+    case_year: int
+    case_court_code: str = _text(16)
+    case_type_code: str = _text(8)
+    case_sequence: int
+    cause: str = _text(128)  # 案由
+    procedure: str = _text(32)
+    session_kind: str = _text(32)
+    is_public: bool
+    non_public_reason: str | None = _text(256, nullable=True, default=None)
+    parties: list[str] = _json(default=list)
+    handler_judge: str = _text(64)
+    clerk: str = _text(64)
+    department_id: int = Field(foreign_key="department.id", index=True)
+    courtroom_id: int = Field(foreign_key="courtroom.id", index=True)
+    planned_start: datetime = _time(index=True)
+    planned_end: datetime = _time()
+    status: str = _text(16, default="scheduled")
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
+class Booking(SQLModel, table=True):
+    """A clerk's request for a stream slot. At most one active booking per hearing."""
+
+    __tablename__ = "booking"
+    __table_args__ = (
+        sa.Index(
+            "uq_booking_active_hearing",
+            "hearing_id",
+            unique=True,
+            sqlite_where=sa.text("status != 'cancelled'"),
+            postgresql_where=sa.text("status != 'cancelled'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    status: str = _text(16, default="requested")
+    requested_by: int = Field(foreign_key="user.id")
+    requested_at: datetime = _time(default_factory=utcnow)
+    idempotency_key: str | None = _text(128, nullable=True, default=None, unique=True)
+    note: str | None = _text(512, nullable=True, default=None)
+    cancelled_by: int | None = Field(default=None, foreign_key="user.id")
+    cancelled_at: datetime | None = _time(nullable=True, default=None)
+    cancel_reason: str | None = _text(512, nullable=True, default=None)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = _text(64, unique=True)
+    display_name: str = _text(128, default="")
+    password_hash: str = _text(256)
+    roles: list[str] = _json(default=list)
+    department_id: int | None = Field(default=None, foreign_key="department.id")
+    active: bool = True
+    created_at: datetime = _time(default_factory=utcnow)
+
+
+class AuthToken(SQLModel, table=True):
+    """Bearer tokens and browser sessions; only a SHA-256 of the token is stored."""
+
+    __tablename__ = "auth_token"
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = _text(64, unique=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    kind: str = _text(16)  # bearer | session
+    csrf_token: str | None = _text(64, nullable=True, default=None)
+    created_at: datetime = _time(default_factory=utcnow)
+    expires_at: datetime = _time()
+    revoked: bool = False
+
+
+class AuditEntry(SQLModel, table=True):
+    """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (sa.Index("ix_audit_object", "object_type", "object_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _time(default_factory=utcnow, index=True)
+    actor: str = _text(64)
+    action: str = _text(64)
+    object_type: str = _text(32)
+    object_id: str = _text(64)
+    before: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))
+    after: dict[str, Any] | None = Field(default=None, sa_column=sa.Column(sa.JSON()))

@@ -1,0 +1,551 @@
+"""The JSON API, `/api/v1`. Each handler is one unit of work run through `Database.run`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from streamd import audit, bookings, hearings
+from streamd import auth as auth_core
+from streamd.config import Settings
+from streamd.court import mask_key
+from streamd.domain import Role
+from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
+from streamd.store import Database
+from streamd.web.problems import ApiProblem, field_problem
+from streamd.web.routing import Api, Call, dump, page_of
+
+SESSION_COOKIE = "streamd_session"
+CSRF_HEADER = "X-CSRF-Token"
+ALL_ROLES = frozenset(Role)
+CLERKS = frozenset({Role.CLERK, Role.ADMIN})
+STAFF_VIEW = ALL_ROLES
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+USERNAME = Field(min_length=1, max_length=64)
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    username: str = USERNAME
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(BaseModel):
+    token: str
+    token_type: str = "bearer"
+    expires_at: str
+
+
+class SessionOut(BaseModel):
+    username: str
+    csrf_token: str
+    expires_at: str
+
+
+class Me(BaseModel):
+    username: str
+    display_name: str
+    roles: list[Role]
+
+
+class DepartmentOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    stream_target_ratio: float
+
+
+class CourtroomOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    department: str | None
+
+
+class LineOut(BaseModel):
+    id: int
+    code: str
+    name: str
+    push_url: str | None = Field(description="Shown to technicians and administrators only.")
+    stream_key: str = Field(description="Always masked.")
+    active: bool
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: str
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    object_type: str | None = Field(default=None, max_length=32)
+    object_id: str | None = Field(default=None, max_length=64)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class Empty(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+HearingPage = page_of(hearings.HearingPublic)
+BookingPage = page_of(bookings.BookingPublic)
+DepartmentPage = page_of(DepartmentOut)
+CourtroomPage = page_of(CourtroomOut)
+LinePage = page_of(LineOut)
+AuditPage = page_of(AuditOut)
+
+
+def build_api(*, db: Database, settings: Settings) -> Api:
+    """Declare every API route against this database and these settings."""
+    zone = settings.zone
+    ttl = timedelta(seconds=settings.token_ttl_seconds)
+
+    async def authenticate(request: web.Request) -> User:
+        header = request.headers.get("Authorization", "")
+        try:
+            if header:
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token.strip():
+                    raise auth_core.AuthError("use 'Authorization: Bearer TOKEN'")
+                user, _ = await db.run(auth_core.resolve_token, token=token.strip(), kind="bearer")
+                return user
+            cookie = request.cookies.get(SESSION_COOKIE)
+            if cookie:
+                user, row = await db.run(auth_core.resolve_token, token=cookie, kind="session")
+                if (
+                    request.method not in SAFE_METHODS
+                    and request.headers.get(CSRF_HEADER) != row.csrf_token
+                ):
+                    raise ApiProblem(403, "Forbidden", f"missing or wrong {CSRF_HEADER} header")
+                return user
+        except auth_core.AuthError as exc:
+            raise _unauthorised(str(exc)) from None
+        raise _unauthorised("authentication required")
+
+    api = Api(prefix="/api/v1", authenticate=authenticate)
+
+    # ---- authentication ------------------------------------------------------------------
+
+    @api.route(
+        "POST",
+        "/auth/token",
+        summary="Exchange username and password for a bearer token",
+        tag="auth",
+        roles=None,
+        body=Credentials,
+        responses={200: TokenOut},
+        errors=(401,),
+    )
+    async def create_token(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> TokenOut:
+            user = _login(session, call.body)
+            token, row = auth_core.issue_token(session=session, user=user, ttl=ttl)
+            return TokenOut(token=token, expires_at=row.expires_at.isoformat())
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "POST",
+        "/auth/session",
+        summary="Log in for the web pages (sets a session cookie)",
+        tag="auth",
+        roles=None,
+        body=Credentials,
+        responses={200: SessionOut},
+        errors=(401,),
+    )
+    async def create_session(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> tuple[str, SessionOut]:
+            user = _login(session, call.body)
+            token, row = auth_core.issue_token(session=session, user=user, ttl=ttl, kind="session")
+            assert row.csrf_token is not None
+            out = SessionOut(
+                username=user.username,
+                csrf_token=row.csrf_token,
+                expires_at=row.expires_at.isoformat(),
+            )
+            return token, out
+
+        token, out = await db.run(work)
+        response = dump(out)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            httponly=True,
+            samesite="Strict",
+            secure=settings.secure_cookies,
+            max_age=settings.token_ttl_seconds,
+            path="/",
+        )
+        return response
+
+    @api.route(
+        "POST",
+        "/auth/logout",
+        summary="Revoke the presented token or session",
+        tag="auth",
+        roles=(),
+        responses={204: None},
+    )
+    async def logout(call: Call) -> web.StreamResponse:
+        header = call.request.headers.get("Authorization", "")
+        token = header.partition(" ")[2].strip() or call.request.cookies.get(SESSION_COOKIE, "")
+        await db.run(auth_core.revoke_token, token=token)
+        response = web.Response(status=204)
+        response.del_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @api.route("GET", "/me", summary="Who am I", tag="auth", roles=(), responses={200: Me})
+    async def me(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        return dump(
+            Me(
+                username=call.user.username,
+                display_name=call.user.display_name,
+                roles=[Role(r) for r in call.user.roles],
+            )
+        )
+
+    # ---- court structure -----------------------------------------------------------------
+
+    @api.route(
+        "GET",
+        "/departments",
+        summary="List departments",
+        tag="court",
+        roles=STAFF_VIEW,
+        responses={200: DepartmentPage},
+    )
+    async def list_departments(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            rows = session.exec(select(Department).order_by(col(Department.code))).all()
+            items = [DepartmentOut.model_validate(r, from_attributes=True) for r in rows]
+            return DepartmentPage(items=items, total=len(items))
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "GET",
+        "/courtrooms",
+        summary="List courtrooms",
+        tag="court",
+        roles=STAFF_VIEW,
+        responses={200: CourtroomPage},
+    )
+    async def list_courtrooms(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            rooms = session.exec(select(Courtroom).order_by(col(Courtroom.code))).all()
+            depts = {d.id: d.code for d in session.exec(select(Department)).all()}
+            items = [
+                CourtroomOut(
+                    id=r.id or 0, code=r.code, name=r.name, department=depts.get(r.department_id)
+                )
+                for r in rooms
+            ]
+            return CourtroomPage(items=items, total=len(items))
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "GET",
+        "/lines",
+        summary="List streaming lines (keys masked)",
+        tag="court",
+        roles=STAFF_VIEW,
+        responses={200: LinePage},
+    )
+    async def list_lines(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        show_url = bool({Role.TECHNICIAN, Role.ADMIN} & {Role(r) for r in call.user.roles})
+
+        def work(*, session: Session) -> BaseModel:
+            rows = session.exec(select(Line).order_by(col(Line.code))).all()
+            items = [
+                LineOut(
+                    id=r.id or 0,
+                    code=r.code,
+                    name=r.name,
+                    push_url=r.push_url if show_url else None,
+                    stream_key=mask_key(r.stream_key),
+                    active=r.active,
+                )
+                for r in rows
+            ]
+            return LinePage(items=items, total=len(items))
+
+        return dump(await db.run(work))
+
+    # ---- hearings ------------------------------------------------------------------------
+
+    @api.route(
+        "GET",
+        "/hearings",
+        summary="List hearings",
+        tag="hearings",
+        roles=STAFF_VIEW,
+        query=hearings.HearingQuery,
+        responses={200: HearingPage},
+    )
+    async def list_hearings(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            rows, total = hearings.list_hearings(session=session, query=call.query, zone=zone)
+            items = [hearings.to_public(session=session, hearing=h, zone=zone) for h in rows]
+            return HearingPage(items=items, total=total)
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "GET",
+        "/hearings/{hearing_id}",
+        summary="Get one hearing",
+        tag="hearings",
+        roles=STAFF_VIEW,
+        responses={200: hearings.HearingPublic},
+    )
+    async def get_hearing(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            row = session.get(Hearing, call.params["hearing_id"])
+            if row is None:
+                raise _not_found("hearing", call.params["hearing_id"])
+            return hearings.to_public(session=session, hearing=row, zone=zone)
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "POST",
+        "/hearings",
+        summary="Create (or update by case number and start)",
+        tag="hearings",
+        roles=CLERKS,
+        body=hearings.HearingCreate,
+        responses={201: hearings.HearingPublic, 200: hearings.HearingPublic},
+    )
+    async def create_hearing(call: Call) -> web.StreamResponse:
+        # Re-validate with the court's zone so naive times mean local court time.
+        data = hearings.HearingCreate.model_validate(call.body.model_dump(), context={"zone": zone})
+
+        def work(*, session: Session) -> tuple[BaseModel, str]:
+            assert call.user is not None
+            try:
+                row, outcome = hearings.upsert_hearing(
+                    session=session, data=data, actor=call.user.username
+                )
+            except hearings.UnknownReference as exc:
+                raise field_problem(
+                    422, "Unprocessable content", f"body.{exc.field}", str(exc)
+                ) from None
+            return hearings.to_public(session=session, hearing=row, zone=zone), outcome
+
+        out, outcome = await db.run(work)
+        return dump(out, 201 if outcome == "created" else 200)
+
+    @api.route(
+        "PATCH",
+        "/hearings/{hearing_id}",
+        summary="Change a hearing",
+        tag="hearings",
+        roles=CLERKS,
+        body=hearings.HearingUpdate,
+        responses={200: hearings.HearingPublic},
+        errors=(409,),
+    )
+    async def update_hearing(call: Call) -> web.StreamResponse:
+        patch = hearings.HearingUpdate.model_validate(
+            call.body.model_dump(exclude_unset=True), context={"zone": zone}
+        )
+
+        def work(*, session: Session) -> BaseModel:
+            assert call.user is not None
+            try:
+                row = hearings.update_hearing(
+                    session=session,
+                    hearing_id=call.params["hearing_id"],
+                    patch=patch,
+                    actor=call.user.username,
+                )
+            except hearings.UnknownReference as exc:
+                raise field_problem(
+                    422, "Unprocessable content", f"body.{exc.field}", str(exc)
+                ) from None
+            except IntegrityError:
+                raise ApiProblem(
+                    409, "Conflict", "another hearing has this case and start"
+                ) from None
+            if row is None:
+                raise _not_found("hearing", call.params["hearing_id"])
+            return hearings.to_public(session=session, hearing=row, zone=zone)
+
+        try:
+            return dump(await db.run(work))
+        except ValueError as exc:
+            if isinstance(exc, ApiProblem):
+                raise
+            raise ApiProblem(409, "Conflict", str(exc)) from None
+
+    # ---- bookings ------------------------------------------------------------------------
+
+    @api.route(
+        "GET",
+        "/bookings",
+        summary="List stream-slot bookings",
+        tag="bookings",
+        roles=STAFF_VIEW,
+        query=bookings.BookingQuery,
+        responses={200: BookingPage},
+    )
+    async def list_bookings(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            rows, total = bookings.list_bookings(session=session, query=call.query)
+            items = [bookings.to_public(session=session, booking=b) for b in rows]
+            return BookingPage(items=items, total=total)
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "POST",
+        "/bookings",
+        summary="Book a stream slot for a hearing (idempotent)",
+        tag="bookings",
+        roles=CLERKS,
+        body=bookings.BookingCreate,
+        responses={201: bookings.BookingPublic, 200: bookings.BookingPublic},
+        errors=(404,),
+    )
+    async def create_booking(call: Call) -> web.StreamResponse:
+        data: bookings.BookingCreate = call.body
+        header_key = call.request.headers.get("Idempotency-Key")
+        if header_key and not data.idempotency_key:
+            if not 8 <= len(header_key) <= 128:
+                raise field_problem(
+                    422,
+                    "Unprocessable content",
+                    "header.Idempotency-Key",
+                    "must have 8 to 128 characters",
+                )
+            data = data.model_copy(update={"idempotency_key": header_key})
+
+        def work(*, session: Session) -> tuple[BaseModel, bool]:
+            assert call.user is not None
+            try:
+                row, created = bookings.book(session=session, data=data, user=call.user)
+            except LookupError as exc:
+                raise field_problem(404, "Not found", "body.hearing_id", str(exc)) from None
+            except bookings.BookingRefused as exc:
+                raise field_problem(422, "Booking refused", f"body.{exc.field}", str(exc)) from None
+            return bookings.to_public(session=session, booking=row), created
+
+        out, created = await db.run(work)
+        return dump(out, 201 if created else 200)
+
+    @api.route(
+        "GET",
+        "/bookings/{booking_id}",
+        summary="Get one booking",
+        tag="bookings",
+        roles=STAFF_VIEW,
+        responses={200: bookings.BookingPublic},
+    )
+    async def get_booking(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            row = session.get(Booking, call.params["booking_id"])
+            if row is None:
+                raise _not_found("booking", call.params["booking_id"])
+            return bookings.to_public(session=session, booking=row)
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "POST",
+        "/bookings/{booking_id}/cancel",
+        summary="Cancel a booking (idempotent)",
+        tag="bookings",
+        roles=CLERKS,
+        body=bookings.BookingCancel,
+        responses={200: bookings.BookingPublic},
+    )
+    async def cancel_booking(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> BaseModel:
+            assert call.user is not None
+            row = bookings.cancel(
+                session=session,
+                booking_id=call.params["booking_id"],
+                data=call.body,
+                user=call.user,
+            )
+            if row is None:
+                raise _not_found("booking", call.params["booking_id"])
+            return bookings.to_public(session=session, booking=row)
+
+        return dump(await db.run(work))
+
+    # ---- audit ---------------------------------------------------------------------------
+
+    @api.route(
+        "GET",
+        "/audit",
+        summary="Read the audit log",
+        tag="audit",
+        roles={Role.ADMIN},
+        query=AuditQuery,
+        responses={200: AuditPage},
+    )
+    async def list_audit(call: Call) -> web.StreamResponse:
+        q: AuditQuery = call.query
+
+        def work(*, session: Session) -> BaseModel:
+            rows, total = audit.list_entries(
+                session=session,
+                object_type=q.object_type,
+                object_id=q.object_id,
+                limit=q.limit,
+                offset=q.offset,
+            )
+            return AuditPage(items=[_audit_out(r) for r in rows], total=total)
+
+        return dump(await db.run(work))
+
+    return api
+
+
+def _audit_out(row: AuditEntry) -> AuditOut:
+    return AuditOut(
+        id=row.id or 0,
+        at=row.at.isoformat(),
+        actor=row.actor,
+        action=row.action,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        before=row.before,
+        after=row.after,
+    )
+
+
+def _login(session: Session, creds: Credentials) -> User:
+    try:
+        user = auth_core.authenticate(
+            session=session, username=creds.username, password=creds.password
+        )
+    except auth_core.AuthError as exc:
+        raise _unauthorised(str(exc)) from None
+    audit.record(session=session, actor=user.username, action="auth.login", obj=user)
+    return user
+
+
+def _unauthorised(detail: str) -> ApiProblem:
+    return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _not_found(kind: str, ident: int) -> ApiProblem:
+    return ApiProblem(404, "Not found", f"no {kind} with id {ident}")
