@@ -156,7 +156,7 @@ def parse_case_number(raw: str) -> CaseNumber:
         pos = end
 
     type_end = pos
-    while type_end < len(text) and not (text[type_end].isascii() and text[type_end].isdigit()):
+    while type_end < len(text) and text[type_end] != "号" and not text[type_end].isdigit():
         type_end += 1
     type_code = text[pos:type_end]
     if not type_code:

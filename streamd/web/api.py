@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -17,7 +17,7 @@ from streamd.court import mask_key
 from streamd.domain import Role
 from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
 from streamd.store import Database
-from streamd.web.problems import ApiProblem, field_problem
+from streamd.web.problems import ApiProblem, field_problem, from_validation
 from streamd.web.routing import Api, Call, dump, page_of
 
 SESSION_COOKIE = "streamd_session"
@@ -389,9 +389,9 @@ def build_api(*, db: Database, settings: Settings) -> Api:
 
         try:
             return dump(await db.run(work))
-        except ValueError as exc:
-            if isinstance(exc, ApiProblem):
-                raise
+        except ValidationError as exc:  # the patched hearing as a whole is invalid
+            raise from_validation(exc, where="body") from None
+        except ValueError as exc:  # it clashes with another hearing
             raise ApiProblem(409, "Conflict", str(exc)) from None
 
     # ---- bookings ------------------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""Shared fixtures. Every test gets its own database: a SQLite file in its temp dir, or a
+fresh PostgreSQL schema when STREAMD_TEST_POSTGRES_URL is set (CI sets it)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from streamd import court
+from streamd.auth import create_user
+from streamd.config import Settings, load_settings
+from streamd.domain import Role
+from streamd.store import Database, upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+COURT_DIR = ROOT / "courtroom_configs"
+SAMPLE_CSV = ROOT / "schedules" / "sample-fortnight.csv"
+PG_URL = os.environ.get("STREAMD_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'streamd.db'}"
+        return
+    assert PG_URL is not None
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in PG_URL else "?"
+    try:
+        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str) -> Settings:
+    return load_settings(
+        environ={},
+        data_dir=str(tmp_path / "data"),
+        database_url=db_url,
+        court_config_dir=str(COURT_DIR),
+    )
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    """A migrated database holding the sample court's structure."""
+    db = Database.from_url(settings.effective_database_url)
+    upgrade(db.engine)
+    db.call(court.apply_structure, structure=court.read_structure(COURT_DIR), actor="test")
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def users(database: Database) -> dict[str, str]:
+    """One user per role, named after it; all share PASSWORD."""
+    for role in Role:
+        database.call(create_user, username=role.value, password=PASSWORD, roles=[role])
+    return {role.value: PASSWORD for role in Role}
+
+
+def future(days: int = 7, hour: int = 9) -> datetime:
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=days)
+    return base.replace(hour=hour)
+
+
+def hearing_body(**overrides: Any) -> dict[str, Any]:
+    start = future()
+    body: dict[str, Any] = {
+        "case_number": "（2026）粤0111民初1234号",
+        "cause": "民间借贷纠纷",
+        "session_kind": "hearing",
+        "public": True,
+        "parties": ["原告 张伟", "被告 李娜"],
+        "handler_judge": "李明",
+        "clerk": "王敏",
+        "department": "civil-1",
+        "courtroom": "room-01",
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=2)).isoformat(),
+    }
+    body.update(overrides)
+    return body

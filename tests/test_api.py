@@ -1,0 +1,280 @@
+"""The HTTP API: roles on every route, idempotent booking, problem details, OpenAPI."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from openapi_spec_validator import validate
+
+from streamd.config import Settings
+from streamd.store import Database
+from streamd.web import create_app
+from tests.conftest import PASSWORD, future, hearing_body
+
+pytestmark = pytest.mark.db
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: MakeClient, settings: Settings, database: Database, users: dict[str, str]
+) -> Client:
+    return await aiohttp_client(create_app(settings=settings, db=database))
+
+
+async def token(client: Client, username: str) -> dict[str, str]:
+    resp = await client.post(
+        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+    )
+    assert resp.status == 200, await resp.text()
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def make_hearing(client: Client, **overrides: Any) -> dict[str, Any]:
+    resp = await client.post(
+        "/api/v1/hearings", json=hearing_body(**overrides), headers=await token(client, "clerk")
+    )
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())
+
+
+async def test_health_and_readiness(client: Client) -> None:
+    assert (await client.get("/healthz")).status == 200
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    assert (await resp.json())["status"] == "ready"
+
+
+async def test_clerk_books_technician_forbidden_anonymous_unauthorised(client: Client) -> None:
+    hearing = await make_hearing(client)
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": hearing["id"]})
+    assert resp.status == 401
+    assert resp.headers["WWW-Authenticate"] == "Bearer"
+    assert resp.content_type == "application/problem+json"
+    resp = await client.post(
+        "/api/v1/bookings",
+        json={"hearing_id": hearing["id"]},
+        headers=await token(client, "technician"),
+    )
+    assert resp.status == 403
+    assert "clerk" in (await resp.json())["detail"]
+    resp = await client.post(
+        "/api/v1/bookings",
+        json={"hearing_id": hearing["id"]},
+        headers=await token(client, "clerk"),
+    )
+    assert resp.status == 201
+    booking = await resp.json()
+    assert booking["status"] == "requested" and booking["requested_by"] == "clerk"
+
+
+async def test_double_submit_books_once(client: Client) -> None:
+    hearing = await make_hearing(client)
+    clerk = await token(client, "clerk")
+    results = await asyncio.gather(
+        *[
+            client.post("/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers=clerk)
+            for _ in range(5)
+        ]
+    )
+    bodies = [await r.json() for r in results]
+    assert sorted(r.status for r in results) == [200, 200, 200, 200, 201]
+    assert len({b["id"] for b in bodies}) == 1
+    listing = await (
+        await client.get(f"/api/v1/bookings?hearing_id={hearing['id']}", headers=clerk)
+    ).json()
+    assert listing["total"] == 1
+
+
+async def test_idempotency_key_returns_the_first_answer(client: Client) -> None:
+    first = await make_hearing(client)
+    second = await make_hearing(client, case_number="（2026）粤0111民初999号")
+    clerk = await token(client, "clerk") | {"Idempotency-Key": "form-7f3a9c21"}
+    a = await client.post("/api/v1/bookings", json={"hearing_id": first["id"]}, headers=clerk)
+    b = await client.post("/api/v1/bookings", json={"hearing_id": first["id"]}, headers=clerk)
+    assert (a.status, b.status) == (201, 200)
+    assert (await a.json())["id"] == (await b.json())["id"]
+    c = await client.post("/api/v1/bookings", json={"hearing_id": second["id"]}, headers=clerk)
+    assert c.status == 422
+    assert (await c.json())["errors"][0]["field"] == "body.idempotency_key"
+
+
+async def test_every_booking_and_cancellation_is_audited(client: Client) -> None:
+    hearing = await make_hearing(client)
+    clerk = await token(client, "clerk")
+    booking = await (
+        await client.post("/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers=clerk)
+    ).json()
+    for _ in range(2):  # cancelling twice is one cancellation
+        resp = await client.post(
+            f"/api/v1/bookings/{booking['id']}/cancel",
+            json={"reason": "当事人申请延期"},
+            headers=clerk,
+        )
+        assert resp.status == 200
+        assert (await resp.json())["status"] == "cancelled"
+    admin = await token(client, "admin")
+    log = await (
+        await client.get(
+            f"/api/v1/audit?object_type=booking&object_id={booking['id']}", headers=admin
+        )
+    ).json()
+    assert [e["action"] for e in log["items"]] == ["booking.create", "booking.cancel"]
+    assert log["items"][0]["actor"] == "clerk"
+    assert log["items"][1]["after"]["cancel_reason"] == "当事人申请延期"
+    assert (await client.get("/api/v1/audit", headers=clerk)).status == 403
+
+
+async def test_unstreamable_hearings_are_refused(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    private = await make_hearing(
+        client, public=False, non_public_reason="涉及未成年人", case_number="（2026）粤0111刑初5号"
+    )
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": private["id"]}, headers=clerk)
+    assert resp.status == 422
+    problem = await resp.json()
+    assert problem["errors"][0]["field"] == "body.hearing_id"
+    assert "not held in public" in problem["detail"]
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": 424242}, headers=clerk)
+    assert resp.status == 404
+
+
+async def test_validation_problems_name_the_field(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    resp = await client.post(
+        "/api/v1/hearings", json=hearing_body(case_number="（2026）粤0111民X1号"), headers=clerk
+    )
+    assert resp.status == 422
+    problem = await resp.json()
+    assert problem["errors"][0]["field"] == "body.case_number"
+    assert "unknown code '民X'" in problem["errors"][0]["message"]
+    resp = await client.post(
+        "/api/v1/hearings", json=hearing_body(courtroom="room-99"), headers=clerk
+    )
+    assert (await resp.json())["errors"][0]["field"] == "body.courtroom"
+    resp = await client.post("/api/v1/hearings", data=b"{not json", headers=clerk)
+    assert resp.status == 400
+    resp = await client.post("/api/v1/hearings", json=hearing_body(cause="a\x00b"), headers=clerk)
+    assert resp.status == 422
+    resp = await client.get("/api/v1/hearings?limit=0", headers=clerk)
+    assert (await resp.json())["errors"][0]["field"] == "query.limit"
+
+
+async def test_hearing_create_update_and_filters(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    hearing = await make_hearing(client)
+    assert hearing["case"] == {
+        "year": 2026,
+        "court_code": "粤0111",
+        "type_code": "民初",
+        "sequence": 1234,
+    }
+    assert hearing["procedure"] == "first_instance"
+    assert hearing["start"].endswith("+08:00")  # shown in the court's time zone
+    again = await client.post("/api/v1/hearings", json=hearing_body(), headers=clerk)
+    assert again.status == 200  # same case and start: an update, not a duplicate
+    resp = await client.patch(
+        f"/api/v1/hearings/{hearing['id']}", json={"courtroom": "room-02"}, headers=clerk
+    )
+    assert resp.status == 200 and (await resp.json())["courtroom"] == "room-02"
+    resp = await client.patch(
+        f"/api/v1/hearings/{hearing['id']}", json={"procedure": "retrial"}, headers=clerk
+    )
+    assert resp.status == 422
+    day = future().astimezone().date().isoformat()
+    found = await (
+        await client.get(
+            f"/api/v1/hearings?courtroom=room-02&on={hearing['start'][:10]}", headers=clerk
+        )
+    ).json()
+    assert [h["id"] for h in found["items"]] == [hearing["id"]]
+    none = await (await client.get("/api/v1/hearings?courtroom=room-03", headers=clerk)).json()
+    assert none == {"items": [], "total": 0}
+    assert day  # the local date helper is exercised above
+    judge = await token(client, "judge")
+    resp = await client.post("/api/v1/hearings", json=hearing_body(), headers=judge)
+    assert resp.status == 403
+
+
+async def test_lines_never_show_the_stream_key(client: Client) -> None:
+    for role, sees_url in (("clerk", False), ("technician", True)):
+        lines = await (await client.get("/api/v1/lines", headers=await token(client, role))).json()
+        assert lines["total"] == 4
+        for line in lines["items"]:
+            assert "sample-key" not in line["stream_key"]
+            assert "****" in line["stream_key"]
+            assert (line["push_url"] is not None) is sees_url
+
+
+async def test_wrong_password_and_expired_sessions(client: Client) -> None:
+    resp = await client.post(
+        "/api/v1/auth/token", json={"username": "clerk", "password": "wrong-password"}
+    )
+    assert resp.status == 401
+    assert (await resp.json())["detail"] == "wrong username or password"
+    resp = await client.post("/api/v1/auth/token", json={"username": "nobody", "password": "x"})
+    assert resp.status == 401
+    resp = await client.get("/api/v1/me", headers={"Authorization": "Bearer made-up"})
+    assert resp.status == 401
+    headers = await token(client, "clerk")
+    assert (await client.post("/api/v1/auth/logout", headers=headers)).status == 204
+    assert (await client.get("/api/v1/me", headers=headers)).status == 401
+
+
+async def test_cookie_session_needs_csrf_header_for_changes(client: Client) -> None:
+    hearing = await make_hearing(client)
+    resp = await client.post(
+        "/api/v1/auth/session", json={"username": "clerk", "password": PASSWORD}
+    )
+    assert resp.status == 200
+    csrf = (await resp.json())["csrf_token"]
+    assert (
+        "HttpOnly" in resp.headers["Set-Cookie"] and "SameSite=Strict" in resp.headers["Set-Cookie"]
+    )
+    assert (await client.get("/api/v1/me")).status == 200
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": hearing["id"]})
+    assert resp.status == 403
+    resp = await client.post(
+        "/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers={"X-CSRF-Token": csrf}
+    )
+    assert resp.status == 201
+
+
+async def test_past_and_cancelled_hearings_cannot_be_booked(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    start = future(days=-3)
+    past = await make_hearing(
+        client, start=start.isoformat(), end=(start + timedelta(hours=1)).isoformat()
+    )
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": past["id"]}, headers=clerk)
+    assert resp.status == 422 and "already over" in (await resp.json())["detail"]
+    hearing = await make_hearing(client, case_number="（2026）粤0111民初77号")
+    await client.patch(
+        f"/api/v1/hearings/{hearing['id']}", json={"status": "cancelled"}, headers=clerk
+    )
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers=clerk)
+    assert resp.status == 422 and "cancelled" in (await resp.json())["detail"]
+
+
+async def test_openapi_document_is_valid_and_complete(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    validate(doc)
+    assert doc["openapi"] == "3.1.0"
+    assert {"/api/v1/hearings", "/api/v1/bookings", "/api/v1/auth/token"} <= set(doc["paths"])
+    booking = doc["paths"]["/api/v1/bookings"]["post"]
+    assert booking["responses"]["403"]["content"]["application/problem+json"]
+    schema_ref = booking["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    assert doc["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]["required"] == ["hearing_id"]
+
+
+async def test_unknown_route_is_a_problem(client: Client) -> None:
+    resp = await client.get("/api/v1/nothing-here")
+    assert resp.status == 404
+    assert resp.content_type == "application/problem+json"
