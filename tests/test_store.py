@@ -18,6 +18,27 @@ from streamd.store import Database, current_revision, head_revision
 pytestmark = pytest.mark.db
 
 
+def _hearing(*, sequence: int, start: datetime) -> Hearing:
+    return Hearing(
+        case_number=f"（2026）粤0111民初{sequence}号",
+        case_year=2026,
+        case_court_code="粤0111",
+        case_type_code="民初",
+        case_sequence=sequence,
+        cause="c",
+        procedure="first_instance",
+        session_kind="hearing",
+        is_public=True,
+        parties=["甲"],
+        handler_judge="j",
+        clerk="c",
+        department_id=1,
+        courtroom_id=1,
+        planned_start=start,
+        planned_end=start + timedelta(hours=1),
+    )
+
+
 def test_migrations_create_exactly_the_models(database: Database) -> None:
     assert current_revision(database.engine) == head_revision()
     with database.engine.connect() as conn:
@@ -44,24 +65,7 @@ def test_times_round_trip_as_aware_utc(database: Database) -> None:
     beijing = timezone(timedelta(hours=8))
     start = datetime(2026, 12, 1, 9, 30, tzinfo=beijing)
     with database.session() as session:
-        row = Hearing(
-            case_number="（2026）粤0111民初1号",
-            case_year=2026,
-            case_court_code="粤0111",
-            case_type_code="民初",
-            case_sequence=1,
-            cause="c",
-            procedure="first_instance",
-            session_kind="hearing",
-            is_public=True,
-            parties=["甲"],
-            handler_judge="j",
-            clerk="c",
-            department_id=1,
-            courtroom_id=1,
-            planned_start=start,
-            planned_end=start + timedelta(hours=1),
-        )
+        row = _hearing(sequence=1, start=start)
         session.add(row)
     with database.session() as session:
         loaded = session.exec(select(Hearing)).one()
@@ -81,24 +85,7 @@ def test_one_active_booking_per_hearing(database: Database) -> None:
     start = datetime(2026, 12, 1, 1, tzinfo=UTC)
     with database.session() as session:
         user = User(username="u", password_hash="x", roles=["clerk"])
-        hearing = Hearing(
-            case_number="（2026）粤0111民初2号",
-            case_year=2026,
-            case_court_code="粤0111",
-            case_type_code="民初",
-            case_sequence=2,
-            cause="c",
-            procedure="first_instance",
-            session_kind="hearing",
-            is_public=True,
-            parties=["甲"],
-            handler_judge="j",
-            clerk="c",
-            department_id=1,
-            courtroom_id=1,
-            planned_start=start,
-            planned_end=start + timedelta(hours=1),
-        )
+        hearing = _hearing(sequence=2, start=start)
         session.add_all([user, hearing])
         session.flush()
         session.add(Booking(hearing_id=hearing.id, requested_by=user.id, status="cancelled"))
