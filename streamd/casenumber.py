@@ -109,9 +109,13 @@ class CaseNumber:
         return self.canonical
 
 
+def _is_digit(char: str) -> bool:
+    return char.isascii() and char.isdigit()
+
+
 def _take_digits(text: str, pos: int) -> tuple[str, int]:
     end = pos
-    while end < len(text) and text[end].isascii() and text[end].isdigit():
+    while end < len(text) and _is_digit(text[end]):
         end += 1
     return text[pos:end], end
 
@@ -156,7 +160,7 @@ def parse_case_number(raw: str) -> CaseNumber:
         pos = end
 
     type_end = pos
-    while type_end < len(text) and text[type_end] != "号" and not text[type_end].isdigit():
+    while type_end < len(text) and text[type_end] != "号" and not _is_digit(text[type_end]):
         type_end += 1
     type_code = text[pos:type_end]
     if not type_code:

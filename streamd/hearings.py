@@ -38,6 +38,10 @@ class UnknownReference(LookupError):
         super().__init__(message)
 
 
+class HearingConflict(ValueError):
+    """Another hearing already has this case number and start."""
+
+
 def _case_number(value: str) -> str:
     return parse_case_number(value).canonical
 
@@ -299,7 +303,7 @@ def update_hearing(
         )
     ).first()
     if clash is not None:
-        raise ValueError(f"hearing {clash.id} already has this case number and start")
+        raise HearingConflict(f"hearing {clash.id} already has this case number and start")
     before = audit.snapshot(row)
     for name, value in _columns(data, parsed, dept_id, room_id).items():
         setattr(row, name, value)

@@ -188,7 +188,6 @@ async def test_hearing_create_update_and_filters(client: Client) -> None:
         f"/api/v1/hearings/{hearing['id']}", json={"procedure": "retrial"}, headers=clerk
     )
     assert resp.status == 422
-    day = future().astimezone().date().isoformat()
     found = await (
         await client.get(
             f"/api/v1/hearings?courtroom=room-02&on={hearing['start'][:10]}", headers=clerk
@@ -197,10 +196,25 @@ async def test_hearing_create_update_and_filters(client: Client) -> None:
     assert [h["id"] for h in found["items"]] == [hearing["id"]]
     none = await (await client.get("/api/v1/hearings?courtroom=room-03", headers=clerk)).json()
     assert none == {"items": [], "total": 0}
-    assert day  # the local date helper is exercised above
     judge = await token(client, "judge")
     resp = await client.post("/api/v1/hearings", json=hearing_body(), headers=judge)
     assert resp.status == 403
+
+
+async def test_patch_onto_another_hearings_key_is_a_conflict(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    first = await make_hearing(client)
+    later = future(days=8)
+    second = await make_hearing(
+        client, start=later.isoformat(), end=(later + timedelta(hours=1)).isoformat()
+    )
+    resp = await client.patch(  # same case number, moved onto the first session's start
+        f"/api/v1/hearings/{second['id']}",
+        json={"start": first["start"], "end": first["end"]},
+        headers=clerk,
+    )
+    assert resp.status == 409
+    assert f"hearing {first['id']} already has" in (await resp.json())["detail"]
 
 
 async def test_lines_never_show_the_stream_key(client: Client) -> None:

@@ -58,6 +58,7 @@ def test_accepts_real_forms(
         ("（2024）粤01111234号", "court code", "found 8"),
         ("（2024）粤0111民初号", "sequence", "missing"),
         ("（2024）粤0111民初0号", "sequence", "1 or more"),
+        ("（2024）粤0111民初１２号", "case type", "unknown code '民初１２'"),
         ("（2024）粤0111民初1234", "suffix", "号"),
         ("（2024）粤0111民初1234号之一", "suffix", "之一"),
     ],

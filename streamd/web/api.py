@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -17,7 +17,7 @@ from streamd.court import mask_key
 from streamd.domain import Role
 from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
 from streamd.store import Database
-from streamd.web.problems import ApiProblem, field_problem, from_validation
+from streamd.web.problems import ApiProblem, field_problem
 from streamd.web.routing import Api, Call, dump, page_of
 
 SESSION_COOKIE = "streamd_session"
@@ -379,7 +379,9 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                 raise field_problem(
                     422, "Unprocessable content", f"body.{exc.field}", str(exc)
                 ) from None
-            except IntegrityError:
+            except hearings.HearingConflict as exc:
+                raise ApiProblem(409, "Conflict", str(exc)) from None
+            except IntegrityError:  # a concurrent change took the same case and start
                 raise ApiProblem(
                     409, "Conflict", "another hearing has this case and start"
                 ) from None
@@ -387,12 +389,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                 raise _not_found("hearing", call.params["hearing_id"])
             return hearings.to_public(session=session, hearing=row, zone=zone)
 
-        try:
-            return dump(await db.run(work))
-        except ValidationError as exc:  # the patched hearing as a whole is invalid
-            raise from_validation(exc, where="body") from None
-        except ValueError as exc:  # it clashes with another hearing
-            raise ApiProblem(409, "Conflict", str(exc)) from None
+        return dump(await db.run(work))
 
     # ---- bookings ------------------------------------------------------------------------
 
