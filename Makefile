@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/streamd demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check streamd agents tests
-	$(BIN)/ruff format --check streamd agents tests
+	$(BIN)/ruff check streamd agents tests bench
+	$(BIN)/ruff format --check streamd agents tests bench
 	$(BIN)/mypy
 
 test: lint

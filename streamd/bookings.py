@@ -9,6 +9,7 @@ engine decides which requested bookings get a line.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -16,7 +17,7 @@ from sqlmodel import Session, col, func, select
 
 from streamd import audit
 from streamd.domain import BookingStatus, HearingStatus
-from streamd.models import Booking, Hearing, User, utcnow
+from streamd.models import Booking, Hearing, Line, User, utcnow
 
 
 class BookingRefused(ValueError):
@@ -52,6 +53,13 @@ class BookingPublic(BaseModel):
     cancelled_by: str | None
     cancelled_at: datetime | None
     cancel_reason: str | None
+    line: str | None = Field(description="code of the line assigned, if any")
+    line_status: Literal["pending", "assigned", "no_line", "released"] = Field(
+        description="the allocation engine's answer; released once cancelled"
+    )
+    line_reason: dict[str, str] | None = Field(
+        description="why no line is free, in zh and en (only when line_status is no_line)"
+    )
 
 
 class BookingQuery(BaseModel):
@@ -138,6 +146,9 @@ def cancel(*, session: Session, booking_id: int, data: BookingCancel, user: User
     booking.cancelled_by = user.id
     booking.cancelled_at = utcnow()
     booking.cancel_reason = data.reason
+    booking.line_id = None  # the line goes back to the pool at once
+    booking.line_status = "released"
+    booking.line_reason = None
     session.add(booking)
     session.flush()
     audit.record(
@@ -166,6 +177,7 @@ def to_public(*, session: Session, booking: Booking) -> BookingPublic:
     hearing = session.get(Hearing, booking.hearing_id)
     requester = session.get(User, booking.requested_by)
     canceller = session.get(User, booking.cancelled_by) if booking.cancelled_by else None
+    line = session.get(Line, booking.line_id) if booking.line_id is not None else None
     assert booking.id is not None and hearing is not None and requester is not None
     return BookingPublic(
         id=booking.id,
@@ -178,4 +190,7 @@ def to_public(*, session: Session, booking: Booking) -> BookingPublic:
         cancelled_by=canceller.username if canceller else None,
         cancelled_at=booking.cancelled_at,
         cancel_reason=booking.cancel_reason,
+        line=line.code if line is not None else None,
+        line_status=booking.line_status,
+        line_reason=booking.line_reason,
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import json
 import logging
 import os
 import sys
@@ -40,6 +41,38 @@ DEMO_PASSWORD_SUFFIX = "-demo-2026"  # demo logins: NAME-demo-2026, printed at s
 
 class CliError(Exception):
     """Bad input; the message is printed and the exit status is 2."""
+
+
+def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
+    """Pure: reads the instance file, prints the optimal plan as JSON; no database."""
+    from streamd.allocation import AllocationError, solve
+    from streamd.allocation.capacity import capacity_curve
+    from streamd.allocation.instance import (
+        InstanceError,
+        capacity_document,
+        plan_document,
+        read_instance,
+    )
+
+    path = Path(args.instance)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"{path}: not readable JSON ({exc})") from None
+    try:
+        problem, clock = read_instance(data, lines=args.lines)
+        if args.what_if is not None:
+            if args.what_if < 1:
+                raise InstanceError("--what-if must be at least 1")
+            document = capacity_document(capacity_curve(problem.hearings, args.what_if))
+        else:
+            document = plan_document(solve(problem), clock, lang=args.lang)
+    except (InstanceError, AllocationError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2 if args.pretty else None)
+    sys.stdout.write("\n")
 
 
 def _db(settings: Settings) -> Database:
@@ -194,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--encoding", help="force an encoding instead of detecting it")
     p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("allocate", help="optimal line plan for an instance file (JSON)")
+    p.add_argument("--instance", required=True, help="JSON: {lines: [...], hearings: [...]}")
+    p.add_argument("--lines", type=int, help="use K always-available lines L1..LK instead")
+    p.add_argument("--what-if", type=int, metavar="N", help="streamed count for 1..N lines")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of reasons")
+    p.add_argument("--pretty", action="store_true", help="indent the JSON")
+    p.set_defaults(func=cmd_allocate)
 
     u = sub.add_parser("users", help="user accounts").add_subparsers(dest="u_cmd", required=True)
     p = u.add_parser("create", help="create a user (password from STREAMD_PASSWORD or prompt)")

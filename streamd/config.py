@@ -57,6 +57,15 @@ class Settings(BaseSettings):
         default=10.0, ge=0, le=300, description="How long SIGTERM waits for requests to finish."
     )
     log_level: str = Field(default="INFO", pattern="^(DEBUG|INFO|WARNING|ERROR)$")
+    line_preroll_minutes: int = Field(
+        default=5, ge=0, le=120, description="Line held before a hearing (encoder warm-up)."
+    )
+    line_postroll_minutes: int = Field(
+        default=5, ge=0, le=120, description="Line held after a hearing's planned end."
+    )
+    announce_days: int = Field(
+        default=3, ge=0, le=30, description="Hearings this close are announced: line pinned."
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -147,6 +147,15 @@ class Booking(SQLModel, table=True):
     cancelled_by: int | None = Field(default=None, foreign_key="user.id")
     cancelled_at: datetime | None = _time(nullable=True, default=None)
     cancel_reason: str | None = _text(512, nullable=True, default=None)
+    # The allocation engine's answer: pending until planned, then assigned or no_line.
+    line_id: int | None = Field(default=None, foreign_key="line.id")
+    line_status: str = Field(
+        default="pending",
+        sa_column=sa.Column(sa.String(16), nullable=False, server_default="pending"),
+    )
+    line_reason: dict[str, str] | None = Field(
+        default=None, sa_column=sa.Column(sa.JSON(), nullable=True)
+    )
 
 
 class User(SQLModel, table=True):

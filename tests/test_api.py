@@ -126,9 +126,10 @@ async def test_every_booking_and_cancellation_is_audited(client: Client) -> None
             f"/api/v1/audit?object_type=booking&object_id={booking['id']}", headers=admin
         )
     ).json()
-    assert [e["action"] for e in log["items"]] == ["booking.create", "booking.cancel"]
+    actions = [e["action"] for e in log["items"]]
+    assert actions == ["booking.create", "booking.line", "booking.cancel"]
     assert log["items"][0]["actor"] == "clerk"
-    assert log["items"][1]["after"]["cancel_reason"] == "当事人申请延期"
+    assert log["items"][2]["after"]["cancel_reason"] == "当事人申请延期"
     assert (await client.get("/api/v1/audit", headers=clerk)).status == 403
 
 
@@ -292,3 +293,37 @@ async def test_unknown_route_is_a_problem(client: Client) -> None:
     resp = await client.get("/api/v1/nothing-here")
     assert resp.status == 404
     assert resp.content_type == "application/problem+json"
+
+
+async def test_booking_answers_at_once_with_a_line_or_the_reason(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    start = future(days=10, hour=9)
+    answers = []
+    for k in range(5):  # the sample court has four lines
+        hearing = await make_hearing(
+            client,
+            case_number=f"（2026）粤0111民初{500 + k}号",
+            courtroom=f"room-0{k + 1}",
+            start=(start + timedelta(minutes=10 * k)).isoformat(),
+            end=(start + timedelta(hours=2)).isoformat(),
+        )
+        resp = await client.post(
+            "/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers=clerk
+        )
+        assert resp.status == 201, await resp.text()
+        answers.append(await resp.json())
+    assert [a["line_status"] for a in answers] == ["assigned"] * 4 + ["no_line"]
+    assert sorted(a["line"] for a in answers[:4]) == ["L1", "L2", "L3", "L4"]
+    last = answers[4]
+    assert last["line"] is None
+    assert "（2026）粤0111民初500号" in last["line_reason"]["zh"]
+    assert last["line_reason"]["en"].startswith("no line free ")
+    assert "L4 carries （2026）粤0111民初503号 (priority 3)" in last["line_reason"]["en"]
+    # A cancellation frees a line for the hearing that waited, and says so at once.
+    resp = await client.post(
+        f"/api/v1/bookings/{answers[1]['id']}/cancel", json={"reason": "撤诉"}, headers=clerk
+    )
+    assert (await resp.json())["line_status"] == "released"
+    waited = await (await client.get(f"/api/v1/bookings/{last['id']}", headers=clerk)).json()
+    assert (waited["line_status"], waited["line"]) == ("assigned", answers[1]["line"])
+    assert waited["line_reason"] is None

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import audit, bookings, hearings
+from streamd import audit, bookings, hearings, planning
 from streamd import auth as auth_core
 from streamd.config import Settings
 from streamd.court import mask_key
@@ -111,6 +111,21 @@ def build_api(*, db: Database, settings: Settings) -> Api:
     """Declare every API route against this database and these settings."""
     zone = settings.zone
     ttl = timedelta(seconds=settings.token_ttl_seconds)
+
+    def plan_around(session: Session, booking: Booking, actor: str) -> None:
+        """Re-plan the booking's days in the same transaction: the answer comes back now."""
+        hearing = session.get(Hearing, booking.hearing_id)
+        assert hearing is not None
+        planning.replan(
+            session=session,
+            around=hearing.planned_start,
+            zone=zone,
+            preroll=timedelta(minutes=settings.line_preroll_minutes),
+            postroll=timedelta(minutes=settings.line_postroll_minutes),
+            announce=timedelta(days=settings.announce_days),
+            actor=actor,
+        )
+        session.refresh(booking)
 
     async def authenticate(request: web.Request) -> User:
         header = request.headers.get("Authorization", "")
@@ -441,6 +456,8 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                 raise field_problem(404, "Not found", "body.hearing_id", str(exc)) from None
             except bookings.BookingRefused as exc:
                 raise field_problem(422, "Booking refused", f"body.{exc.field}", str(exc)) from None
+            if created:
+                plan_around(session, row, call.user.username)
             return bookings.to_public(session=session, booking=row), created
 
         out, created = await db.run(work)
@@ -483,6 +500,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
             )
             if row is None:
                 raise _not_found("booking", call.params["booking_id"])
+            plan_around(session, row, call.user.username)
             return bookings.to_public(session=session, booking=row)
 
         return dump(await db.run(work))

@@ -1,0 +1,176 @@
+"""The allocation instance file (`streamd allocate --instance FILE.json`) and its answer.
+
+Pure: dicts in, dicts out. Every refusal names the item and the field, e.g.
+`hearings[3] (id "H4").priority: must be a positive integer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+
+from streamd.allocation.capacity import CapacityPoint
+from streamd.allocation.explain import describe
+from streamd.allocation.model import Hearing, Line, Plan, Problem
+
+
+class InstanceError(ValueError):
+    """The instance cannot be read; the message says where and why."""
+
+
+Id = StrictStr | StrictInt
+
+
+class _Line(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Id
+    available: list[Annotated[list[StrictStr], Field(min_length=2, max_length=2)]] | None = None
+
+
+class _Hearing(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: Id
+    start: StrictStr
+    end: StrictStr
+    priority: Annotated[StrictInt, Field(gt=0)]
+    eligible: StrictBool
+    pinned_line: Id | None = None
+
+
+class _Instance(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lines: list[_Line] = Field(default_factory=list)
+    hearings: list[_Hearing]
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """How the file wrote its times, so answers read the same way."""
+
+    zone: tzinfo | None
+
+    def parse(self, where: str, text: str) -> int:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise InstanceError(f"{where}: {text!r} is not an ISO-8601 date-time") from None
+        if (moment.tzinfo is None) != (self.zone is None):
+            raise InstanceError(
+                f"{where}: {text!r} mixes times with and without a UTC offset; use one kind"
+            )
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return int(moment.timestamp())
+
+    def show(self, t: int, *, day: bool = False) -> str:
+        moment = datetime.fromtimestamp(t, self.zone or UTC)
+        return moment.strftime("%Y-%m-%d %H:%M" if day else "%H:%M")
+
+
+def _where(data: Any, loc: Sequence[int | str]) -> str:
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            if isinstance(node, dict) and "id" in node:
+                out += f" (id {node['id']!r})"
+        else:
+            out += f".{part}" if out else str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def _first_zone(parsed: _Instance) -> tzinfo | None:
+    """The zone of the first readable time: answers are written the way the file was."""
+    texts = [t for line in parsed.lines for window in line.available or () for t in window]
+    texts += [t for h in parsed.hearings for t in (h.start, h.end)]
+    for text in texts:
+        try:
+            return datetime.fromisoformat(text).tzinfo
+        except ValueError:
+            continue
+    return None
+
+
+def read_instance(data: object, *, lines: int | None = None) -> tuple[Problem, Clock]:
+    """Validate and convert. `lines` replaces the file's lines by L1..LK, always up."""
+    if not isinstance(data, dict):
+        raise InstanceError('the instance must be a JSON object with "lines" and "hearings"')
+    try:
+        parsed = _Instance.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise InstanceError(f"{_where(data, first['loc'])}: {first['msg']}") from None
+    clock = Clock(_first_zone(parsed))
+    if lines is not None:
+        if lines < 1:
+            raise InstanceError("--lines must be at least 1")
+        problem_lines = [Line(f"L{k}") for k in range(1, lines + 1)]
+    else:
+        problem_lines = []
+        for i, line in enumerate(parsed.lines):
+            windows = None
+            if line.available is not None:
+                windows = []
+                for j, (a, b) in enumerate(line.available):
+                    where = f"lines[{i}] (id {line.id!r}).available[{j}]"
+                    start, end = clock.parse(where, a), clock.parse(where, b)
+                    if start >= end:
+                        raise InstanceError(f"{where}: the window must end after it starts")
+                    windows.append((start, end))
+            problem_lines.append(
+                Line(str(line.id), tuple(windows) if windows is not None else None)
+            )
+        if len({line.id for line in problem_lines}) != len(problem_lines):
+            raise InstanceError("lines: two lines share an id")
+    known = {line.id for line in problem_lines}
+    hearings: list[Hearing] = []
+    seen: set[str] = set()
+    for i, h in enumerate(parsed.hearings):
+        where = f"hearings[{i}] (id {h.id!r})"
+        hid = str(h.id)
+        if hid in seen:
+            raise InstanceError(f"{where}.id: another hearing already has this id")
+        seen.add(hid)
+        start = clock.parse(f"{where}.start", h.start)
+        end = clock.parse(f"{where}.end", h.end)
+        if end <= start:
+            raise InstanceError(f"{where}.end: must be after start")
+        pinned = None if h.pinned_line is None else str(h.pinned_line)
+        if pinned is not None and pinned not in known:
+            raise InstanceError(f"{where}.pinned_line: {pinned!r} is not one of the lines")
+        hearings.append(Hearing(hid, start, end, h.priority, h.eligible, pinned_line=pinned))
+    return Problem(lines=problem_lines, hearings=hearings), clock
+
+
+def plan_document(plan: Plan, clock: Clock, *, lang: str = "en") -> dict[str, Any]:
+    """The CLI's answer: assignments, a reason for every hearing left out, objective."""
+    unassigned = {
+        hid: describe(u, plan.why(hid), clock.show, lang=lang) for hid, u in plan.unassigned.items()
+    }
+    return {
+        "assignments": dict(plan.assignments),
+        "unassigned": unassigned,
+        "objective": {"priority": plan.objective.priority, "count": plan.objective.count},
+    }
+
+
+def capacity_document(points: Sequence[CapacityPoint]) -> dict[str, Any]:
+    return {
+        "capacity": [
+            {
+                "lines": p.lines,
+                "priority": p.priority,
+                "count": p.count,
+                "eligible": p.eligible,
+                "ratio": round(p.ratio, 4),
+            }
+            for p in points
+        ]
+    }

@@ -1,0 +1,479 @@
+"""The optimal plan: hearings x lines, exact under a lexicographic objective.
+
+How it stays exact and fast. Candidates split into components (maximal runs of
+overlapping intervals); components never interact. In each one:
+
+1. Relax line identity: only the number of usable lines over time counts. That relaxation
+   is a min-cost flow (`flow.pack`) whose weights encode all four objective tiers, and its
+   value bounds every real plan from above.
+2. Give the chosen hearings real lines by a sweep that honours pins, the previous plan,
+   windows and live hearings (`coloring.assign`).
+3. If the coloured plan reaches the bound, it is optimal, certified. If not (windows
+   that cut through a busy period, pins that clash), the component goes to an exact
+   integer programme (`exact.solve_component`). Either way the answer is optimal; the
+   statistics say which path each component took.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+from streamd.allocation import coloring, exact, flow
+from streamd.allocation.model import (
+    AllocationError,
+    Conflict,
+    Hearing,
+    Line,
+    Objective,
+    Plan,
+    Problem,
+    Stats,
+    Unassigned,
+)
+
+
+@dataclass(slots=True)
+class Candidate:
+    """An eligible, not fixed hearing with the lines that could carry it on their own."""
+
+    hearing: Hearing
+    usable: tuple[str, ...]
+    pin: str | None  # pinned line, if usable
+    prev: str | None  # previous line, if usable
+    was_unassigned: bool  # in the previous plan without a line
+
+    @property
+    def preferred(self) -> str | None:
+        return self.pin if self.pin is not None else self.prev
+
+
+class _Blockers:
+    """Fixed (live) hearings per line, for overlap tests by bisection."""
+
+    def __init__(self, fixed: Iterable[Hearing]) -> None:
+        per_line: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
+        for h in fixed:
+            assert h.fixed_line is not None
+            per_line[h.fixed_line].append((h.start, h.end, h.id))
+        self.spans = {line: sorted(spans) for line, spans in per_line.items()}
+        self.ends = {line: [e for _, e, _ in spans] for line, spans in self.spans.items()}
+
+    def first_overlap(self, line: str, start: int, end: int) -> tuple[int, int, str] | None:
+        spans = self.spans.get(line)
+        if not spans:
+            return None
+        k = bisect.bisect_right(self.ends[line], start)
+        if k < len(spans) and spans[k][0] < end:
+            return spans[k]
+        return None
+
+
+def validate(problem: Problem) -> None:
+    line_ids = [line.id for line in problem.lines]
+    if len(set(line_ids)) != len(line_ids):
+        raise AllocationError("duplicate line id")
+    known = set(line_ids)
+    for line in problem.lines:
+        for a, b in line.available or ():
+            if not a < b:
+                raise AllocationError(
+                    f"line {line.id}: availability window must end after it starts"
+                )
+    seen: set[str] = set()
+    for h in problem.hearings:
+        if h.id in seen:
+            raise AllocationError(f"duplicate hearing id {h.id!r}")
+        seen.add(h.id)
+        if not h.start < h.end:
+            raise AllocationError(f"hearing {h.id}: end must be after start")
+        if isinstance(h.priority, bool) or not isinstance(h.priority, int) or h.priority < 1:
+            raise AllocationError(f"hearing {h.id}: priority must be a positive integer")
+        for field_name, line_id in (("pinned_line", h.pinned_line), ("fixed_line", h.fixed_line)):
+            if line_id is not None and line_id not in known:
+                raise AllocationError(f"hearing {h.id}: {field_name} {line_id!r} is not a line")
+        if h.fixed_line is not None and not h.eligible:
+            raise AllocationError(f"hearing {h.id}: an ineligible hearing cannot hold a line")
+    fixed = sorted(
+        (h for h in problem.hearings if h.fixed_line is not None),
+        key=lambda h: (h.fixed_line or "", h.start),
+    )
+    lines = {line.id: line for line in problem.lines}
+    for one, two in itertools.pairwise(fixed):
+        if one.fixed_line == two.fixed_line and two.start < one.end:
+            raise AllocationError(
+                f"hearings {one.id} and {two.id} are both fixed on {one.fixed_line}"
+            )
+    for h in fixed:
+        assert h.fixed_line is not None
+        if not lines[h.fixed_line].covers(h.start, h.end):
+            raise AllocationError(f"hearing {h.id} is fixed on {h.fixed_line}, which is down then")
+
+
+def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
+    """The optimal plan. With `focus`, components wholly outside it keep the previous
+    plan's lines when that plan is still feasible there (live repair: the previous plan
+    was optimal and nothing outside the focus changed)."""
+    validate(problem)
+    lines = list(problem.lines)
+    line_order = {line.id: k for k, line in enumerate(lines)}
+    by_id = {line.id: line for line in lines}
+    previous = problem.previous
+    fixed = [h for h in problem.hearings if h.fixed_line is not None]
+    blockers = _Blockers(fixed)
+    assignments: dict[str, str] = {h.id: h.fixed_line for h in fixed if h.fixed_line}
+    unassigned: dict[str, Unassigned] = {}
+    open_hearings: list[Hearing] = []
+    for h in problem.hearings:
+        if h.fixed_line is not None:
+            continue
+        if h.eligible:
+            open_hearings.append(h)
+        else:
+            unassigned[h.id] = Unassigned(h.id, h.start, h.end, ineligible=True)
+    stats = {"components": 0, "flow": 0, "trivial": 0, "milp": 0}
+    for group in _components(open_hearings):
+        component, special = _candidates(group, lines, blockers, previous)
+        if not component:
+            continue
+        stats["components"] += 1
+        # The whole group, not just its usable members: a hearing that just lost every
+        # line (inside the focus) still changed what its neighbours could have.
+        if focus is not None and _outside(group, focus):
+            kept = _keep_previous(component, previous)
+            if kept is not None:
+                stats["trivial"] += 1
+                assignments.update(kept)
+                continue
+        chosen, path = _solve_component(
+            component, len(lines) - len(special), special, by_id, line_order, blockers
+        )
+        stats[path] += 1
+        assignments.update(chosen)
+    for h in open_hearings:
+        if h.id not in assignments:
+            unassigned[h.id] = Unassigned(h.id, h.start, h.end)
+    return Plan(
+        assignments=assignments,
+        unassigned=unassigned,
+        objective=evaluate(problem, assignments),
+        stats=Stats(
+            components=stats["components"],
+            flow_solved=stats["flow"],
+            trivial=stats["trivial"],
+            milp_solved=stats["milp"],
+        ),
+        explainer=_Explainer(problem, assignments),
+    )
+
+
+class _Explainer:
+    """Builds the per-line occupancy once, on the first question."""
+
+    def __init__(self, problem: Problem, assignments: Mapping[str, str]) -> None:
+        self.lines = list(problem.lines)
+        self.hearings = {h.id: h for h in problem.hearings}
+        self.assignments = assignments
+        self.occupancy: _Blockers | None = None
+
+    def __call__(self, hid: str) -> tuple[Conflict, ...]:
+        if self.occupancy is None:
+            self.occupancy = _Blockers(
+                replace(self.hearings[k], fixed_line=line) for k, line in self.assignments.items()
+            )
+        return _conflicts(self.hearings[hid], self.lines, self.occupancy, self.hearings)
+
+
+def _candidates(
+    group: Sequence[Hearing],
+    lines: Sequence[Line],
+    blockers: _Blockers,
+    previous: Mapping[str, str | None],
+) -> tuple[list[Candidate], list[Line]]:
+    """Usable lines per hearing. Lines up over the whole span with nothing fixed on them
+    are usable by all; only the others are tested hearing by hearing."""
+    lo = group[0].start
+    hi = max(h.end for h in group)
+    plain: list[str] = []
+    special: list[Line] = []
+    for line in lines:
+        if line.covers(lo, hi) and blockers.first_overlap(line.id, lo, hi) is None:
+            plain.append(line.id)
+        else:
+            special.append(line)
+    everyone = tuple(plain)
+    out: list[Candidate] = []
+    for h in group:
+        usable = everyone
+        if special:
+            usable = everyone + tuple(
+                line.id
+                for line in special
+                if line.covers(h.start, h.end)
+                and blockers.first_overlap(line.id, h.start, h.end) is None
+            )
+        if not usable:
+            continue
+        prev_line = previous.get(h.id)
+        out.append(
+            Candidate(
+                hearing=h,
+                usable=usable,
+                pin=h.pinned_line if h.pinned_line in usable else None,
+                prev=prev_line if prev_line in usable else None,
+                was_unassigned=prev_line is None and h.id in previous,
+            )
+        )
+    return out, special
+
+
+def evaluate(problem: Problem, assignments: Mapping[str, str]) -> Objective:
+    """The objective of any assignment (used for reporting and by the tests)."""
+    priority = count = pinned = unchanged = 0
+    for h in problem.hearings:
+        line = assignments.get(h.id)
+        if line is not None:
+            priority += h.priority
+            count += 1
+            if h.pinned_line == line:
+                pinned += 1
+        if h.id in problem.previous and problem.previous[h.id] == line:
+            unchanged += 1
+    return Objective(priority, count, pinned, unchanged)
+
+
+def _components(hearings: Iterable[Hearing]) -> Iterable[list[Hearing]]:
+    """Maximal runs of overlapping intervals, each sorted by start."""
+    ordered = sorted(hearings, key=lambda h: (h.start, h.end))
+    group: list[Hearing] = []
+    reach = 0
+    for h in ordered:
+        if group and h.start >= reach:
+            yield group
+            group = []
+        if not group:
+            reach = h.end
+        group.append(h)
+        if h.end > reach:
+            reach = h.end
+    if group:
+        yield group
+
+
+def _outside(group: Sequence[Hearing], focus: tuple[int, int]) -> bool:
+    lo = group[0].start
+    hi = max(h.end for h in group)
+    return hi <= focus[0] or lo >= focus[1]
+
+
+def _keep_previous(
+    component: Sequence[Candidate], previous: Mapping[str, str | None]
+) -> dict[str, str] | None:
+    kept: dict[str, str] = {}
+    last_end: dict[str, int] = {}
+    for c in component:  # sorted by start
+        line = previous.get(c.hearing.id)
+        if c.hearing.id not in previous:
+            return None  # a newcomer: solve properly
+        if line is None:
+            continue
+        if line not in c.usable or last_end.get(line, c.hearing.start) > c.hearing.start:
+            return None
+        last_end[line] = c.hearing.end
+        kept[c.hearing.id] = line
+    return kept
+
+
+def _solve_component(
+    component: list[Candidate],
+    plain: int,
+    special: Sequence[Line],
+    lines: Mapping[str, Line],
+    line_order: Mapping[str, int],
+    blockers: _Blockers,
+) -> tuple[dict[str, str], str]:
+    n = len(component)
+    if n == 1:
+        c = component[0]
+        return {c.hearing.id: c.preferred or c.usable[0]}, "trivial"
+    times = sorted({t for c in component for t in (c.hearing.start, c.hearing.end)})
+    index = {t: k for k, t in enumerate(times)}
+    capacity = _capacity(times, plain, special, blockers)
+    weight_c = 2 * n + 1
+    weight_b = (n + 1) * weight_c
+    weight_a = (n + 1) * weight_b
+
+    def weight(c: Candidate) -> int:
+        prevd = 1 if c.prev is not None else (-1 if c.was_unassigned else 0)
+        pin = 1 if c.pin is not None else 0
+        return c.hearing.priority * weight_a + weight_b + pin * weight_c + prevd
+
+    depth_ok = _fits(component, times, index, capacity)
+    if depth_ok:
+        selected = component
+    else:
+        groups: dict[tuple[int, int, int], list[Candidate]] = defaultdict(list)
+        for c in component:
+            groups[(index[c.hearing.start], index[c.hearing.end], weight(c))].append(c)
+        keys = list(groups)
+        taken, _ = flow.pack(
+            len(times), capacity, [(a, b, len(groups[(a, b, w)]), w) for a, b, w in keys]
+        )
+        selected = []
+        for key, amount in zip(keys, taken, strict=True):
+            members = groups[key]
+            # Equal in every tier; prefer ones whose preferred line is less contested.
+            selected.extend(members[:amount])
+    chosen = coloring.assign(selected, line_order, lines)
+    bound = _relaxed(component, selected)
+    got = _value(component, chosen)
+    if _certified(component, bound, got):
+        return chosen, "trivial" if depth_ok else "flow"
+    if got[:2] == bound[:2]:
+        # The flow proved priority and count; only pins and changes remain open, and the
+        # sweep's plan is a floor for them.
+        floor = got[2] * (2 * n + 1) + got[3] - sum(c.was_unassigned for c in component)
+        return (
+            exact.solve_component(component, list(line_order), known=bound[:2], floor=floor),
+            "milp",
+        )
+    return exact.solve_component(component, list(line_order)), "milp"
+
+
+def _capacity(
+    times: Sequence[int], plain: int, special: Sequence[Line], blockers: _Blockers
+) -> list[int]:
+    """Lines usable over each whole segment [times[k], times[k+1])."""
+    capacity = [plain] * (len(times) - 1)
+    for line in special:
+        for k in range(len(times) - 1):
+            a, b = times[k], times[k + 1]
+            if line.covers(a, b) and blockers.first_overlap(line.id, a, b) is None:
+                capacity[k] += 1
+    return capacity
+
+
+def _fits(
+    component: Sequence[Candidate],
+    times: Sequence[int],
+    index: Mapping[int, int],
+    capacity: Sequence[int],
+) -> bool:
+    """True when every candidate can be taken: overlap never exceeds usable lines."""
+    delta = [0] * (len(times) + 1)
+    for c in component:
+        delta[index[c.hearing.start]] += 1
+        delta[index[c.hearing.end]] -= 1
+    depth = 0
+    for k in range(len(times) - 1):
+        depth += delta[k]
+        if depth > capacity[k]:
+            return False
+    return True
+
+
+def _relaxed(
+    component: Sequence[Candidate], selected: Sequence[Candidate]
+) -> tuple[int, int, int, int]:
+    chosen = {c.hearing.id for c in selected}
+    priority = sum(c.hearing.priority for c in selected)
+    pins = sum(1 for c in selected if c.pin is not None)
+    unchanged = sum(
+        1
+        for c in component
+        if (c.prev is not None and c.hearing.id in chosen)
+        or (c.was_unassigned and c.hearing.id not in chosen)
+    )
+    return priority, len(selected), pins, unchanged
+
+
+def _value(component: Sequence[Candidate], chosen: Mapping[str, str]) -> tuple[int, int, int, int]:
+    priority = count = pins = unchanged = 0
+    for c in component:
+        line = chosen.get(c.hearing.id)
+        if line is not None:
+            priority += c.hearing.priority
+            count += 1
+            pins += line == c.pin
+            unchanged += line == c.prev
+        elif c.was_unassigned:
+            unchanged += 1
+    return priority, count, pins, unchanged
+
+
+def _max_disjoint(intervals: Iterable[tuple[int, int]]) -> int:
+    count = 0
+    free_from: int | None = None
+    for start, end in sorted(intervals, key=lambda se: se[1]):
+        if free_from is None or start >= free_from:
+            count += 1
+            free_from = end
+    return count
+
+
+def _certified(
+    component: Sequence[Candidate],
+    bound: tuple[int, int, int, int],
+    got: tuple[int, int, int, int],
+) -> bool:
+    """True when `got` provably cannot be beaten (see module docstring).
+
+    `bound` is the relaxation's value; two more bounds hold for every plan: on each line,
+    the pinned (or previously placed) hearings that keep it cannot overlap.
+    """
+    if got[:2] != bound[:2]:
+        return False
+    pin_lists: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    prev_lists: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    stay_unassigned = 0
+    for c in component:
+        span = (c.hearing.start, c.hearing.end)
+        if c.pin is not None:
+            pin_lists[c.pin].append(span)
+        if c.prev is not None:
+            prev_lists[c.prev].append(span)
+        stay_unassigned += c.was_unassigned
+    pin_bound = sum(_max_disjoint(v) for v in pin_lists.values())
+    prev_bound = sum(_max_disjoint(v) for v in prev_lists.values()) + stay_unassigned
+    if got[2] == bound[2]:
+        return got[3] >= min(bound[3], prev_bound)
+    if got[2] == pin_bound:
+        return got[3] >= prev_bound
+    return False
+
+
+def _conflicts(
+    h: Hearing, lines: Sequence[Line], occupancy: _Blockers, hearings: Mapping[str, Hearing]
+) -> tuple[Conflict, ...]:
+    """One reason per line why it could not take `h` in the final plan."""
+    out: list[Conflict] = []
+    for line in lines:
+        if not line.covers(h.start, h.end):
+            gap = _first_gap(line, h.start, h.end)
+            out.append(Conflict(line=line.id, start=gap[0], end=gap[1]))
+            continue
+        hit = occupancy.first_overlap(line.id, h.start, h.end)
+        if hit is not None:
+            start, end, other = hit
+            out.append(
+                Conflict(line.id, start, end, hearing=other, priority=hearings[other].priority)
+            )
+    return tuple(out)
+
+
+def _first_gap(line: Line, start: int, end: int) -> tuple[int, int]:
+    """The first stretch of [start, end) that `line` does not cover."""
+    t = start
+    for a, b in sorted(line.available or ()):
+        if a <= t < b:
+            t = b
+            if t >= end:
+                break
+    gap_end = end
+    for a, _ in sorted(line.available or ()):
+        if t < a < gap_end:
+            gap_end = a
+    return t, gap_end

@@ -1,0 +1,115 @@
+"""Planning: run the allocation engine over the booked hearings and persist its answer.
+
+The I/O edge of `streamd.allocation`. Whenever a booking is made or cancelled, the
+bookings of the days around it are planned again, with the current lines as the previous
+plan (fewest changes) and announced hearings pinned to their line. Each booking then
+carries its line, or `no_line` with the reason in Chinese and English, written in the
+same transaction as the booking itself, so the clerk sees the answer at once and a
+restart answers the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta, tzinfo
+
+from sqlmodel import Session, col, select
+
+from streamd import audit
+from streamd.allocation import Hearing as Slot
+from streamd.allocation import Line as Channel
+from streamd.allocation import Problem, solve
+from streamd.allocation.explain import describe_both
+from streamd.domain import BookingStatus, HearingStatus, SessionKind
+from streamd.models import Booking, Hearing, Line, utcnow
+
+# A hearing in open court outranks the preparatory sessions; all are streamable.
+PRIORITY = {
+    SessionKind.HEARING.value: 3,
+    SessionKind.CROSS_EXAMINATION.value: 2,
+    SessionKind.EVIDENCE_EXCHANGE.value: 2,
+    SessionKind.INQUIRY.value: 1,
+}
+
+
+def replan(
+    *,
+    session: Session,
+    around: datetime,
+    zone: tzinfo,
+    preroll: timedelta,
+    postroll: timedelta,
+    announce: timedelta,
+    actor: str,
+) -> None:
+    """Plan the active bookings of the local day holding `around`, and the days either
+    side (a long hearing can reach across midnight), persisting every change."""
+    local = around.astimezone(zone)
+    day_start = datetime(local.year, local.month, local.day, tzinfo=zone) - timedelta(days=1)
+    day_end = day_start + timedelta(days=3)
+    rows = session.exec(
+        select(Booking, Hearing)
+        .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
+        .where(
+            Booking.status != BookingStatus.CANCELLED.value,
+            col(Hearing.planned_start) < day_end,
+            col(Hearing.planned_end) > day_start,
+        )
+    ).all()
+    lines = session.exec(select(Line).where(Line.active == True).order_by(col(Line.code))).all()  # noqa: E712
+    by_code = {line.code: line for line in lines}
+    by_id = {line.id: line for line in lines}
+    now = utcnow()
+    slots: list[Slot] = []
+    previous: dict[str, str | None] = {}
+    for booking, hearing in rows:
+        key = str(booking.id)
+        current = by_id.get(booking.line_id) if booking.line_id is not None else None
+        announced = hearing.planned_start - now <= announce
+        slots.append(
+            Slot(
+                id=key,
+                start=int((hearing.planned_start - preroll).timestamp()),
+                end=int((hearing.planned_end + postroll).timestamp()),
+                priority=PRIORITY.get(hearing.session_kind, 1),
+                eligible=hearing.is_public and hearing.status != HearingStatus.CANCELLED.value,
+                pinned_line=current.code if current is not None and announced else None,
+            )
+        )
+        if booking.line_status != "pending":
+            previous[key] = current.code if current is not None else None
+    plan = solve(
+        Problem(lines=[Channel(line.code) for line in lines], hearings=slots, previous=previous)
+    )
+
+    case_of = {str(b.id): h.case_number for b, h in rows}
+
+    def show(t: int) -> str:
+        return datetime.fromtimestamp(t, zone).strftime("%H:%M")
+
+    for booking, _ in rows:
+        key = str(booking.id)
+        code = plan.assignments.get(key)
+        line_id = by_code[code].id if code is not None else None
+        status = "assigned" if code is not None else "no_line"
+        reason = None
+        if code is None:
+            named = tuple(
+                replace(c, hearing=case_of[c.hearing]) if c.hearing in case_of else c
+                for c in plan.why(key)
+            )
+            reason = describe_both(plan.unassigned[key], named, show)
+        if (booking.line_id, booking.line_status, booking.line_reason) == (line_id, status, reason):
+            continue
+        before = audit.snapshot(booking)
+        booking.line_id, booking.line_status, booking.line_reason = line_id, status, reason
+        session.add(booking)
+        session.flush()
+        audit.record(
+            session=session,
+            actor=actor,
+            action="booking.line",
+            obj=booking,
+            before=before,
+            after=audit.snapshot(booking),
+        )
