@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -51,6 +52,25 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def update(
+    *, session: Session, actor: str, action: str, obj: Any, values: Mapping[str, Any]
+) -> bool:
+    """Set the fields that differ and record before/after in the caller's transaction.
+
+    Returns whether anything changed; an update that changes nothing is not recorded.
+    """
+    changed = {k: v for k, v in values.items() if getattr(obj, k) != v}
+    if not changed:
+        return False
+    before = snapshot(obj)
+    for name, value in changed.items():
+        setattr(obj, name, value)
+    session.add(obj)
+    session.flush()
+    record(session=session, actor=actor, action=action, obj=obj, before=before, after=snapshot(obj))
+    return True
 
 
 def list_entries(

@@ -141,23 +141,20 @@ def cancel(*, session: Session, booking_id: int, data: BookingCancel, user: User
         return None
     if booking.status == BookingStatus.CANCELLED.value:
         return booking  # cancelling twice is one cancellation
-    before = audit.snapshot(booking)
-    booking.status = BookingStatus.CANCELLED.value
-    booking.cancelled_by = user.id
-    booking.cancelled_at = utcnow()
-    booking.cancel_reason = data.reason
-    booking.line_id = None  # the line goes back to the pool at once
-    booking.line_status = "released"
-    booking.line_reason = None
-    session.add(booking)
-    session.flush()
-    audit.record(
+    audit.update(
         session=session,
         actor=user.username,
         action="booking.cancel",
         obj=booking,
-        before=before,
-        after=audit.snapshot(booking),
+        values={
+            "status": BookingStatus.CANCELLED.value,
+            "cancelled_by": user.id,
+            "cancelled_at": utcnow(),
+            "cancel_reason": data.reason,
+            "line_id": None,  # the line goes back to the pool at once
+            "line_status": "released",
+            "line_reason": None,
+        },
     )
     return booking
 

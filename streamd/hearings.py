@@ -261,25 +261,16 @@ def upsert_hearing(*, session: Session, data: HearingCreate, actor: str) -> tupl
             after=audit.snapshot(row),
         )
         return row, "created"
-    before = audit.snapshot(existing)
-    changed = False
-    for name, value in values.items():
-        if getattr(existing, name) != value:
-            setattr(existing, name, value)
-            changed = True
-    if changed:
-        existing.updated_at = utcnow()
-        session.add(existing)
-        session.flush()
-        audit.record(
-            session=session,
-            actor=actor,
-            action="hearing.update",
-            obj=existing,
-            before=before,
-            after=audit.snapshot(existing),
-        )
-    return existing, "updated" if changed else "unchanged"
+    if not any(getattr(existing, name) != value for name, value in values.items()):
+        return existing, "unchanged"
+    audit.update(
+        session=session,
+        actor=actor,
+        action="hearing.update",
+        obj=existing,
+        values=values | {"updated_at": utcnow()},
+    )
+    return existing, "updated"
 
 
 def update_hearing(
@@ -304,22 +295,10 @@ def update_hearing(
     ).first()
     if clash is not None:
         raise HearingConflict(f"hearing {clash.id} already has this case number and start")
-    before = audit.snapshot(row)
-    for name, value in _columns(data, parsed, dept_id, room_id).items():
-        setattr(row, name, value)
+    values = _columns(data, parsed, dept_id, room_id) | {"updated_at": utcnow()}
     if patch.status is not None:
-        row.status = patch.status.value
-    row.updated_at = utcnow()
-    session.add(row)
-    session.flush()
-    audit.record(
-        session=session,
-        actor=actor,
-        action="hearing.update",
-        obj=row,
-        before=before,
-        after=audit.snapshot(row),
-    )
+        values["status"] = patch.status.value
+    audit.update(session=session, actor=actor, action="hearing.update", obj=row, values=values)
     return row
 
 

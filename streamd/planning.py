@@ -99,17 +99,10 @@ def replan(
                 for c in plan.why(key)
             )
             reason = describe_both(plan.unassigned[key], named, show)
-        if (booking.line_id, booking.line_status, booking.line_reason) == (line_id, status, reason):
-            continue
-        before = audit.snapshot(booking)
-        booking.line_id, booking.line_status, booking.line_reason = line_id, status, reason
-        session.add(booking)
-        session.flush()
-        audit.record(
+        audit.update(
             session=session,
             actor=actor,
             action="booking.line",
             obj=booking,
-            before=before,
-            after=audit.snapshot(booking),
+            values={"line_id": line_id, "line_status": status, "line_reason": reason},
         )
