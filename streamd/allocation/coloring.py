@@ -17,49 +17,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from streamd.allocation.model import Line
+from streamd.allocation.spans import LineSpans
 
 if TYPE_CHECKING:
     from streamd.allocation.solver import Candidate
 
-_FAR = 1 << 62
 _DEPTH = 4
-
-
-class _Occupancy:
-    """Per line, the placed hearings sorted by start (they never overlap on a line)."""
-
-    def __init__(self) -> None:
-        self.starts: dict[str, list[int]] = defaultdict(list)
-        self.ends: dict[str, list[int]] = defaultdict(list)
-        self.ids: dict[str, list[str]] = defaultdict(list)
-
-    def place(self, line: str, start: int, end: int, hid: str) -> None:
-        k = bisect.bisect_left(self.starts[line], start)
-        self.starts[line].insert(k, start)
-        self.ends[line].insert(k, end)
-        self.ids[line].insert(k, hid)
-
-    def remove(self, line: str, start: int, hid: str) -> None:
-        k = bisect.bisect_left(self.starts[line], start)
-        while self.ids[line][k] != hid:
-            k += 1
-        del self.starts[line][k], self.ends[line][k], self.ids[line][k]
-
-    def overlapping(self, line: str, start: int, end: int) -> list[str]:
-        ends = self.ends.get(line)
-        if not ends:
-            return []
-        k = bisect.bisect_right(ends, start)
-        out = []
-        starts, ids = self.starts[line], self.ids[line]
-        while k < len(ends) and starts[k] < end:
-            out.append(ids[k])
-            k += 1
-        return out
-
-    def free_at(self, line: str) -> int:
-        ends = self.ends.get(line)
-        return ends[-1] if ends else -_FAR
 
 
 def assign(
@@ -76,7 +39,7 @@ def assign(
         if c.preferred is not None:
             claims[c.preferred].append((c.hearing.start, rank))
     claim_starts = {line: [s for s, _ in v] for line, v in claims.items()}
-    occupancy = _Occupancy()
+    occupancy = LineSpans()
     out: dict[str, str] = {}
     for rank, c in enumerate(ordered):
         h = c.hearing
@@ -113,7 +76,7 @@ def _exchange(
     c: Candidate,
     by_id: Mapping[str, Candidate],
     out: dict[str, str],
-    occupancy: _Occupancy,
+    occupancy: LineSpans,
     depth: int,
     moving: frozenset[str],
 ) -> str | None:

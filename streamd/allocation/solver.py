@@ -16,11 +16,10 @@ overlapping intervals); components never interact. In each one:
 
 from __future__ import annotations
 
-import bisect
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from streamd.allocation import coloring, exact, flow
 from streamd.allocation.model import (
@@ -34,6 +33,7 @@ from streamd.allocation.model import (
     Stats,
     Unassigned,
 )
+from streamd.allocation.spans import LineSpans
 
 
 @dataclass(slots=True)
@@ -49,27 +49,6 @@ class Candidate:
     @property
     def preferred(self) -> str | None:
         return self.pin if self.pin is not None else self.prev
-
-
-class _Blockers:
-    """Fixed (live) hearings per line, for overlap tests by bisection."""
-
-    def __init__(self, fixed: Iterable[Hearing]) -> None:
-        per_line: dict[str, list[tuple[int, int, str]]] = defaultdict(list)
-        for h in fixed:
-            assert h.fixed_line is not None
-            per_line[h.fixed_line].append((h.start, h.end, h.id))
-        self.spans = {line: sorted(spans) for line, spans in per_line.items()}
-        self.ends = {line: [e for _, e, _ in spans] for line, spans in self.spans.items()}
-
-    def first_overlap(self, line: str, start: int, end: int) -> tuple[int, int, str] | None:
-        spans = self.spans.get(line)
-        if not spans:
-            return None
-        k = bisect.bisect_right(self.ends[line], start)
-        if k < len(spans) and spans[k][0] < end:
-            return spans[k]
-        return None
 
 
 def validate(problem: Problem) -> None:
@@ -123,7 +102,7 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
     by_id = {line.id: line for line in lines}
     previous = problem.previous
     fixed = [h for h in problem.hearings if h.fixed_line is not None]
-    blockers = _Blockers(fixed)
+    blockers = LineSpans((h.fixed_line, h.start, h.end, h.id) for h in fixed if h.fixed_line)
     assignments: dict[str, str] = {h.id: h.fixed_line for h in fixed if h.fixed_line}
     unassigned: dict[str, Unassigned] = {}
     open_hearings: list[Hearing] = []
@@ -177,12 +156,13 @@ class _Explainer:
         self.lines = list(problem.lines)
         self.hearings = {h.id: h for h in problem.hearings}
         self.assignments = assignments
-        self.occupancy: _Blockers | None = None
+        self.occupancy: LineSpans | None = None
 
     def __call__(self, hid: str) -> tuple[Conflict, ...]:
         if self.occupancy is None:
-            self.occupancy = _Blockers(
-                replace(self.hearings[k], fixed_line=line) for k, line in self.assignments.items()
+            self.occupancy = LineSpans(
+                (line, self.hearings[k].start, self.hearings[k].end, k)
+                for k, line in self.assignments.items()
             )
         return _conflicts(self.hearings[hid], self.lines, self.occupancy, self.hearings)
 
@@ -190,7 +170,7 @@ class _Explainer:
 def _candidates(
     group: Sequence[Hearing],
     lines: Sequence[Line],
-    blockers: _Blockers,
+    blockers: LineSpans,
     previous: Mapping[str, str | None],
 ) -> tuple[list[Candidate], list[Line]]:
     """Usable lines per hearing. Lines up over the whole span with nothing fixed on them
@@ -293,7 +273,7 @@ def _solve_component(
     special: Sequence[Line],
     lines: Mapping[str, Line],
     line_order: Mapping[str, int],
-    blockers: _Blockers,
+    blockers: LineSpans,
 ) -> tuple[dict[str, str], str]:
     n = len(component)
     if n == 1:
@@ -344,7 +324,7 @@ def _solve_component(
 
 
 def _capacity(
-    times: Sequence[int], plain: int, special: Sequence[Line], blockers: _Blockers
+    times: Sequence[int], plain: int, special: Sequence[Line], blockers: LineSpans
 ) -> list[int]:
     """Lines usable over each whole segment [times[k], times[k+1])."""
     capacity = [plain] * (len(times) - 1)
@@ -446,7 +426,7 @@ def _certified(
 
 
 def _conflicts(
-    h: Hearing, lines: Sequence[Line], occupancy: _Blockers, hearings: Mapping[str, Hearing]
+    h: Hearing, lines: Sequence[Line], occupancy: LineSpans, hearings: Mapping[str, Hearing]
 ) -> tuple[Conflict, ...]:
     """One reason per line why it could not take `h` in the final plan."""
     out: list[Conflict] = []
