@@ -11,7 +11,6 @@ again; the rest keep their lines, which were optimal and are still.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from streamd.allocation.model import Conflict, Hearing, Line, Plan, Problem
@@ -96,13 +95,11 @@ class Day:
     hearings: dict[str, Hearing]
     plan: dict[str, str] = field(default_factory=dict)
     live: dict[str, str] = field(default_factory=dict)
-    pins: dict[str, str] = field(default_factory=dict)
     displaced: set[str] = field(default_factory=set)
 
     @classmethod
     def start(cls, lines: list[Line], hearings: list[Hearing]) -> tuple[Day, Plan]:
         day = cls({line.id: line for line in lines}, {h.id: h for h in hearings})
-        day.pins = {h.id: h.pinned_line for h in hearings if h.pinned_line is not None}
         plan = solve(day.problem())
         day.plan = dict(plan.assignments)
         return day, plan
@@ -116,7 +113,7 @@ class Day:
             elif h.id in self.displaced:
                 hearings.append(replace(h, priority=boost, pinned_line=None))
             else:
-                hearings.append(replace(h, pinned_line=self.pins.get(h.id)))
+                hearings.append(h)
         previous: dict[str, str | None] = {
             h.id: self.plan.get(h.id) for h in self.hearings.values()
         }
@@ -198,24 +195,3 @@ class Day:
         merged = [*windows, (event.at, _FOREVER)]
         self.lines[line.id] = Line(line.id, tuple(merged))
         return event.at, _FOREVER
-
-
-def explain_change(change: Change, hearings: Mapping[str, Hearing]) -> dict[str, str]:
-    """A short message per change, zh and en."""
-    if change.after is None:
-        return {
-            "zh": f"{change.hearing} 失去线路 {change.before}：时段内线路均被占用或停用",
-            "en": f"{change.hearing} lost line {change.before}: every line is busy or down then",
-        }
-    if change.before is None:
-        return {
-            "zh": f"{change.hearing} 获得线路 {change.after}",
-            "en": f"{change.hearing} now has line {change.after}",
-        }
-    return {
-        "zh": f"{change.hearing} 由 {change.before} 改到 {change.after}：原线路不再空闲",
-        "en": (
-            f"{change.hearing} moved from {change.before} to {change.after}: "
-            "its line is no longer free"
-        ),
-    }
