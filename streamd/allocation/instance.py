@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from streamd.allocation.capacity import CapacityPoint
 from streamd.allocation.explain import describe
 from streamd.allocation.model import Hearing, Line, Plan, Problem
+from streamd.validation import locate
 
 
 class InstanceError(ValueError):
@@ -71,21 +72,6 @@ class Clock:
         return moment.strftime("%Y-%m-%d %H:%M" if day else "%H:%M")
 
 
-def _where(data: Any, loc: Sequence[int | str]) -> str:
-    out = ""
-    node = data
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and "id" in node:
-                out += f" (id {node['id']!r})"
-        else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part) if isinstance(node, dict) else None
-    return out
-
-
 def _first_zone(parsed: _Instance) -> tzinfo | None:
     """The zone of the first readable time: answers are written the way the file was."""
     texts = [t for line in parsed.lines for window in line.available or () for t in window]
@@ -106,7 +92,7 @@ def read_instance(data: object, *, lines: int | None = None) -> tuple[Problem, C
         parsed = _Instance.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise InstanceError(f"{_where(data, first['loc'])}: {first['msg']}") from None
+        raise InstanceError(f"{locate(data, first['loc'])}: {first['msg']}") from None
     clock = Clock(_first_zone(parsed))
     if lines is not None:
         if lines < 1:

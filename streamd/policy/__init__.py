@@ -1,0 +1,28 @@
+"""The eligibility policy: which hearings may be streamed, and why not (pure, no I/O)."""
+
+from streamd.policy.decide import (
+    NOT_PUBLIC,
+    Approval,
+    ApprovalLevel,
+    ApprovalStatus,
+    Decision,
+    Facts,
+    Outcome,
+    decide,
+)
+from streamd.policy.rules import Effect, PolicyError, Ruleset, load_rules
+
+__all__ = [
+    "NOT_PUBLIC",
+    "Approval",
+    "ApprovalLevel",
+    "ApprovalStatus",
+    "Decision",
+    "Effect",
+    "Facts",
+    "Outcome",
+    "PolicyError",
+    "Ruleset",
+    "decide",
+    "load_rules",
+]
