@@ -16,7 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from streamd.domain import Role
-from streamd.models import AuthToken, User, utcnow
+from streamd.models import AuthToken, Department, User, utcnow
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{2,64}$"
 MIN_PASSWORD_LENGTH = 8
@@ -46,10 +46,17 @@ def create_user(
     password: str,
     roles: Iterable[Role],
     display_name: str = "",
-    department_id: int | None = None,
+    department: str | None = None,
 ) -> User:
+    """`department` is a department code; department heads decide for that department only."""
     if session.exec(select(User).where(User.username == username)).first():
         raise UserExistsError(f"user {username!r} already exists")
+    department_id = None
+    if department is not None:
+        dept = session.exec(select(Department).where(Department.code == department)).first()
+        if dept is None:
+            raise ValueError(f"unknown department {department!r}")
+        department_id = dept.id
     role_list = sorted({Role(r).value for r in roles})
     if not role_list:
         raise ValueError("a user needs at least one role")

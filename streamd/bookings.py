@@ -2,22 +2,24 @@
 
 A double submit books once: the idempotency key (header or body) returns the first result,
 and the partial unique index allows one active booking per hearing whatever the key.
-A hearing that may not be streamed is refused here already (fail closed); the allocation
+A hearing the policy excludes is refused here already (fail closed); one that waits for
+approval may be booked and gets a line only once it is decided streamable; the allocation
 engine decides which requested bookings get a line.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
-from streamd import audit
+from streamd import approvals, audit
 from streamd.domain import BookingStatus, HearingStatus
 from streamd.models import Booking, Hearing, Line, User, utcnow
+from streamd.policy import Outcome, Ruleset
 
 
 class BookingRefused(ValueError):
@@ -34,6 +36,12 @@ class BookingCreate(BaseModel):
     hearing_id: int = Field(ge=1)
     idempotency_key: str | None = Field(default=None, min_length=8, max_length=128)
     note: str | None = Field(default=None, max_length=512)
+    late_reason: str | None = Field(
+        default=None,
+        min_length=2,
+        max_length=512,
+        description="Required when booked after the announcement deadline (three days ahead).",
+    )
 
 
 class BookingCancel(BaseModel):
@@ -54,12 +62,15 @@ class BookingPublic(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     line: str | None = Field(description="code of the line assigned, if any")
-    line_status: Literal["pending", "assigned", "no_line", "released"] = Field(
-        description="the allocation engine's answer; released once cancelled"
+    line_status: Literal["pending", "assigned", "no_line", "excluded", "released"] = Field(
+        description="the allocation engine's answer; excluded by the policy; released once "
+        "cancelled"
     )
     line_reason: dict[str, str] | None = Field(
-        description="why no line is free, in zh and en (only when line_status is no_line)"
+        description="why there is no line, in zh and en (when no_line or excluded)"
     )
+    late_announcement: bool = Field(description="booked after the announcement deadline")
+    late_reason: str | None
 
 
 class BookingQuery(BaseModel):
@@ -71,7 +82,7 @@ class BookingQuery(BaseModel):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
-def _active(session: Session, hearing_id: int) -> Booking | None:
+def active(session: Session, hearing_id: int) -> Booking | None:
     return session.exec(
         select(Booking).where(
             Booking.hearing_id == hearing_id, Booking.status != BookingStatus.CANCELLED.value
@@ -79,8 +90,18 @@ def _active(session: Session, hearing_id: int) -> Booking | None:
     ).first()
 
 
-def book(*, session: Session, data: BookingCreate, user: User) -> tuple[Booking, bool]:
-    """Book a stream slot. Returns (booking, created); an existing one is returned as is."""
+def book(
+    *,
+    session: Session,
+    data: BookingCreate,
+    user: User,
+    rules: Ruleset,
+    announce: timedelta,
+) -> tuple[Booking, bool]:
+    """Book a stream slot. Returns (booking, created); an existing one is returned as is.
+
+    Hearings must be announced `announce` ahead (开庭公告); a later booking needs a reason.
+    """
     if data.idempotency_key:
         prior = session.exec(
             select(Booking).where(Booking.idempotency_key == data.idempotency_key)
@@ -96,17 +117,24 @@ def book(*, session: Session, data: BookingCreate, user: User) -> tuple[Booking,
         raise LookupError(f"hearing {data.hearing_id} does not exist")
     if hearing.status == HearingStatus.CANCELLED.value:
         raise BookingRefused("hearing_id", "the hearing is cancelled")
-    if not hearing.is_public:
+    decided = approvals.decision(session, hearing, rules)
+    if decided.outcome is Outcome.EXCLUDED:
         raise BookingRefused(
-            "hearing_id",
-            f"the hearing is not held in public ({hearing.non_public_reason}); "
-            "it may never be streamed",
+            "hearing_id", f"the hearing may not be streamed: {decided.reason_en} ({decided.rule})"
         )
-    if hearing.planned_end <= utcnow():
+    now = utcnow()
+    if hearing.planned_end <= now:
         raise BookingRefused("hearing_id", "the hearing is already over")
-    existing = _active(session, data.hearing_id)
+    existing = active(session, data.hearing_id)
     if existing is not None:
         return existing, False
+    late = hearing.planned_start - now < announce
+    if late and not data.late_reason:
+        raise BookingRefused(
+            "late_reason",
+            f"the hearing starts in less than {announce.days} days, after the announcement "
+            "deadline; give late_reason (it is flagged as a late announcement)",
+        )
     assert user.id is not None
     booking = Booking(
         hearing_id=data.hearing_id,
@@ -114,6 +142,8 @@ def book(*, session: Session, data: BookingCreate, user: User) -> tuple[Booking,
         idempotency_key=data.idempotency_key,
         note=data.note,
         status=BookingStatus.REQUESTED.value,
+        late_announcement=late,
+        late_reason=data.late_reason if late else None,
     )
     try:
         with session.begin_nested():
@@ -121,7 +151,7 @@ def book(*, session: Session, data: BookingCreate, user: User) -> tuple[Booking,
             session.flush()
     except IntegrityError:
         # A concurrent double submit won the race; answer with its booking.
-        winner = _active(session, data.hearing_id)
+        winner = active(session, data.hearing_id)
         if winner is None:
             raise
         return winner, False
@@ -190,4 +220,6 @@ def to_public(*, session: Session, booking: Booking) -> BookingPublic:
         line=line.code if line is not None else None,
         line_status=booking.line_status,
         line_reason=booking.line_reason,
+        late_announcement=booking.late_announcement,
+        late_reason=booking.late_reason,
     )

@@ -22,19 +22,20 @@ from streamd import court, importer
 from streamd.auth import UserExistsError, create_user
 from streamd.config import ConfigError, Settings, load_settings
 from streamd.domain import Role
+from streamd.policy import PolicyError, Ruleset, load_rules
 from streamd.store import Database, upgrade
 
 log = logging.getLogger("streamd")
 EXIT_BAD_INPUT = 2
 SAMPLE_SCHEDULE = Path("schedules/sample-fortnight.csv")
 SAMPLE_FIRST_MONDAY = date(2026, 11, 30)  # the sample fortnight's first day
-DEMO_USERS: tuple[tuple[str, Role, str], ...] = (
-    ("clerk", Role.CLERK, "书记员 王敏"),
-    ("judge", Role.JUDGE, "承办法官 李明"),
-    ("depthead", Role.DEPARTMENT_HEAD, "庭长 陈刚"),
-    ("leader", Role.COURT_LEADER, "分管院领导 周华"),
-    ("tech", Role.TECHNICIAN, "技术人员 赵强"),
-    ("admin", Role.ADMIN, "司法公开办 刘洋"),
+DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
+    ("clerk", Role.CLERK, "书记员 王敏", "civil-1"),
+    ("judge", Role.JUDGE, "承办法官 李明", "civil-1"),
+    ("depthead", Role.DEPARTMENT_HEAD, "庭长 陈刚", "civil-1"),
+    ("leader", Role.COURT_LEADER, "分管院领导 周华", None),
+    ("tech", Role.TECHNICIAN, "技术人员 赵强", None),
+    ("admin", Role.ADMIN, "司法公开办 刘洋", None),
 )
 DEMO_PASSWORD_SUFFIX = "-demo-2026"  # demo logins: NAME-demo-2026, printed at start
 
@@ -55,12 +56,7 @@ def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
     )
 
     path = Path(args.instance)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CliError(f"{path}: not readable JSON ({exc})") from None
+    data = _read_json(path)
     try:
         problem, clock = read_instance(data, lines=args.lines)
         if args.what_if is not None:
@@ -73,6 +69,39 @@ def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
         raise CliError(f"{path}: {exc}") from None
     json.dump(document, sys.stdout, ensure_ascii=False, indent=2 if args.pretty else None)
     sys.stdout.write("\n")
+
+
+def _read_json(path: Path) -> object:
+    """A JSON file, or standard input for `-`."""
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
+        return json.loads(text)
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CliError(f"{path}: not readable JSON ({exc})") from None
+
+
+def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    """Pure: decides every hearing in the file and prints one JSON object per line."""
+    from streamd.policy.evaluate import EvaluateError, evaluate, lines
+
+    path = Path(args.file)
+    data = _read_json(path)
+    try:
+        rules = load_rules(Path(args.rules) if args.rules else settings.policy_file)
+        results = evaluate(data, rules)
+    except (PolicyError, EvaluateError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    for line in lines(results, lang=args.lang):
+        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def _rules(settings: Settings) -> Ruleset:
+    try:
+        return load_rules(settings.policy_file)
+    except PolicyError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _db(settings: Settings) -> Database:
@@ -107,6 +136,7 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
             actor="cli",
             encoding=args.encoding,
             progress=sys.stderr.isatty(),
+            rules=_rules(settings),
         )
     except importer.ImportFailed as exc:
         raise CliError(str(exc)) from exc
@@ -131,6 +161,7 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
             password=password,
             roles=[Role(r) for r in args.role],
             display_name=args.display_name or args.name,
+            department=args.department,
         )
     except (UserExistsError, ValueError) as exc:
         raise CliError(str(exc)) from exc
@@ -174,9 +205,14 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     )
     shift = _demo_shift(datetime.now(settings.zone).date())
     result = db.call(
-        importer.import_file, path=SAMPLE_SCHEDULE, zone=settings.zone, actor="demo", shift=shift
+        importer.import_file,
+        path=SAMPLE_SCHEDULE,
+        zone=settings.zone,
+        actor="demo",
+        shift=shift,
+        rules=_rules(settings),
     )
-    for name, role, display in DEMO_USERS:
+    for name, role, display, department in DEMO_USERS:
         with contextlib.suppress(UserExistsError):  # a rerun keeps its users
             db.call(
                 create_user,
@@ -184,6 +220,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
                 password=name + DEMO_PASSWORD_SUFFIX,
                 roles=[role],
                 display_name=display,
+                department=department,
             )
     print(
         f"streamd demo: sample court with {result.total} sessions "
@@ -191,7 +228,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     )
     print(f"  open http://{settings.host}:{settings.port}/api/v1/openapi.json")
     print("  demo logins (POST /api/v1/auth/token):")
-    for name, role, _ in DEMO_USERS:
+    for name, role, _, _ in DEMO_USERS:
         print(f"    {name:9} / {name}{DEMO_PASSWORD_SUFFIX:12} {role.value}")
     print("  Ctrl-C stops.")
     sys.stdout.flush()
@@ -236,11 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pretty", action="store_true", help="indent the JSON")
     p.set_defaults(func=cmd_allocate)
 
+    pol = sub.add_parser("policy", help="the streaming rules").add_subparsers(
+        dest="p_cmd", required=True
+    )
+    p = pol.add_parser("evaluate", help="decide stream / excluded / needs_approval (JSON lines)")
+    p.add_argument("file", help="JSON list of hearings; - reads standard input")
+    p.add_argument("--rules", help="rules TOML (default: STREAMD_POLICY_FILE or the shipped rules)")
+    p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of reasons")
+    p.set_defaults(func=cmd_policy_evaluate)
+
     u = sub.add_parser("users", help="user accounts").add_subparsers(dest="u_cmd", required=True)
     p = u.add_parser("create", help="create a user (password from STREAMD_PASSWORD or prompt)")
     p.add_argument("name")
     p.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     p.add_argument("--display-name")
+    p.add_argument("--department", help="department code (department heads decide for it)")
     p.set_defaults(func=cmd_users_create)
     return parser
 
@@ -261,7 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"streamd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except court.CourtConfigError as exc:
+    except (court.CourtConfigError, PolicyError) as exc:
         print(f"streamd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0

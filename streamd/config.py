@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     line_postroll_minutes: int = Field(
         default=5, ge=0, le=120, description="Line held after a hearing's planned end."
     )
+    policy_file: Path | None = Field(
+        default=None,
+        description="The court's streaming rules (TOML); the rules shipped with streamd if unset.",
+    )
     announce_days: int = Field(
         default=3, ge=0, le=30, description="Hearings this close are announced: line pinned."
     )

@@ -21,7 +21,9 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlmodel import Session
 
+from streamd import approvals
 from streamd.hearings import HearingCreate, UnknownReference, upsert_hearing
+from streamd.policy import Ruleset
 
 # Header aliases: court exports use Chinese headers, scripts use the API's English names.
 HEADERS: dict[str, str] = {
@@ -202,6 +204,7 @@ def import_file(
     encoding: str | None = None,
     progress: bool = False,
     shift: timedelta | None = None,
+    rules: Ruleset,
 ) -> ImportResult:
     """Validate everything, then write everything in the caller's transaction.
 
@@ -237,6 +240,7 @@ def import_file(
             ref_errors.append(RowError(number, exc.field, str(exc)))
             continue
         assert row.id is not None
+        approvals.sync_rule_records(session=session, hearing=row, rules=rules, actor=actor)
         result.hearing_ids.append(row.id)
         setattr(result, outcome, getattr(result, outcome) + 1)
     if ref_errors:

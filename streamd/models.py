@@ -156,6 +156,55 @@ class Booking(SQLModel, table=True):
     line_reason: dict[str, str] | None = Field(
         default=None, sa_column=sa.Column(sa.JSON(), nullable=True)
     )
+    # Booked after the announcement deadline (开庭公告 three days ahead): why, for the report.
+    late_announcement: bool = Field(
+        default=False,
+        sa_column=sa.Column(sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    late_reason: str | None = _text(512, nullable=True, default=None)
+
+
+class Approval(SQLModel, table=True):
+    """The record a public hearing that is not streamed must carry (不直播审批).
+
+    `rule` is the policy rule that keeps it off air (`flag.sensitive`, `cause.divorce`,
+    ...). At most one record per hearing and rule is in force (not rejected) at a time.
+    """
+
+    __tablename__ = "approval"
+    __table_args__ = (
+        sa.Index(
+            "uq_approval_active_rule",
+            "hearing_id",
+            "rule",
+            unique=True,
+            sqlite_where=sa.text("status != 'rejected'"),
+            postgresql_where=sa.text("status != 'rejected'"),
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    rule: str = _text(64)
+    level: str = _text(16)  # department | court
+    status: str = _text(16, index=True)  # pending | reviewed | approved | rejected
+    reason: str = _text(512)
+    applicant: str = _text(64)
+    applied_at: datetime = _time(default_factory=utcnow)
+    decided_by: str | None = _text(64, nullable=True, default=None)
+    decided_at: datetime | None = _time(nullable=True, default=None)
+
+
+class ApprovalStep(SQLModel, table=True):
+    """Who did what to an approval, when, and what they said; never changed afterwards."""
+
+    __tablename__ = "approval_step"
+    id: int | None = Field(default=None, primary_key=True)
+    approval_id: int = Field(foreign_key="approval.id", index=True)
+    at: datetime = _time(default_factory=utcnow)
+    actor: str = _text(64)
+    role: str = _text(32)
+    action: str = _text(16)  # apply | review | approve | reject
+    comment: str | None = _text(512, nullable=True, default=None)
 
 
 class User(SQLModel, table=True):

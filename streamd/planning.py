@@ -3,7 +3,8 @@
 The I/O edge of `streamd.allocation`. Whenever a booking is made or cancelled, the
 bookings of the days around it are planned again, with the current lines as the previous
 plan (fewest changes) and announced hearings pinned to their line. Each booking then
-carries its line, or `no_line` with the reason in Chinese and English, written in the
+carries its line, or `no_line` (or `excluded` by the policy) with the reason in Chinese
+and English, written in the
 same transaction as the booking itself, so the clerk sees the answer at once and a
 restart answers the same.
 """
@@ -15,13 +16,14 @@ from datetime import datetime, timedelta, tzinfo
 
 from sqlmodel import Session, col, select
 
-from streamd import audit
+from streamd import approvals, audit
 from streamd.allocation import Hearing as Slot
 from streamd.allocation import Line as Channel
 from streamd.allocation import Problem, solve
 from streamd.allocation.explain import describe_both
 from streamd.domain import BookingStatus, HearingStatus, SessionKind
 from streamd.models import Booking, Hearing, Line, utcnow
+from streamd.policy import Outcome, Ruleset
 
 # A hearing in open court outranks the preparatory sessions; all are streamable.
 PRIORITY = {
@@ -40,6 +42,7 @@ def replan(
     preroll: timedelta,
     postroll: timedelta,
     announce: timedelta,
+    rules: Ruleset,
     actor: str,
 ) -> None:
     """Plan the active bookings of the local day holding `around`, and the days either
@@ -60,6 +63,7 @@ def replan(
     by_code = {line.code: line for line in lines}
     by_id = {line.id: line for line in lines}
     now = utcnow()
+    policy = approvals.decisions(session, [h for _, h in rows], rules)
     slots: list[Slot] = []
     previous: dict[str, str | None] = {}
     for booking, hearing in rows:
@@ -72,7 +76,8 @@ def replan(
                 start=int((hearing.planned_start - preroll).timestamp()),
                 end=int((hearing.planned_end + postroll).timestamp()),
                 priority=PRIORITY.get(hearing.session_kind, 1),
-                eligible=hearing.is_public and hearing.status != HearingStatus.CANCELLED.value,
+                eligible=hearing.status != HearingStatus.CANCELLED.value
+                and policy[hearing.id or 0].outcome is Outcome.STREAM,
                 pinned_line=current.code if current is not None and announced else None,
             )
         )
@@ -87,13 +92,20 @@ def replan(
     def show(t: int) -> str:
         return datetime.fromtimestamp(t, zone).strftime("%H:%M")
 
-    for booking, _ in rows:
+    for booking, hearing in rows:
         key = str(booking.id)
         code = plan.assignments.get(key)
         line_id = by_code[code].id if code is not None else None
         status = "assigned" if code is not None else "no_line"
         reason = None
-        if code is None:
+        decided = policy[hearing.id or 0]
+        if hearing.status == HearingStatus.CANCELLED.value:
+            status = "excluded"
+            reason = {"zh": "庭审已取消", "en": "the hearing is cancelled"}
+        elif decided.outcome is not Outcome.STREAM:
+            status = "excluded"
+            reason = {"zh": decided.reason_zh, "en": decided.reason_en}
+        elif code is None:
             named = tuple(
                 replace(c, hearing=case_of[c.hearing]) if c.hearing in case_of else c
                 for c in plan.why(key)

@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiohttp import web
+from aiohttp.test_utils import TestClient
 
 from streamd import court
 from streamd.auth import create_user
 from streamd.config import Settings, load_settings
 from streamd.domain import Role
 from streamd.store import Database, upgrade
+from streamd.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 COURT_DIR = ROOT / "courtroom_configs"
@@ -25,6 +28,8 @@ SAMPLE_CSV = ROOT / "schedules" / "sample-fortnight.csv"
 PG_URL = os.environ.get("STREAMD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct-horse-battery"
+Client = TestClient[web.Request, web.Application]
+MakeClient = Callable[[web.Application], Awaitable[Client]]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -70,7 +75,10 @@ def database(settings: Settings) -> Iterator[Database]:
 def users(database: Database) -> dict[str, str]:
     """One user per role, named after it; all share PASSWORD."""
     for role in Role:
-        database.call(create_user, username=role.value, password=PASSWORD, roles=[role])
+        dept = "civil-1" if role is Role.DEPARTMENT_HEAD else None
+        database.call(
+            create_user, username=role.value, password=PASSWORD, roles=[role], department=dept
+        )
     return {role.value: PASSWORD for role in Role}
 
 
@@ -96,3 +104,26 @@ def hearing_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: MakeClient, settings: Settings, database: Database, users: dict[str, str]
+) -> Client:
+    return await aiohttp_client(create_app(settings=settings, db=database))
+
+
+async def token(client: Client, username: str) -> dict[str, str]:
+    resp = await client.post(
+        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
+    )
+    assert resp.status == 200, await resp.text()
+    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+
+async def make_hearing(client: Client, **overrides: Any) -> dict[str, Any]:
+    resp = await client.post(
+        "/api/v1/hearings", json=hearing_body(**overrides), headers=await token(client, "clerk")
+    )
+    assert resp.status == 201, await resp.text()
+    return dict(await resp.json())

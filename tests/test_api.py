@@ -3,46 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from openapi_spec_validator import validate
 
-from streamd.config import Settings
-from streamd.store import Database
-from streamd.web import create_app
-from tests.conftest import PASSWORD, future, hearing_body
+from tests.conftest import PASSWORD, Client, future, hearing_body, make_hearing, token
 
 pytestmark = pytest.mark.db
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
-
-
-@pytest.fixture
-async def client(
-    aiohttp_client: MakeClient, settings: Settings, database: Database, users: dict[str, str]
-) -> Client:
-    return await aiohttp_client(create_app(settings=settings, db=database))
-
-
-async def token(client: Client, username: str) -> dict[str, str]:
-    resp = await client.post(
-        "/api/v1/auth/token", json={"username": username, "password": PASSWORD}
-    )
-    assert resp.status == 200, await resp.text()
-    return {"Authorization": f"Bearer {(await resp.json())['token']}"}
-
-
-async def make_hearing(client: Client, **overrides: Any) -> dict[str, Any]:
-    resp = await client.post(
-        "/api/v1/hearings", json=hearing_body(**overrides), headers=await token(client, "clerk")
-    )
-    assert resp.status == 201, await resp.text()
-    return dict(await resp.json())
 
 
 async def test_health_and_readiness(client: Client) -> None:
@@ -142,7 +110,7 @@ async def test_unstreamable_hearings_are_refused(client: Client) -> None:
     assert resp.status == 422
     problem = await resp.json()
     assert problem["errors"][0]["field"] == "body.hearing_id"
-    assert "not held in public" in problem["detail"]
+    assert "not public by law" in problem["detail"]
     resp = await client.post("/api/v1/bookings", json={"hearing_id": 424242}, headers=clerk)
     assert resp.status == 404
 

@@ -12,6 +12,7 @@ from sqlmodel import func, select
 
 from streamd.importer import ImportFailed, import_file
 from streamd.models import AuditEntry, Hearing
+from streamd.policy import load_rules
 from streamd.store import Database
 from tests.conftest import SAMPLE_CSV
 
@@ -25,7 +26,7 @@ def _count(db: Database) -> int:
 
 
 def _import(db: Database, path: Path, **kw: object) -> object:
-    return db.call(import_file, path=path, zone=ZONE, actor="test", **kw)
+    return db.call(import_file, path=path, zone=ZONE, actor="test", rules=load_rules(), **kw)
 
 
 def test_sample_fortnight_is_a_realistic_court(database: Database) -> None:

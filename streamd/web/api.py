@@ -10,13 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import audit, bookings, hearings, planning
+from streamd import approvals, audit, bookings, hearings, planning
 from streamd import auth as auth_core
 from streamd.config import Settings
 from streamd.court import mask_key
 from streamd.domain import Role
 from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
+from streamd.policy import load_rules
 from streamd.store import Database
+from streamd.web.approvals_api import register_approvals
 from streamd.web.problems import ApiProblem, field_problem
 from streamd.web.routing import Api, Call, dump, page_of
 
@@ -111,11 +113,10 @@ def build_api(*, db: Database, settings: Settings) -> Api:
     """Declare every API route against this database and these settings."""
     zone = settings.zone
     ttl = timedelta(seconds=settings.token_ttl_seconds)
+    rules = load_rules(settings.policy_file)
 
-    def plan_around(session: Session, booking: Booking, actor: str) -> None:
-        """Re-plan the booking's days in the same transaction: the answer comes back now."""
-        hearing = session.get(Hearing, booking.hearing_id)
-        assert hearing is not None
+    def plan_hearing(session: Session, hearing: Hearing, actor: str) -> None:
+        """Re-plan the hearing's days in the same transaction: the answer comes back now."""
         planning.replan(
             session=session,
             around=hearing.planned_start,
@@ -123,9 +124,22 @@ def build_api(*, db: Database, settings: Settings) -> Api:
             preroll=timedelta(minutes=settings.line_preroll_minutes),
             postroll=timedelta(minutes=settings.line_postroll_minutes),
             announce=timedelta(days=settings.announce_days),
+            rules=rules,
             actor=actor,
         )
+
+    def plan_around(session: Session, booking: Booking, actor: str) -> None:
+        hearing = session.get(Hearing, booking.hearing_id)
+        assert hearing is not None
+        plan_hearing(session, hearing, actor)
         session.refresh(booking)
+
+    def after_hearing_change(session: Session, hearing: Hearing, actor: str) -> None:
+        """A changed hearing may change its decision: open the record an excluded cause
+        needs, and re-plan if it is booked."""
+        approvals.sync_rule_records(session=session, hearing=hearing, rules=rules, actor=actor)
+        if bookings.active(session, hearing.id or 0) is not None:
+            plan_hearing(session, hearing, actor)
 
     async def authenticate(request: web.Request) -> User:
         header = request.headers.get("Authorization", "")
@@ -361,6 +375,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                 raise field_problem(
                     422, "Unprocessable content", f"body.{exc.field}", str(exc)
                 ) from None
+            after_hearing_change(session, row, call.user.username)
             return hearings.to_public(session=session, hearing=row, zone=zone), outcome
 
         out, outcome = await db.run(work)
@@ -402,6 +417,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                 ) from None
             if row is None:
                 raise _not_found("hearing", call.params["hearing_id"])
+            after_hearing_change(session, row, call.user.username)
             return hearings.to_public(session=session, hearing=row, zone=zone)
 
         return dump(await db.run(work))
@@ -451,7 +467,13 @@ def build_api(*, db: Database, settings: Settings) -> Api:
         def work(*, session: Session) -> tuple[BaseModel, bool]:
             assert call.user is not None
             try:
-                row, created = bookings.book(session=session, data=data, user=call.user)
+                row, created = bookings.book(
+                    session=session,
+                    data=data,
+                    user=call.user,
+                    rules=rules,
+                    announce=timedelta(days=settings.announce_days),
+                )
             except LookupError as exc:
                 raise field_problem(404, "Not found", "body.hearing_id", str(exc)) from None
             except bookings.BookingRefused as exc:
@@ -531,6 +553,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
 
         return dump(await db.run(work))
 
+    register_approvals(api, db=db, rules=rules, plan=plan_hearing)
     return api
 
 
