@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         default=3, ge=0, le=30, description="Hearings this close are announced: line pinned."
     )
 
+    announce_party_mask: Literal["none", "surname", "hidden"] = Field(
+        default="surname",
+        description="Party names in public announcements: as filed, 张某, or roles only.",
+    )
+    announce_horizon_days: int = Field(
+        default=90, ge=1, le=366, description="How far ahead the public announcements reach."
+    )
+    watch_url_template: str = Field(
+        default="/public/watch/{hearing_id}",
+        max_length=256,
+        description="Where the public watches a hearing; {hearing_id} is replaced.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -78,6 +91,15 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("watch_url_template")
+    @classmethod
+    def _one_placeholder(cls, value: str) -> str:
+        try:
+            value.format(hearing_id=1)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("may contain only the placeholder {hearing_id}") from exc
         return value
 
     @field_validator("database_url")

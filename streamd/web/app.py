@@ -11,6 +11,7 @@ from streamd.config import Settings
 from streamd.store import Database, current_revision, head_revision
 from streamd.web.api import build_api
 from streamd.web.problems import ApiProblem, problem_middleware
+from streamd.web.public import add_public_routes
 
 DB_KEY = web.AppKey("db", Database)
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -52,4 +53,5 @@ def create_app(*, settings: Settings, db: Database) -> web.Application:
     app.router.add_get("/api/v1/openapi.json", openapi)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    add_public_routes(app, db=db, settings=settings)
     return app

@@ -1,0 +1,73 @@
+"""Public pages, no login: hearing announcements as a page, JSON and an iCalendar feed."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import jinja2
+from aiohttp import web
+from sqlmodel import Session, select
+
+from streamd import announcements
+from streamd.config import Settings
+from streamd.models import Court, utcnow
+from streamd.store import Database
+
+TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("streamd.web", "templates"),
+    autoescape=jinja2.select_autoescape(["html"]),
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def add_public_routes(app: web.Application, *, db: Database, settings: Settings) -> None:
+    mask = announcements.PartyMask(settings.announce_party_mask)
+
+    def load(*, session: Session) -> tuple[str, list[announcements.Announcement], datetime]:
+        court = session.exec(select(Court)).first()
+        now = utcnow()
+        items = announcements.upcoming(
+            session=session,
+            now=now,
+            days=settings.announce_horizon_days,
+            zone=settings.zone,
+            mask=mask,
+            watch_url=settings.watch_url_template,
+        )
+        return (court.name if court else "streamd"), items, now
+
+    async def page(request: web.Request) -> web.Response:
+        lang = "en" if request.query.get("lang") == "en" else "zh"
+        court, items, _ = await db.run(load)
+        html = TEMPLATES.get_template("announcements.html").render(
+            court=court, items=items, lang=lang, t=lambda zh, en: zh if lang == "zh" else en
+        )
+        return web.Response(text=html, content_type="text/html", headers=_cache())
+
+    async def as_json(request: web.Request) -> web.Response:
+        _, items, _ = await db.run(load)
+        return web.json_response(
+            {"items": announcements.to_json(items)}, headers=_cache(), dumps=_dumps
+        )
+
+    async def as_ics(request: web.Request) -> web.Response:
+        court, items, now = await db.run(load)
+        return web.Response(
+            body=announcements.to_ics(items, court=court, now=now),
+            content_type="text/calendar",
+            charset="utf-8",
+            headers=_cache(),
+        )
+
+    app.router.add_get("/public/announcements", page)
+    app.router.add_get("/public/announcements.json", as_json)
+    app.router.add_get("/public/announcements.ics", as_ics)
+
+
+def _cache() -> dict[str, str]:
+    return {"Cache-Control": "public, max-age=60"}
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, ensure_ascii=False)
