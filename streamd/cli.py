@@ -97,6 +97,34 @@ def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
+def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd import reports
+
+    db = _db(settings)
+    try:
+        month = reports.parse_month(args.month)
+        report = db.call(
+            reports.monthly,
+            month=month,
+            department=args.department,
+            zone=settings.zone,
+            rules=_rules(settings),
+        )
+    except reports.ReportError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        db.dispose()
+    data = reports.to_xlsx(report) if args.format == "xlsx" else reports.to_csv(report)
+    suffix = f"-{args.department}" if args.department else ""
+    out = Path(args.output or f"report-{args.month}{suffix}.{args.format}")
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    out.write_bytes(data)
+    counts = ", ".join(f"{t.sheet} {len(t.rows)}" for t in report.tables)
+    print(f"wrote {out} ({counts})")
+
+
 def _rules(settings: Settings) -> Ruleset:
     try:
         return load_rules(settings.policy_file)
@@ -281,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rules", help="rules TOML (default: STREAMD_POLICY_FILE or the shipped rules)")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of reasons")
     p.set_defaults(func=cmd_policy_evaluate)
+
+    r = sub.add_parser("report", help="reports").add_subparsers(dest="r_cmd", required=True)
+    p = r.add_parser("monthly", help="the monthly report (不直播案件, 直播率, 同比, ...)")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--department", help="one department's code (default: all)")
+    p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
+    p.add_argument("--output", "-o", help="file to write (- for standard output)")
+    p.set_defaults(func=cmd_report_monthly)
 
     u = sub.add_parser("users", help="user accounts").add_subparsers(dest="u_cmd", required=True)
     p = u.add_parser("create", help="create a user (password from STREAMD_PASSWORD or prompt)")

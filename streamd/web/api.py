@@ -20,6 +20,7 @@ from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web.approvals_api import register_approvals
 from streamd.web.problems import ApiProblem, field_problem
+from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
 SESSION_COOKIE = "streamd_session"
@@ -554,6 +555,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
         return dump(await db.run(work))
 
     register_approvals(api, db=db, rules=rules, plan=plan_hearing)
+    register_reports(api, db=db, settings=settings, rules=rules)
     return api
 
 

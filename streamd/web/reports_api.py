@@ -1,0 +1,91 @@
+"""The monthly report through the API: JSON to read, XLSX or CSV to file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+
+from streamd import reports
+from streamd.config import Settings
+from streamd.domain import Role
+from streamd.policy import Ruleset
+from streamd.store import Database
+from streamd.web.problems import field_problem
+from streamd.web.routing import Api, Call, dump
+
+READERS = frozenset({Role.ADMIN, Role.COURT_LEADER, Role.DEPARTMENT_HEAD})
+MEDIA = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv",
+}
+
+
+class ReportQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])
+    department: str | None = Field(default=None, max_length=32)
+    format: Literal["json", "xlsx", "csv"] = "json"
+
+
+class TableOut(BaseModel):
+    sheet: str
+    headers: list[str]
+    rows: list[list[str | int | float | None]]
+
+
+class ReportOut(BaseModel):
+    month: str
+    department: str | None
+    tables: list[TableOut]
+
+
+def register_reports(api: Api, *, db: Database, settings: Settings, rules: Ruleset) -> None:
+    @api.route(
+        "GET",
+        "/reports/monthly",
+        summary="The monthly report (format=xlsx or csv downloads a file)",
+        tag="reports",
+        roles=READERS,
+        query=ReportQuery,
+        responses={200: ReportOut},
+    )
+    async def monthly_report(call: Call) -> web.StreamResponse:
+        q: ReportQuery = call.query
+
+        def work(*, session: Session) -> reports.MonthlyReport:
+            try:
+                return reports.monthly(
+                    session=session,
+                    month=reports.parse_month(q.month),
+                    department=q.department,
+                    zone=settings.zone,
+                    rules=rules,
+                )
+            except reports.ReportError as exc:
+                field = "query.department" if "department" in str(exc) else "query.month"
+                raise field_problem(422, "Unprocessable content", field, str(exc)) from None
+
+        report = await db.run(work)
+        if q.format == "json":
+            return dump(
+                ReportOut(
+                    month=q.month,
+                    department=q.department,
+                    tables=[
+                        TableOut(
+                            sheet=t.sheet, headers=list(t.headers), rows=[list(r) for r in t.rows]
+                        )
+                        for t in report.tables
+                    ],
+                )
+            )
+        body = reports.to_xlsx(report) if q.format == "xlsx" else reports.to_csv(report)
+        name = f"report-{q.month}{'-' + q.department if q.department else ''}.{q.format}"
+        return web.Response(
+            body=body,
+            content_type=MEDIA[q.format],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
