@@ -19,7 +19,7 @@ from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, 
 from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web.approvals_api import register_approvals
-from streamd.web.problems import ApiProblem, field_problem
+from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
@@ -348,7 +348,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
         def work(*, session: Session) -> BaseModel:
             row = session.get(Hearing, call.params["hearing_id"])
             if row is None:
-                raise _not_found("hearing", call.params["hearing_id"])
+                raise not_found("hearing", call.params["hearing_id"])
             return hearings.to_public(session=session, hearing=row, zone=zone)
 
         return dump(await db.run(work))
@@ -417,7 +417,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                     409, "Conflict", "another hearing has this case and start"
                 ) from None
             if row is None:
-                raise _not_found("hearing", call.params["hearing_id"])
+                raise not_found("hearing", call.params["hearing_id"])
             after_hearing_change(session, row, call.user.username)
             return hearings.to_public(session=session, hearing=row, zone=zone)
 
@@ -498,7 +498,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
         def work(*, session: Session) -> BaseModel:
             row = session.get(Booking, call.params["booking_id"])
             if row is None:
-                raise _not_found("booking", call.params["booking_id"])
+                raise not_found("booking", call.params["booking_id"])
             return bookings.to_public(session=session, booking=row)
 
         return dump(await db.run(work))
@@ -522,7 +522,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
                 user=call.user,
             )
             if row is None:
-                raise _not_found("booking", call.params["booking_id"])
+                raise not_found("booking", call.params["booking_id"])
             plan_around(session, row, call.user.username)
             return bookings.to_public(session=session, booking=row)
 
@@ -585,7 +585,3 @@ def _login(session: Session, creds: Credentials) -> User:
 
 def _unauthorised(detail: str) -> ApiProblem:
     return ApiProblem(401, "Unauthorized", detail, headers={"WWW-Authenticate": "Bearer"})
-
-
-def _not_found(kind: str, ident: int) -> ApiProblem:
-    return ApiProblem(404, "Not found", f"no {kind} with id {ident}")

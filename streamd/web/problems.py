@@ -67,6 +67,10 @@ def field_problem(status: int, title: str, field: str, message: str) -> ApiProbl
     )
 
 
+def not_found(kind: str, ident: int) -> ApiProblem:
+    return ApiProblem(404, "Not found", f"no {kind} with id {ident}")
+
+
 def respond(problem: ApiProblem, request: web.Request) -> web.Response:
     body = Problem(
         title=problem.title,
