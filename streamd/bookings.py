@@ -14,12 +14,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from streamd import approvals, audit
 from streamd.domain import BookingStatus, HearingStatus
 from streamd.models import Booking, Hearing, Line, User, utcnow
 from streamd.policy import Outcome, Ruleset
+from streamd.store import paged
 
 
 class BookingRefused(ValueError):
@@ -195,9 +196,7 @@ def list_bookings(*, session: Session, query: BookingQuery) -> tuple[list[Bookin
         stmt = stmt.where(Booking.status == query.status.value)
     if query.hearing_id:
         stmt = stmt.where(Booking.hearing_id == query.hearing_id)
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(stmt.order_by(col(Booking.id)).offset(query.offset).limit(query.limit))
-    return list(rows.all()), int(total)
+    return paged(session, stmt, col(Booking.id), offset=query.offset, limit=query.limit)
 
 
 def to_public(*, session: Session, booking: Booking) -> BookingPublic:

@@ -19,12 +19,13 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlmodel import Session, col, func, or_, select
+from sqlmodel import Session, col, or_, select
 
 from streamd import audit
 from streamd.casenumber import CaseNumber, parse_case_number
 from streamd.domain import HearingStatus, Procedure, SessionKind
 from streamd.models import Booking, Courtroom, Department, Hearing, utcnow
+from streamd.store import paged
 
 MAX_SESSION = timedelta(hours=24)
 TEXT = Annotated[str, Field(min_length=1, max_length=128)]
@@ -328,13 +329,14 @@ def list_hearings(
         except ValueError:
             canonical = query.case_number
         stmt = stmt.where(Hearing.case_number == canonical)
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    rows = session.exec(
-        stmt.order_by(col(Hearing.planned_start), col(Hearing.id))
-        .offset(query.offset)
-        .limit(query.limit)
-    ).all()
-    return list(rows), int(total)
+    return paged(
+        session,
+        stmt,
+        col(Hearing.planned_start),
+        col(Hearing.id),
+        offset=query.offset,
+        limit=query.limit,
+    )
 
 
 def _aware(value: datetime, zone: ZoneInfo) -> datetime:

@@ -18,7 +18,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, func, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 T = TypeVar("T")
 
@@ -106,3 +107,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def paged(
+    session: Session, stmt: SelectOfScalar[T], *order: Any, offset: int, limit: int
+) -> tuple[list[T], int]:
+    """One page of `stmt` in `order`, and how many rows the whole query has."""
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    rows = session.exec(stmt.order_by(*order).offset(offset).limit(limit)).all()
+    return list(rows), int(total)

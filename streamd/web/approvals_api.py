@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from streamd import approvals
 from streamd.domain import Role
 from streamd.models import Approval, Hearing
 from streamd.policy import Ruleset
-from streamd.store import Database
-from streamd.web.problems import ApiProblem, field_problem
+from streamd.store import Database, paged
+from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.routing import Api, Call, dump, page_of
 
 ApprovalPage = page_of(approvals.ApprovalOut)
@@ -70,9 +70,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         def work(*, session: Session) -> BaseModel:
             hearing = session.get(Hearing, call.params["hearing_id"])
             if hearing is None:
-                raise ApiProblem(
-                    404, "Not found", f"no hearing with id {call.params['hearing_id']}"
-                )
+                raise not_found("hearing", call.params["hearing_id"])
             d = approvals.decision(session, hearing, rules)
             return DecisionOut(
                 hearing_id=hearing.id or 0,
@@ -189,10 +187,9 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
                 stmt = stmt.where(Approval.hearing_id == q.hearing_id)
             if q.status:
                 stmt = stmt.where(Approval.status == q.status.value)
-            total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-            page = session.exec(stmt.order_by(col(Approval.id)).offset(q.offset).limit(q.limit))
+            page, total = paged(session, stmt, col(Approval.id), offset=q.offset, limit=q.limit)
             items = [approvals.to_public(session=session, row=r) for r in page]
-            return ApprovalPage(items=items, total=int(total))
+            return ApprovalPage(items=items, total=total)
 
         return dump(await db.run(work))
 
@@ -208,9 +205,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         def work(*, session: Session) -> BaseModel:
             row = session.get(Approval, call.params["approval_id"])
             if row is None:
-                raise ApiProblem(
-                    404, "Not found", f"no approval with id {call.params['approval_id']}"
-                )
+                raise not_found("approval", call.params["approval_id"])
             return approvals.to_public(session=session, row=row)
 
         return dump(await db.run(work))
