@@ -47,9 +47,6 @@ class MonthlyReport:
     department: str | None
     tables: tuple[Table, ...]
 
-    def table(self, sheet: str) -> Table:
-        return next(t for t in self.tables if t.sheet == sheet)
-
 
 NOT_STREAMED = "不直播案件"
 RATIO = "直播率"
