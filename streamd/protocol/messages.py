@@ -1,0 +1,340 @@
+"""Versioned payloads of every topic, validated the same way on both sides.
+
+Commands are signed (HMAC-SHA256 with the room's secret) when the room has a secret: the
+broker's ACL already stops other clients publishing to a room, and the signature makes a
+go_live that did not come from streamd worthless even if the ACL is misconfigured. A
+go_live carries the line's push URL, so a forged one would be a leak, not a nuisance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+
+from streamd.validation import locate
+
+VERSION: Literal[1] = 1
+_ID = r"^[A-Za-z0-9_.:\-]{1,64}$"
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = VERSION
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class CommandKind(StrEnum):
+    PREPARE = "prepare"
+    GO_LIVE = "go_live"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    SHUTDOWN = "shutdown"
+
+
+class ErrorCode(StrEnum):
+    MALFORMED = "malformed"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNAUTHORISED = "unauthorised"
+    EXPIRED = "expired"
+    WRONG_STATE = "wrong_state"
+    FAILED = "failed"
+
+
+class _CommandBase(_Payload):
+    id: str = Field(pattern=_ID, description="Unique per command; a duplicate is done once.")
+    room: str = Field(min_length=1, max_length=64)
+    hearing_id: int = Field(ge=1)
+    issued_at: AwareDatetime
+    expires_at: AwareDatetime
+    sig: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+    @model_validator(mode="after")
+    def _expiry_after_issue(self) -> _CommandBase:
+        if self.expires_at <= self.issued_at:
+            raise ValueError("expires_at must be after issued_at")
+        return self
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
+
+
+class Prepare(_CommandBase):
+    """Start recording and warm up; nothing public yet."""
+
+    kind: Literal[CommandKind.PREPARE] = CommandKind.PREPARE
+
+
+class Region(_Payload):
+    """A rectangle in fractions of the picture, so it survives a change of resolution."""
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    w: float = Field(gt=0, le=1)
+    h: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _inside(self) -> Region:
+        if self.x + self.w > 1 + 1e-9 or self.y + self.h > 1 + 1e-9:
+            raise ValueError("region must lie inside the picture")
+        return self
+
+
+class Mask(_Payload):
+    """What to hide from the public stream only; the recording is never masked."""
+
+    regions: list[Region] = Field(default_factory=list, max_length=16)
+    voice: bool = False
+
+
+class PublishTarget(_Payload):
+    kind: Literal["rtmp", "hls"]
+    url: str | None = Field(default=None, pattern=r"^rtmps?://", max_length=1024)
+
+    @model_validator(mode="after")
+    def _url_for_rtmp(self) -> PublishTarget:
+        if self.kind == "rtmp" and not self.url:
+            raise ValueError("an rtmp target needs url")
+        if self.kind == "hls" and self.url:
+            raise ValueError("an hls target is the agent's own folder; it takes no url")
+        return self
+
+
+class GoLive(_CommandBase):
+    kind: Literal[CommandKind.GO_LIVE] = CommandKind.GO_LIVE
+    target: PublishTarget
+    mask: Mask = Field(default_factory=Mask)
+
+
+class Pause(_CommandBase):
+    kind: Literal[CommandKind.PAUSE] = CommandKind.PAUSE
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Resume(_CommandBase):
+    kind: Literal[CommandKind.RESUME] = CommandKind.RESUME
+
+
+class Stop(_CommandBase):
+    """End the stream and close the recording: the hearing is adjourned or aborted."""
+
+    kind: Literal[CommandKind.STOP] = CommandKind.STOP
+
+
+class Shutdown(_CommandBase):
+    """Stop everything gracefully and exit the agent process."""
+
+    kind: Literal[CommandKind.SHUTDOWN] = CommandKind.SHUTDOWN
+    hearing_id: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
+
+
+Command = Annotated[
+    Prepare | GoLive | Pause | Resume | Stop | Shutdown, Field(discriminator="kind")
+]
+_COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
+
+
+_KINDS = {k.value for k in CommandKind}
+
+
+class ProtocolError(ValueError):
+    """A payload that must be refused; `command_id` is set when it could be read."""
+
+    def __init__(self, code: ErrorCode, message: str, command_id: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.command_id = command_id
+
+
+def _canonical(data: dict[str, Any]) -> bytes:
+    body = {k: v for k, v in data.items() if k != "sig"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign(data: dict[str, Any], secret: str) -> str:
+    """The signature of a command as JSON data (its `sig` field, if any, left out)."""
+    return hmac.new(secret.encode(), _canonical(data), hashlib.sha256).hexdigest()
+
+
+def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(ErrorCode.MALFORMED, f"{what} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(ErrorCode.MALFORMED, f"{what} must be a JSON object")
+    return data
+
+
+def _first_error(exc: ValidationError, data: Any) -> str:
+    err = exc.errors()[0]
+    # The union's tag is the first location element; it says nothing to a reader.
+    loc = list(err["loc"])
+    if loc and loc[0] in _KINDS:
+        loc = loc[1:]
+    where = locate(data, loc) or "(payload)"
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{where}: {err['msg']}{more}"
+
+
+def parse_command(raw: bytes | str, *, now: datetime, secret: str | None) -> Command:
+    """Validate a command as the agent receives it: JSON, version, signature, schema, expiry.
+
+    The signature is checked before the schema, so an unsigned payload learns nothing
+    about what a valid command looks like.
+    """
+    data = _json_object(raw, "command")
+    cid = data.get("id") if isinstance(data.get("id"), str) else None
+    if data.get("v") != VERSION:
+        raise ProtocolError(
+            ErrorCode.UNSUPPORTED_VERSION, f"v: expected {VERSION}, got {data.get('v')!r}", cid
+        )
+    if secret is not None:
+        given = data.get("sig")
+        if not isinstance(given, str) or not hmac.compare_digest(given, sign(data, secret)):
+            raise ProtocolError(ErrorCode.UNAUTHORISED, "sig: missing or wrong signature", cid)
+    try:
+        cmd = _COMMAND.validate_python(data)
+    except ValidationError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED, _first_error(exc, data), cid) from None
+    if cmd.expired(now):
+        raise ProtocolError(ErrorCode.EXPIRED, f"expired at {cmd.expires_at.isoformat()}", cmd.id)
+    return cmd
+
+
+def signed(cmd: Command, secret: str | None) -> bytes:
+    """The bytes streamd publishes for `cmd`, signed when the room has a secret."""
+    data = json.loads(cmd.model_dump_json(exclude_none=True))
+    if secret is not None:
+        data["sig"] = sign(data, secret)
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+class AgentPhase(StrEnum):
+    OFFLINE = "offline"  # written by the broker from the agent's last will
+    IDLE = "idle"
+    READY = "ready"  # recording, nothing public
+    LIVE = "live"
+    PAUSED = "paused"  # recording, slate public
+
+
+class ProcessState(StrEnum):
+    IDLE = "idle"
+    STARTING = "starting"
+    RUNNING = "running"
+    RESTARTING = "restarting"
+    STOPPING = "stopping"
+
+
+class ProcessStats(_Payload):
+    state: ProcessState = ProcessState.IDLE
+    fps: float | None = None
+    bitrate_kbps: float | None = None
+    speed: float | None = None
+    frames: int | None = None
+    restarts: int = 0
+
+
+class Ack(_Payload):
+    command_id: str | None
+    kind: CommandKind | None = None
+    hearing_id: int | None = None
+    ok: bool
+    duplicate: bool = False
+    error: ErrorCode | None = None
+    message: str = ""
+    phase: AgentPhase
+    at: AwareDatetime
+
+
+class AgentState(_Payload):
+    """Retained on the room's state topic: what a restarted streamd reads first."""
+
+    room: str
+    phase: AgentPhase
+    at: AwareDatetime
+    hearing_id: int | None = None
+    session: str | None = None
+    recorder: ProcessState = ProcessState.IDLE
+    publisher: ProcessState = ProcessState.IDLE
+    last_command_id: str | None = None
+    rejected: dict[str, int] = Field(default_factory=dict)
+    agent_version: str | None = None
+
+
+class EventKind(StrEnum):
+    AGENT_STARTED = "agent_started"
+    RECORDING_STARTED = "recording_started"
+    RECORDING_STOPPED = "recording_stopped"
+    SEGMENT_CLOSED = "segment_closed"
+    GAP = "gap"
+    PROCESS_EXITED = "process_exited"
+    PROCESS_STALLED = "process_stalled"
+    LIVE = "live"
+    SLATE_SHOWN = "slate_shown"
+    PUBLISH_STOPPED = "publish_stopped"
+    COMMAND_REJECTED = "command_rejected"
+    TRANSCRIPT_REJECTED = "transcript_rejected"
+    RECOVERED = "recovered"
+
+
+Scalar = str | int | float | bool | None
+
+
+class Event(_Payload):
+    id: str = Field(pattern=_ID)
+    seq: int = Field(ge=0, description="Per-agent order; survives restarts.")
+    room: str
+    kind: EventKind
+    at: AwareDatetime
+    hearing_id: int | None = None
+    message: str = ""
+    data: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class Telemetry(_Payload):
+    room: str
+    at: AwareDatetime
+    phase: AgentPhase
+    hearing_id: int | None = None
+    recorder: ProcessStats = Field(default_factory=ProcessStats)
+    publisher: ProcessStats = Field(default_factory=ProcessStats)
+    disk_free_bytes: int | None = None
+    segments: int = 0
+    rejected: dict[str, int] = Field(default_factory=dict)
+
+
+class TranscriptLine(_Payload):
+    hearing_id: int = Field(ge=1)
+    seq: int = Field(ge=0, description="Per hearing; a repeated seq is stored once.")
+    speaker: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=4000)
+
+
+_TRANSCRIPT: TypeAdapter[TranscriptLine] = TypeAdapter(TranscriptLine)
+
+
+def parse_transcript(raw: bytes | str) -> TranscriptLine:
+    data = _json_object(raw, "transcript line")
+    try:
+        return _TRANSCRIPT.validate_python(data)
+    except ValidationError as exc:
+        raise ProtocolError(ErrorCode.MALFORMED, _first_error(exc, data)) from None
