@@ -1,47 +1,40 @@
-"""`streamd-agent`: one per courtroom. The runtime (encoders, recording, MQTT) is issue 5;
-today the command validates a courtroom config and says plainly that it cannot run yet."""
+"""`streamd-agent --config courtroom_configs/<room>.toml`: one agent per courtroom."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
-import tomllib
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from streamd.config import describe_validation_error
-from streamd.court import RoomSpec
+from agents.agent import Agent
+from agents.config import AgentConfigError, load
 
 EXIT_BAD_INPUT = 2
-EXIT_NOT_AVAILABLE = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streamd-agent", description=__doc__)
     parser.add_argument("--config", required=True, help="courtroom_configs/<room>.toml")
+    parser.add_argument("--check", action="store_true", help="validate the config and exit")
+    parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    path = Path(args.config)
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-        room = RoomSpec.model_validate(data.get("room"))
-    except FileNotFoundError:
-        print(f"streamd-agent: {path}: no such file", file=sys.stderr)
+        cfg = load(Path(args.config))
+    except AgentConfigError as exc:
+        print(f"streamd-agent: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except tomllib.TOMLDecodeError as exc:
-        print(f"streamd-agent: {path}: not valid TOML: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValidationError as exc:
-        print(f"streamd-agent: {path}: [room] {describe_validation_error(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(
-        f"streamd-agent: config for {room.code} ({room.name}) is valid; "
-        "the agent runtime is not built yet, so nothing is started",
-        file=sys.stderr,
+    if args.check:
+        print(f"streamd-agent: config for {cfg.room.code} ({cfg.room.name}) is valid")
+        return 0
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return EXIT_NOT_AVAILABLE
+    asyncio.run(Agent(cfg).run())
+    return 0
 
 
 if __name__ == "__main__":

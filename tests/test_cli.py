@@ -195,12 +195,12 @@ def test_schemathesis_finds_no_server_error(
 def test_agent_command_checks_its_config(tmp_path: Path) -> None:
     agent = Path(sys.executable).parent / "streamd-agent"
     out = subprocess.run(
-        [str(agent), "--config", str(COURT_DIR / "room-01.toml")],
+        [str(agent), "--config", str(COURT_DIR / "room-01.toml"), "--check"],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert out.returncode == 3 and "room-01" in out.stderr
+    assert out.returncode == 0 and "room-01" in out.stdout
     bad = tmp_path / "bad.toml"
     bad.write_text('[room]\ncode = "room 1"\nname = ""\n', encoding="utf-8")
     out = subprocess.run(

@@ -254,7 +254,7 @@ class ProcessStats(_Payload):
 
 
 class Ack(_Payload):
-    command_id: str | None
+    command_id: str | None = None
     kind: CommandKind | None = None
     hearing_id: int | None = None
     ok: bool

@@ -1,0 +1,187 @@
+"""The ffmpeg command lines the agent runs, built with ffmpeg-python.
+
+Three pipelines: the recorder (video and audio in wall-clock-aligned segments), the live
+publisher (the courtroom to the line, masked if asked) and the slate publisher. Copying
+is preferred wherever the source allows it; encoding happens only for what must change:
+a raw source, the time overlay, a mask, the slate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from agents.config import AgentConfig, SourceSpec
+from agents.slate import font_path
+from streamd.media import ffmpeg_exe, ffmpeg_version
+from streamd.protocol import Mask, PublishTarget
+
+CLOCK_FILE = "clock.txt"
+# drawtext expands this each frame; `\:` keeps the format's colons inside the function.
+CLOCK_TEXT = r"%{localtime:%Y-%m-%d %H\:%M\:%S}"
+HLS_PLAYLIST = "index.m3u8"
+VOICE_SHIFT = 1.3
+
+
+def _realtime() -> dict[str, Any]:
+    """Read a generated or file source at its own pace; no initial burst where supported."""
+    opts: dict[str, Any] = {"re": None}
+    if ffmpeg_version() >= (6, 1):
+        opts["readrate_initial_burst"] = 0
+    return opts
+
+
+def _inputs(src: SourceSpec) -> tuple[Any, Any]:
+    if src.kind == "lavfi":
+        w, h = src.size
+        video = ffmpeg.input(f"testsrc2=size={w}x{h}:rate={src.fps}", f="lavfi", **_realtime())
+        tone = "sine=frequency=440:beep_factor=4:sample_rate=48000"
+        audio = ffmpeg.input(tone, f="lavfi", **_realtime())
+        return video.video, audio.audio
+    assert src.url is not None
+    opts: dict[str, Any] = {}
+    if src.kind == "file":
+        opts = {**_realtime(), "stream_loop": -1}
+    elif src.kind == "device":
+        opts = {"f": src.input_format}
+    elif src.url.startswith("rtsp"):
+        opts = {"rtsp_transport": "tcp"}
+    stream = ffmpeg.input(src.url, **opts)
+    return stream.video, stream.audio
+
+
+def _clock(video: Any, folder: Path) -> Any:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CLOCK_FILE).write_text(CLOCK_TEXT)
+    return video.drawtext(
+        fontfile=str(font_path()),
+        textfile=str(folder / CLOCK_FILE),
+        x=16,
+        y=16,
+        fontsize="h/20",
+        fontcolor="white",
+        box=1,
+        boxcolor="black@0.5",
+    )
+
+
+def _h264(src: SourceSpec, *, keyframe_seconds: int = 1, still: bool = False) -> dict[str, Any]:
+    return {
+        "vcodec": "libx264",
+        "preset": "ultrafast" if still else "veryfast",
+        "tune": "stillimage" if still else "zerolatency",
+        "pix_fmt": "yuv420p",
+        "video_bitrate": src.video_bitrate,
+        "g": src.fps * keyframe_seconds,
+        "force_key_frames": f"expr:gte(t,n_forced*{keyframe_seconds})",
+    }
+
+
+def _aac(src: SourceSpec) -> dict[str, Any]:
+    return {"acodec": "aac", "audio_bitrate": src.audio_bitrate, "ar": 48000}
+
+
+def _compile(*outputs: Any) -> list[str]:
+    merged = ffmpeg.merge_outputs(*outputs).global_args(
+        "-nostats", "-v", "error", "-progress", "pipe:1", "-stats_period", "0.5"
+    )
+    return [str(a) for a in merged.compile(cmd=ffmpeg_exe())]
+
+
+def recorder(cfg: AgentConfig, session: Path, run: int) -> list[str]:
+    """Video and audio segments, split at wall-clock multiples of `segment_seconds`."""
+    src = cfg.agent.source
+    video, audio = _inputs(src)
+    split = {
+        "f": "segment",
+        "segment_time": cfg.agent.segment_seconds,
+        "segment_atclocktime": 1,
+        "reset_timestamps": 1,
+        "segment_list_type": "csv",
+    }
+    if src.copyable:
+        vcodec: dict[str, Any] = {"vcodec": "copy"}
+        acodec: dict[str, Any] = {"acodec": "copy"}
+    else:
+        video = _clock(video, session)
+        vcodec, acodec = _h264(src), _aac(src)
+    runs = session / "runs"
+    out_v = ffmpeg.output(
+        video,
+        str(session / "video" / f"v{run:03d}_%05d.ts"),
+        segment_format="mpegts",
+        segment_list=str(runs / f"r{run:03d}_video.csv"),
+        **vcodec,
+        **split,
+    )
+    out_a = ffmpeg.output(
+        audio,
+        str(session / "audio" / f"a{run:03d}_%05d.aac"),
+        segment_format="adts",
+        segment_list=str(runs / f"r{run:03d}_audio.csv"),
+        **acodec,
+        **split,
+    )
+    return _compile(out_v, out_a)
+
+
+def _target(cfg: AgentConfig, target: PublishTarget, run: int) -> tuple[str, dict[str, Any]]:
+    if target.kind == "rtmp":
+        assert target.url is not None
+        return target.url, {"f": "flv"}
+    folder = cfg.hls_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    playlist = folder / HLS_PLAYLIST
+    flags = "append_list+program_date_time+omit_endlist+independent_segments+delete_segments"
+    if playlist.exists():
+        flags += "+discont_start"
+    return str(playlist), {
+        "f": "hls",
+        "hls_time": cfg.agent.hls_segment_seconds,
+        "hls_list_size": cfg.agent.hls_list_size,
+        "hls_flags": flags,
+        "hls_segment_filename": str(folder / f"p{run:05d}_%05d.ts"),
+    }
+
+
+def live(cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: int) -> list[str]:
+    """The courtroom to the line: copied when nothing needs changing, else encoded."""
+    src = cfg.agent.source
+    video, audio = _inputs(src)
+    url, fmt = _target(cfg, target, run)
+    codecs: dict[str, Any] = {}
+    if src.copyable and not mask.regions:
+        codecs["vcodec"] = "copy"
+    else:
+        if not src.draws_time:
+            video = _clock(video, work)
+        for r in mask.regions:
+            video = video.drawbox(
+                x=f"iw*{r.x}", y=f"ih*{r.y}", w=f"iw*{r.w}", h=f"ih*{r.h}", color="black", t="fill"
+            )
+        codecs.update(_h264(src, keyframe_seconds=cfg.agent.hls_segment_seconds))
+    if src.copyable and not mask.voice:
+        codecs["acodec"] = "copy"
+    else:
+        if mask.voice:
+            # Pitch up and tempo back: the words stay intelligible, the voice does not.
+            audio = (
+                audio.filter("asetrate", f"48000*{VOICE_SHIFT}")
+                .filter("aresample", 48000)
+                .filter("atempo", f"{1 / VOICE_SHIFT:.6f}")
+            )
+        codecs.update(_aac(src))
+    return _compile(ffmpeg.output(video, audio, url, **codecs, **fmt))
+
+
+def slate(cfg: AgentConfig, target: PublishTarget, image: Path, run: int) -> list[str]:
+    """The slate still and silence, encoded at the source's rate so players see one stream."""
+    src = cfg.agent.source
+    picture = ffmpeg.input(str(image), loop=1, framerate=src.fps, **_realtime())
+    silence = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", **_realtime())
+    url, fmt = _target(cfg, target, run)
+    keyframes = cfg.agent.hls_segment_seconds
+    codecs = {**_h264(src, keyframe_seconds=keyframes, still=True), **_aac(src)}
+    return _compile(ffmpeg.output(picture.video, silence.audio, url, **codecs, **fmt))

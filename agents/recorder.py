@@ -1,0 +1,337 @@
+"""The three-way recording of one hearing session: video, audio, transcript, manifest.
+
+ffmpeg writes the segments and, as each closes, a line in its run's segment list. The
+recorder reads those lists, checksums each closed segment and lists it in the manifest.
+Wall-clock times come from the run's anchor (wall clock at media time 0, from ffmpeg's
+progress). A new run after a crash or an agent restart records the gap since the last
+listed segment; files a dead run left unlisted are decoded whole, then listed as
+recovered or set aside, never listed blind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import json
+import logging
+import shutil
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from agents import manifest as mf
+from agents import pipelines
+from agents.config import AgentConfig
+from agents.manifest import GapEntry, Manifest, RunEntry, SegmentEntry, SetAside
+from agents.process import Exit, Progress, Supervised
+from streamd.media import probe
+from streamd.protocol import EventKind, ProcessStats, TranscriptLine
+
+log = logging.getLogger(__name__)
+GAP_TOLERANCE = 0.5  # seconds between runs that are not worth calling a gap
+Emit = Callable[..., Awaitable[None]]
+KINDS = (("video", "v"), ("audio", "a"))
+
+
+class Recorder:
+    def __init__(self, cfg: AgentConfig, folder: Path, hearing_id: int, emit: Emit) -> None:
+        self.cfg = cfg
+        self.folder = folder
+        self.hearing_id = hearing_id
+        self._emit = emit
+        self._scan_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self._seen_seq: set[int] = set()
+        if (folder / mf.MANIFEST).exists():
+            self.manifest = mf.load(folder)
+        else:
+            src = cfg.agent.source
+            self.manifest = Manifest(
+                hearing_id=hearing_id,
+                room=cfg.room.code,
+                session=folder.name,
+                started_at=datetime.now(UTC),
+                segment_seconds=cfg.agent.segment_seconds,
+                copied_from_source=src.copyable,
+                time_overlay="camera" if src.copyable else "agent",
+            )
+        first_run = max((r.run for r in self.manifest.runs), default=-1) + 1
+        self.proc = Supervised(
+            f"recorder-{cfg.room.code}",
+            lambda run: pipelines.recorder(cfg, folder, run),
+            first_run=first_run,
+            stall_seconds=cfg.agent.stall_seconds,
+            stop_timeout=cfg.agent.stop_timeout,
+            on_start=self._on_start,
+            on_exit=self._on_exit,
+        )
+        for line in mf.transcript_lines(folder):
+            seq = line.get("seq")
+            if isinstance(seq, int):
+                self._seen_seq.add(seq)
+
+    def stats(self) -> ProcessStats:
+        return self.proc.stats()
+
+    @property
+    def segments(self) -> int:
+        return len(self.manifest.segments)
+
+    async def start(self) -> None:
+        """Start (or, after a restart, resume) recording; earlier runs are reconciled first."""
+        for sub in ("video", "audio", "runs", "set_aside"):
+            (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        for run in self.manifest.runs:
+            if run.ended_at is None:
+                run.ended_at = datetime.now(UTC)
+                run.end_reason = "agent restarted"
+            await self._reconcile(run)
+        self._save()
+        self.proc.start()
+        self._scan_task = asyncio.create_task(self._scan_loop(), name="recorder-scan")
+
+    async def stop(self) -> Manifest:
+        await self.proc.stop()
+        if self._scan_task is not None:
+            self._scan_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._scan_task
+        async with self._lock:
+            for run in self.manifest.runs:
+                await self._reconcile_locked(run.run)
+            self.manifest.closed_at = datetime.now(UTC)
+            self._save()
+        await self._emit(
+            EventKind.RECORDING_STOPPED,
+            f"recording closed: {self.segments} segments",
+            hearing_id=self.hearing_id,
+            session=str(self.folder),
+            video_seconds=round(self.manifest.total("video"), 3),
+            audio_seconds=round(self.manifest.total("audio"), 3),
+            gaps=len(self.manifest.gaps),
+        )
+        return self.manifest
+
+    def add_transcript(self, line: TranscriptLine) -> bool:
+        """Append one line stamped on the agent's clock; a repeated seq is stored once."""
+        if line.seq in self._seen_seq:
+            return False
+        now = datetime.now(UTC)
+        record = {
+            "seq": line.seq,
+            "speaker": line.speaker,
+            "text": line.text,
+            "at": now.isoformat(),
+            "offset": round((now - self.manifest.started_at).total_seconds(), 3),
+        }
+        with (self.folder / mf.TRANSCRIPT).open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+            fh.flush()
+        self._seen_seq.add(line.seq)
+        return True
+
+    # -- ffmpeg runs -------------------------------------------------------------------
+
+    async def _on_start(self, run: int, progress: Progress) -> None:
+        self.manifest.runs.append(RunEntry(run=run, started_at=datetime.now(UTC)))
+        self._save()
+        if run == self.manifest.runs[0].run:
+            await self._emit(
+                EventKind.RECORDING_STARTED,
+                "recording started",
+                hearing_id=self.hearing_id,
+                session=str(self.folder),
+            )
+
+    async def _on_exit(self, exit_: Exit) -> None:
+        async with self._lock:
+            entry = self._run(exit_.run)
+            if entry is not None:
+                entry.ended_at = mf.utc(exit_.ended)
+                entry.end_reason = (
+                    exit_.reason
+                    if exit_.returncode in (0, None)
+                    else (f"{exit_.reason} (code {exit_.returncode})")
+                )
+            await self._reconcile_locked(exit_.run)
+            self._save()
+        if exit_.reason != "stopped":
+            await self._emit(
+                EventKind.PROCESS_EXITED,
+                f"recorder ffmpeg {exit_.reason} (code {exit_.returncode}); restarting",
+                hearing_id=self.hearing_id,
+                process="recorder",
+                code=exit_.returncode,
+                stderr=exit_.stderr[-500:],
+            )
+
+    def _run(self, run: int) -> RunEntry | None:
+        return next((r for r in self.manifest.runs if r.run == run), None)
+
+    # -- segments ----------------------------------------------------------------------
+
+    async def _scan_loop(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            async with self._lock:
+                await self._scan(self.proc.run, final=False)
+            await self._watch_output()
+
+    async def _watch_output(self) -> None:
+        """A run that writes no segment for two lengths plus slack is as good as dead."""
+        run = self._run(self.proc.run)
+        if run is None or run.ended_at is not None:
+            return
+        listed = [s.end for s in self.manifest.segments if s.run == run.run]
+        since = max(listed) if listed else run.started_at
+        limit = 2 * self.cfg.agent.segment_seconds + 10
+        if (datetime.now(UTC) - since).total_seconds() > limit:
+            await self._emit(
+                EventKind.PROCESS_STALLED,
+                f"recorder wrote no segment for {limit} s; restarting",
+                hearing_id=self.hearing_id,
+                process="recorder",
+            )
+            await self.proc.restart("no segment written")
+
+    async def _reconcile(self, run: RunEntry) -> None:
+        async with self._lock:
+            await self._reconcile_locked(run.run)
+
+    async def _reconcile_locked(self, run: int) -> None:
+        await self._scan(run, final=True)
+
+    async def _scan(self, run: int, *, final: bool) -> None:
+        """List the run's closed segments; with `final`, also judge what it left unlisted."""
+        entry = self._run(run)
+        if entry is None:
+            return
+        rows = {k: _segment_list(self.folder / "runs" / f"r{run:03d}_{k}.csv") for k, _ in KINDS}
+        if entry.anchor is None:
+            if not (final or any(rows.values())):
+                return
+            # Frozen at the first closed segment: by then ffmpeg has reported progress for a
+            # whole segment, and later estimates must not move segments already listed.
+            live_anchor = self.proc.progress.anchor if run == self.proc.run else None
+            if live_anchor is None and not final:
+                return  # the first progress report is at most half a second away
+            entry.anchor = live_anchor or entry.started_at.timestamp()
+        changed = False
+        listed = self.manifest.listed()
+        for kind, prefix in KINDS:
+            for name, start, end in rows[kind]:
+                rel = f"{kind}/{name}"
+                if rel in listed:
+                    continue
+                await self._add(kind, rel, run, entry.anchor + start, end - start)
+                changed = True
+            if final:
+                changed |= await self._leftovers(kind, prefix, run, entry.anchor)
+        if changed:
+            self._save()
+
+    async def _leftovers(self, kind: str, prefix: str, run: int, anchor: float) -> bool:
+        listed = self.manifest.listed()
+        changed = False
+        for path in sorted((self.folder / kind).glob(f"{prefix}{run:03d}_*")):
+            rel = f"{kind}/{path.name}"
+            if rel in listed:
+                continue
+            found = await asyncio.to_thread(probe, path)
+            if found.ok:
+                ends = [s.end for s in self.manifest.segments if s.run == run and s.kind == kind]
+                start = max(ends).timestamp() if ends else anchor
+                await self._add(kind, rel, run, start, found.duration, recovered=True)
+            else:
+                reason = "; ".join(found.errors[:3]) or "no decodable media"
+                shutil.move(path, self.folder / "set_aside" / path.name)
+                self.manifest.set_aside.append(SetAside(file=rel, reason=reason))
+                log.warning("set aside %s: %s", rel, reason)
+            changed = True
+        return changed
+
+    async def _add(
+        self,
+        kind: str,
+        rel: str,
+        run: int,
+        start: float,
+        duration: float,
+        *,
+        recovered: bool = False,
+    ) -> None:
+        path = self.folder / rel
+        digest = await asyncio.to_thread(mf.sha256_file, path)
+        seg = SegmentEntry(
+            kind="video" if kind == "video" else "audio",
+            file=rel,
+            run=run,
+            start=mf.utc(start),
+            end=mf.utc(start + duration),
+            duration=round(duration, 6),
+            bytes=path.stat().st_size,
+            sha256=digest,
+            recovered=recovered,
+        )
+        await self._gap_before(seg)
+        self.manifest.segments.append(seg)
+        await self._emit(
+            EventKind.SEGMENT_CLOSED,
+            rel,
+            hearing_id=self.hearing_id,
+            file=rel,
+            duration=seg.duration,
+            sha256=digest,
+        )
+
+    async def _gap_before(self, seg: SegmentEntry) -> None:
+        """The first video segment of a later run closes the gap the earlier run left."""
+        if seg.kind != "video" or any(
+            s.run == seg.run and s.kind == "video" for s in self.manifest.segments
+        ):
+            return
+        previous = self.manifest.last_end("video", seg.run)
+        if previous is None or (seg.start - previous).total_seconds() <= GAP_TOLERANCE:
+            return
+        prior = [r for r in self.manifest.runs if r.run < seg.run]
+        cause = prior[-1].end_reason if prior and prior[-1].end_reason else "recorder restarted"
+        gap = GapEntry(
+            start=previous,
+            end=seg.start,
+            seconds=round((seg.start - previous).total_seconds(), 3),
+            cause=cause,
+        )
+        self.manifest.gaps.append(gap)
+        await self._emit(
+            EventKind.GAP,
+            f"recording gap of {gap.seconds:.1f} s: {cause}",
+            hearing_id=self.hearing_id,
+            process="recorder",
+            start=gap.start.isoformat(),
+            end=gap.end.isoformat(),
+            seconds=gap.seconds,
+            cause=cause,
+        )
+
+    def _save(self) -> None:
+        mf.save(self.folder, self.manifest)
+
+
+def _segment_list(path: Path) -> list[tuple[str, float, float]]:
+    """Complete rows of a segment list; a row being written is skipped until it is whole."""
+    if not path.exists():
+        return []
+    text = path.read_text(errors="replace")
+    if not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    rows = []
+    for row in csv.reader(text.splitlines()):
+        with contextlib.suppress(ValueError, IndexError):
+            rows.append((row[0], float(row[1]), float(row[2])))
+    return rows
+
+
+def session_folder(data_dir: Path, hearing_id: int, now: datetime | None = None) -> Path:
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return data_dir / "recordings" / str(hearing_id) / stamp

@@ -1,0 +1,99 @@
+"""ffmpeg itself: where the binary is, and what a media file holds.
+
+The system ffmpeg is preferred (a court's IT keeps it patched); a pip-only install gets the
+static build from the imageio-ffmpeg wheel, which has libx264, AAC, drawtext and the
+segment and HLS muxers. There is no ffprobe in that wheel, so files are read by ffmpeg.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+_OUT_TIME = re.compile(rb"out_time_us=(\d+)")
+
+
+class MediaError(RuntimeError):
+    pass
+
+
+@functools.cache
+def ffmpeg_exe() -> str:
+    """`STREAMD_FFMPEG`, else `ffmpeg` on PATH, else the imageio-ffmpeg binary."""
+    explicit = os.environ.get("STREAMD_FFMPEG")
+    if explicit:
+        return explicit
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as exc:  # pragma: no cover - a dependency of streamd
+        raise MediaError("no ffmpeg on PATH and imageio-ffmpeg is not installed") from exc
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """What decoding a whole file found: its duration and any decoder complaints."""
+
+    duration: float
+    errors: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and self.duration > 0
+
+
+def probe(path: Path, *, stream: str | None = None, timeout: float = 60.0) -> Probe:
+    """Decode `path` fully (or one stream: `"v"` or `"a"`) and report duration and errors.
+
+    Decoding, not just demuxing, is the point: a segment cut by SIGKILL can demux and
+    still fail to decode.
+    """
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path)]
+    if stream is not None:
+        cmd += ["-map", f"0:{stream}"]
+    cmd += ["-f", "null", "-progress", "pipe:1", "-nostats", "-"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return Probe(0.0, (f"decoding took longer than {timeout:g} s",))
+    times = _OUT_TIME.findall(done.stdout)
+    duration = int(times[-1]) / 1e6 if times else 0.0
+    errors = tuple(
+        line for line in done.stderr.decode(errors="replace").splitlines() if line.strip()
+    )
+    if done.returncode != 0 and not errors:
+        errors = (f"ffmpeg exited with {done.returncode}",)
+    return Probe(max(duration, 0.0), errors)
+
+
+def gray_frames(
+    path: Path, *, width: int = 64, height: int = 36, fps: float | None = None
+) -> list[bytes]:
+    """Every frame (or `fps` of them per second) as small grey images, for comparisons."""
+    vf = f"scale={width}:{height},format=gray"
+    if fps is not None:
+        vf = f"fps={fps},{vf}"
+    cmd = [ffmpeg_exe(), "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v:0"]
+    cmd += ["-vf", vf, "-f", "rawvideo", "-"]
+    done = subprocess.run(cmd, capture_output=True, timeout=120, check=False)
+    if done.returncode != 0:
+        raise MediaError(f"{path}: {done.stderr.decode(errors='replace').strip()}")
+    size = width * height
+    data = done.stdout
+    return [data[i : i + size] for i in range(0, len(data) - size + 1, size)]
+
+
+@functools.cache
+def ffmpeg_version() -> tuple[int, int]:
+    """(major, minor) of `ffmpeg_exe()`; (0, 0) when it cannot be read (a git build)."""
+    done = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, check=False)
+    found = re.search(rb"ffmpeg version n?(\d+)\.(\d+)", done.stdout)
+    return (int(found[1]), int(found[2])) if found else (0, 0)

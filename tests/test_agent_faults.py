@@ -1,0 +1,214 @@
+"""The agent under fire: bad payloads, a kill -9 mid-recording, a broker restart."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from agents import manifest as mf
+from agents.agent import Agent
+from agents.config import load
+from streamd.media import probe
+from streamd.protocol import CommandKind, ErrorCode, Leaf, sign
+from tests.mqtt_support import Court, PrivateBroker, room_config, shared_broker
+
+K = CommandKind
+
+
+def _check_recording(folder: Path) -> mf.Manifest:
+    """Verifies, decodes, and is contiguous apart from the gaps it declares."""
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == []
+    for seg in manifest.segments:
+        found = probe(folder / seg.file)
+        assert found.ok, (seg.file, found.errors)
+    for aside in manifest.set_aside:
+        assert aside.file not in manifest.listed()
+    video = sorted((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.start)
+    for before, after in itertools.pairwise(video):
+        hole = (after.start - before.end).total_seconds()
+        if abs(hole) >= 0.1:
+            assert any(abs((g.start - before.end).total_seconds()) < 0.01 for g in manifest.gaps), (
+                f"undeclared hole of {hole:.2f} s before {after.file}"
+            )
+    return manifest
+
+
+@pytest.mark.broker
+async def test_bad_commands_get_error_acks_and_counters_and_nothing_breaks(
+    tmp_path: Path,
+) -> None:
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port)
+    agent = Agent(load(path))
+    running = asyncio.create_task(agent.run())
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await asyncio.wait_for(agent.connected.wait(), 10)
+
+            await court.publish(b"\xff not json")
+            ack = await court.ack_of(None)
+            assert not ack.ok and ack.error is ErrorCode.MALFORMED
+
+            forged = court.command(K.GO_LIVE, target={"kind": "rtmp", "url": "rtmp://evil/x"})
+            forged["sig"] = "0" * 64
+            await court.publish(forged)
+            ack = await court.ack_of(forged["id"])
+            assert ack.error is ErrorCode.UNAUTHORISED
+
+            court.secret = "s3cret"
+            other = court.command(K.PREPARE)
+            other["room"] = "room-02"
+            other["sig"] = sign(other, "s3cret")
+            await court.publish(other)
+            ack = await court.ack_of(other["id"])
+            assert ack.error is ErrorCode.UNAUTHORISED and "room-01" in ack.message
+
+            stale = court.command(K.PREPARE, age=60)
+            await court.publish(stale)
+            assert (await court.ack_of(stale["id"])).error is ErrorCode.EXPIRED
+
+            ack = await court.send(K.GO_LIVE, target={"kind": "hls"})
+            assert ack.error is ErrorCode.WRONG_STATE and "prepare" in ack.message
+
+            bad_line = b'{"v":1,"hearing_id":1,"seq":0,"speaker":"x"}'
+            await client.publish(topics.transcript, bad_line, qos=1)
+            await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "transcript_rejected")
+
+            stop = court.command(K.STOP)  # still answering, still idle
+            await court.publish(stop)
+            ack = await court.ack_of(stop["id"])
+            assert ack.ok and ack.phase == "idle"
+            state = await court.wait_for(
+                Leaf.STATE, lambda s: s.get("last_command_id") == stop["id"]
+            )
+            assert state["rejected"] == {
+                "malformed": 1,
+                "unauthorised": 2,
+                "expired": 1,
+                "wrong_state": 1,
+                "transcript_malformed": 1,
+            }
+            assert len(court.events("command_rejected")) == 5
+            await court.close()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+        if private:
+            private.kill()
+    assert not (agent.cfg.data_dir / "recordings").exists(), "nothing was recorded"
+
+
+def _spawn(path: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "agents.cli", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ.copy(),
+    )
+
+
+@pytest.mark.broker
+@pytest.mark.ffmpeg
+@pytest.mark.slow
+async def test_kill_9_mid_recording_then_restart_resumes_and_records_the_gap(
+    tmp_path: Path,
+) -> None:
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port)
+    cfg = load(path)
+    proc = _spawn(path)
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+            assert (await court.send(K.PREPARE, 9)).ok
+            assert (await court.send(K.GO_LIVE, 9, target={"kind": "hls"})).ok
+            await asyncio.sleep(5)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            offline = await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "offline", 10)
+            assert offline["room"] == "room-01"
+            await asyncio.sleep(2)
+            proc = _spawn(path)
+            await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recovered", 30)
+            state = await court.wait_for(
+                Leaf.STATE, lambda s: s["phase"] == "live" and s["hearing_id"] == 9, 30, nth=1
+            )
+            assert state["session"]
+            await asyncio.sleep(5)
+            ack = await court.send(K.STOP, 9)
+            assert ack.ok and ack.phase == "idle"
+            await court.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+        if private:
+            private.kill()
+    (folder,) = list((cfg.data_dir / "recordings" / "9").iterdir())
+    manifest = _check_recording(folder)
+    assert manifest.closed_at is not None
+    assert len(manifest.gaps) == 1
+    gap = manifest.gaps[0]
+    assert gap.cause == "agent restarted"
+    assert 1.0 < gap.seconds < 15.0
+    assert len({s.run for s in manifest.segments}) == 2
+    events = [json.loads(x) for x in (cfg.data_dir / "events.jsonl").read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert any(e["kind"] == "gap" and e["data"]["process"] == "recorder" for e in events)
+
+
+@pytest.mark.broker
+@pytest.mark.ffmpeg
+@pytest.mark.slow
+async def test_a_broker_restart_leaves_the_recording_untouched(tmp_path: Path) -> None:
+    broker = PrivateBroker(tmp_path)
+    broker.start()
+    path, topics = room_config(tmp_path, broker.port)
+    cfg = load(path)
+    agent = Agent(cfg)
+    running = asyncio.create_task(agent.run())
+    try:
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await asyncio.wait_for(agent.connected.wait(), 10)
+            assert (await court.send(K.PREPARE, 5)).ok
+            await asyncio.sleep(3)
+            broker.kill()
+            await court.close()
+        sent_before = agent.journal.sent
+        await asyncio.sleep(4)  # segments close while the broker is away
+        assert agent.journal.count > sent_before, "events were raised during the outage"
+        outage_seqs = set(range(sent_before, agent.journal.count))
+        broker.start()
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            state = await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "ready", 10)
+            assert state["hearing_id"] == 5
+            for seq in outage_seqs:
+                await court.wait_for(Leaf.EVENTS, lambda e, seq=seq: e["seq"] == seq, 10)
+            await asyncio.sleep(2)
+            assert (await court.send(K.STOP, 5)).ok
+            await court.close()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+        broker.kill()
+    (folder,) = list((cfg.data_dir / "recordings" / "5").iterdir())
+    manifest = _check_recording(folder)
+    assert manifest.gaps == [] and len(manifest.runs) == 1
+    assert manifest.total("video") > 8

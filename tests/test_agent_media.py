@@ -1,0 +1,140 @@
+"""The agent with a real broker and real ffmpeg: the recording, the stream, the slate."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import aiomqtt
+import pytest
+from PIL import Image
+
+from agents import manifest as mf
+from agents.agent import Agent
+from agents.config import load
+from streamd.media import gray_frames, probe
+from streamd.protocol import CommandKind, Leaf
+from tests.mqtt_support import Court, room_config, shared_broker
+
+pytestmark = [pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
+K = CommandKind
+
+
+def _playlist(folder: Path) -> list[tuple[datetime, float, Path]]:
+    """(program date-time, duration, file) of every HLS segment listed."""
+    out = []
+    pdt: datetime | None = None
+    duration = 0.0
+    for line in (folder / "index.m3u8").read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            stamp = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", line.split(":", 1)[1])
+            pdt = datetime.fromisoformat(stamp)
+        elif line and not line.startswith("#"):
+            assert pdt is not None
+            out.append((pdt, duration, folder / line))
+    return out
+
+
+def _is_slate(frame: bytes, slate: bytes) -> bool:
+    return sum(abs(a - b) for a, b in zip(frame, slate, strict=True)) / len(frame) < 12
+
+
+async def test_a_hearing_is_recorded_three_ways_and_a_pause_shows_the_slate(
+    tmp_path: Path,
+) -> None:
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port)
+    cfg = load(path)
+    agent = Agent(cfg)
+    running = asyncio.create_task(agent.run())
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await asyncio.wait_for(agent.connected.wait(), 10)
+            assert (await court.send(K.PREPARE, 7)).ok
+            await court.transcript(7, 0, "书记员", "请全体起立")
+            await asyncio.sleep(2.5)
+            live = await court.send(K.GO_LIVE, 7, target={"kind": "hls"})
+            assert live.ok and live.phase == "live"
+            await court.transcript(7, 1, "审判长", "现在开庭")
+            await court.transcript(7, 1, "审判长", "现在开庭")  # a duplicate is stored once
+            await asyncio.sleep(3.5)
+            paused_at = time.time()
+            pause = await court.send(K.PAUSE, 7, reason="旁听人员喧哗")
+            assert pause.ok and pause.phase == "paused"
+            await asyncio.sleep(3.5)
+            assert (await court.send(K.RESUME, 7)).ok
+            await asyncio.sleep(3.0)
+            await court.transcript(7, 2, "审判长", "现在休庭")
+            await asyncio.sleep(0.5)
+            stop = court.command(K.STOP, 7)
+            await court.publish(stop)
+            first = await court.ack_of(stop["id"])
+            assert first.ok and first.phase == "idle" and not first.duplicate
+            await court.publish(stop)  # delivered twice: answered twice, done once
+            again = await court.ack_of(stop["id"], nth=1)
+            assert again.ok and again.duplicate
+            state = await court.wait_for(
+                Leaf.STATE, lambda s: s["phase"] == "idle" and s.get("last_command_id")
+            )
+            assert state["room"] == "room-01"
+            await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recording_stopped")
+            assert court.inbox[Leaf.TELEMETRY], "telemetry arrives while the agent runs"
+            await court.close()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+        if private:
+            private.kill()
+
+    sessions = list((cfg.data_dir / "recordings" / "7").iterdir())
+    assert len(sessions) == 1, "a duplicate stop must not open or close another session"
+    folder = sessions[0]
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == []
+    assert manifest.closed_at is not None and manifest.gaps == [] and manifest.set_aside == []
+    assert manifest.time_overlay == "agent"
+    video = sorted((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.start)
+    audio = [s for s in manifest.segments if s.kind == "audio"]
+    assert len(video) >= 6 and audio
+    for seg in manifest.segments:
+        found = probe(folder / seg.file)
+        assert found.ok, (seg.file, found.errors)
+        assert abs(found.duration - seg.duration) < 0.25, seg.file
+    for before, after in itertools.pairwise(video):
+        # Contiguous: the pause and the stream switches never touched the recording.
+        assert abs((after.start - before.end).total_seconds()) < 0.1
+    assert abs(manifest.total("video") - manifest.total("audio")) < 1.0
+    lines = mf.transcript_lines(folder)
+    assert [line["seq"] for line in lines] == [0, 1, 2]
+    for line in lines:
+        at = datetime.fromisoformat(str(line["at"]))
+        assert video[0].start <= at <= video[-1].end
+
+    slate = Image.open(agent.slate_image).convert("L").resize((64, 36)).tobytes()
+    shown: list[tuple[datetime, float, bool]] = []
+    for pdt, duration, file in _playlist(cfg.hls_dir):
+        frames = gray_frames(file)
+        assert frames, file
+        slates = [_is_slate(f, slate) for f in frames]
+        assert all(slates) or not any(slates), f"{file.name} mixes slate and courtroom"
+        shown.append((pdt, duration, slates[0]))
+    slate_runs = [i for i, (_, _, s) in enumerate(shown) if s]
+    assert slate_runs, "the slate was published"
+    first_slate = slate_runs[0]
+    last_courtroom_end = shown[first_slate - 1][0].timestamp() + shown[first_slate - 1][1]
+    assert last_courtroom_end - paused_at < 1.0, "courtroom picture went out after the pause"
+    assert shown[first_slate][0].timestamp() - paused_at < 1.0, "slate later than 1 s"
+    assert not shown[-1][2], "resume brought the courtroom back"
+    events = [e["kind"] for e in court.inbox[Leaf.EVENTS]]
+    for kind in ("recording_started", "live", "slate_shown", "segment_closed"):
+        assert kind in events
+    assert json.loads((cfg.data_dir / "state.json").read_text())["phase"] == "idle"
