@@ -100,6 +100,10 @@ def recorder(cfg: AgentConfig, session: Path, run: int) -> list[str]:
         "segment_atclocktime": 1,
         "reset_timestamps": 1,
         "segment_list_type": "csv",
+        # Every packet reaches the file at once: a killed ffmpeg leaves a partial segment
+        # that decodes up to its last packet instead of an empty one (measured: 0 bytes
+        # without it, 1.8 s of a 2 s segment with it).
+        "segment_format_options": "flush_packets=1",
     }
     if src.copyable:
         vcodec: dict[str, Any] = {"vcodec": "copy"}

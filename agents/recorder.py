@@ -29,7 +29,7 @@ from streamd.media import probe
 from streamd.protocol import EventKind, ProcessStats, TranscriptLine
 
 log = logging.getLogger(__name__)
-GAP_TOLERANCE = 0.5  # seconds between runs that are not worth calling a gap
+GAP_TOLERANCE = 0.05  # any longer hole between two runs is a gap, however quick the restart
 Emit = Callable[..., Awaitable[None]]
 KINDS = (("video", "v"), ("audio", "a"))
 
@@ -216,7 +216,10 @@ class Recorder:
             live_anchor = self.proc.progress.anchor if run == self.proc.run else None
             if live_anchor is None and not final:
                 return  # the first progress report is at most half a second away
-            entry.anchor = live_anchor or entry.started_at.timestamp()
+            # Media cannot predate its process; a generated source runs a little ahead of
+            # the wall clock (ffmpeg's lavfi buffering), a camera never does.
+            started = entry.started_at.timestamp()
+            entry.anchor = max(live_anchor or started, started)
         changed = False
         listed = self.manifest.listed()
         for kind, prefix in KINDS:
@@ -292,9 +295,11 @@ class Recorder:
         ):
             return
         previous = self.manifest.last_end("video", seg.run)
+        prior = [r for r in self.manifest.runs if r.run < seg.run]
+        if previous is not None and prior and prior[-1].ended_at is not None:
+            previous = min(previous, prior[-1].ended_at)  # nothing was recorded after exit
         if previous is None or (seg.start - previous).total_seconds() <= GAP_TOLERANCE:
             return
-        prior = [r for r in self.manifest.runs if r.run < seg.run]
         cause = prior[-1].end_reason if prior and prior[-1].end_reason else "recorder restarted"
         gap = GapEntry(
             start=previous,

@@ -36,8 +36,10 @@ def _check_recording(folder: Path) -> mf.Manifest:
     video = sorted((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.start)
     for before, after in itertools.pairwise(video):
         hole = (after.start - before.end).total_seconds()
-        if abs(hole) >= 0.1:
-            assert any(abs((g.start - before.end).total_seconds()) < 0.01 for g in manifest.gaps), (
+        if after.run == before.run:
+            assert abs(hole) < 0.1, f"hole of {hole:.2f} s inside run {after.run}"
+        elif hole >= 0.1:
+            assert any(abs((g.end - after.start).total_seconds()) < 0.01 for g in manifest.gaps), (
                 f"undeclared hole of {hole:.2f} s before {after.file}"
             )
     return manifest
@@ -212,3 +214,65 @@ async def test_a_broker_restart_leaves_the_recording_untouched(tmp_path: Path) -
     manifest = _check_recording(folder)
     assert manifest.gaps == [] and len(manifest.runs) == 1
     assert manifest.total("video") > 8
+
+
+@pytest.mark.broker
+@pytest.mark.ffmpeg
+@pytest.mark.slow
+async def test_a_crashed_or_stalled_ffmpeg_restarts_and_the_gap_is_reported(
+    tmp_path: Path,
+) -> None:
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port, stall_seconds=2.0)
+    agent = Agent(load(path))
+    running = asyncio.create_task(agent.run())
+
+    def pid_of(supervised: object) -> int:
+        proc = supervised._proc  # type: ignore[attr-defined]
+        assert proc is not None and proc.returncode is None
+        return int(proc.pid)
+
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await asyncio.wait_for(agent.connected.wait(), 10)
+            assert (await court.send(K.PREPARE, 3)).ok
+            assert (await court.send(K.GO_LIVE, 3, target={"kind": "hls"})).ok
+            await asyncio.sleep(3)
+            assert agent.recorder is not None
+            os.kill(pid_of(agent.recorder.proc), signal.SIGKILL)
+            gap = await court.wait_for(
+                Leaf.EVENTS, lambda e: e["kind"] == "gap" and e["data"]["process"] == "recorder"
+            )
+            assert gap["data"]["seconds"] < 5.0, "restarted within the backoff"
+            await asyncio.sleep(2)
+            os.kill(pid_of(agent.recorder.proc), signal.SIGSTOP)  # alive, silent
+            stalled = await court.wait_for(
+                Leaf.EVENTS,
+                lambda e: e["kind"] == "process_exited" and "stalled" in e["message"],
+            )
+            assert stalled["data"]["process"] == "recorder"
+            await court.wait_for(
+                Leaf.EVENTS,
+                lambda e: e["kind"] == "gap" and e["data"]["process"] == "recorder",
+                nth=1,
+            )
+            os.kill(pid_of(agent.publisher._proc), signal.SIGKILL)
+            public = await court.wait_for(
+                Leaf.EVENTS, lambda e: e["kind"] == "gap" and e["data"]["process"] == "publisher"
+            )
+            assert public["data"]["seconds"] < 5.0
+            await asyncio.sleep(2)
+            assert (await court.send(K.STOP, 3)).ok
+            await court.close()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+        if private:
+            private.kill()
+    (folder,) = list((agent.cfg.data_dir / "recordings" / "3").iterdir())
+    manifest = _check_recording(folder)
+    causes = [g.cause for g in manifest.gaps]
+    assert len(causes) == 2 and causes[0].startswith("exited") and causes[1].startswith("stalled")
+    assert all(g.seconds < 6.0 for g in manifest.gaps)
