@@ -64,7 +64,7 @@ class Agent:
             cfg, cfg.data_dir / "publish", self.slate_image, self.emit, self._next_publish_run
         )
         self._client: aiomqtt.Client | None = None
-        self._commands: asyncio.Queue[bytes] = asyncio.Queue()
+        self._commands: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending_acks: list[Ack] = []
         self._events_ready = asyncio.Event()
         self._exit = asyncio.Event()
@@ -80,20 +80,22 @@ class Agent:
                 loop.add_signal_handler(sig, self._exit.set)
         await self.emit(EventKind.AGENT_STARTED, f"agent {VERSION} started")
         await self._recover()
+        worker = asyncio.create_task(self._command_worker(), name="commands")
         tasks = [
             asyncio.create_task(self._mqtt_loop(), name="mqtt"),
-            asyncio.create_task(self._command_worker(), name="commands"),
             asyncio.create_task(self._telemetry_loop(), name="telemetry"),
         ]
         await self._exit.wait()
+        # The command in hand is finished, not cancelled half-way; then media closes.
+        self._commands.put_nowait(None)
+        await worker
         await self._close_media()
         if self._shutdown:
             await self._flush(within=2.0)
         for t in tasks:
             t.cancel()
-        for t in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
+        # aiomqtt can absorb a cancellation mid-publish; exiting must not depend on it.
+        await asyncio.wait(tasks, timeout=5)
 
     def stop(self) -> None:
         self._exit.set()
@@ -271,8 +273,7 @@ class Agent:
     # -- commands ----------------------------------------------------------------------
 
     async def _command_worker(self) -> None:
-        while True:
-            raw = await self._commands.get()
+        while (raw := await self._commands.get()) is not None:
             try:
                 await self._handle(raw)
             except Exception:  # the worker must outlive any one command

@@ -162,9 +162,8 @@ def live(cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: i
         if not src.draws_time:
             video = _clock(video, work)
         for r in mask.regions:
-            video = video.drawbox(
-                x=f"iw*{r.x}", y=f"ih*{r.y}", w=f"iw*{r.w}", h=f"ih*{r.h}", color="black", t="fill"
-            )
+            box = {"x": f"iw*{r.x}", "y": f"ih*{r.y}", "w": f"iw*{r.w}", "h": f"ih*{r.h}"}
+            video = video.filter("drawbox", color="black", t="fill", **box)
         codecs.update(_h264(src, keyframe_seconds=cfg.agent.hls_segment_seconds))
     if src.copyable and not mask.voice:
         codecs["acodec"] = "copy"

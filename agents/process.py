@@ -146,6 +146,16 @@ class Supervised:
             self.state = ProcessState.STARTING
             self._task = asyncio.create_task(self._loop(), name=f"ffmpeg-{self.name}")
 
+    async def wait_started(self) -> None:
+        """Until the first run is up; raises what killed the loop if it never came up."""
+        assert self._task is not None
+        started = asyncio.create_task(self.started.wait())
+        await asyncio.wait({started, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.done():
+            started.cancel()
+            self._task.result()  # raises the loop's exception
+            raise RuntimeError(f"{self.name} ended before it started")
+
     async def restart(self, reason: str) -> None:
         """Kill the current run (a watchdog found it useless); the loop starts the next."""
         proc = self._proc

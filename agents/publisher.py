@@ -102,7 +102,11 @@ class Publisher:
             on_exit=self._on_exit,
         )
         self._proc.start()
-        await self._proc.started.wait()
+        try:
+            await self._proc.wait_started()
+        except Exception:
+            self._proc, self.mode = None, "off"
+            raise
 
     async def _on_start(self, run: int, progress: Progress) -> None:
         if self._down_since is None:

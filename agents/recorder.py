@@ -89,6 +89,7 @@ class Recorder:
             await self._reconcile(run)
         self._save()
         self.proc.start()
+        await self.proc.wait_started()
         self._scan_task = asyncio.create_task(self._scan_loop(), name="recorder-scan")
 
     async def stop(self) -> Manifest:

@@ -138,3 +138,60 @@ async def test_a_hearing_is_recorded_three_ways_and_a_pause_shows_the_slate(
     for kind in ("recording_started", "live", "slate_shown", "segment_closed"):
         assert kind in events
     assert json.loads((cfg.data_dir / "state.json").read_text())["phase"] == "idle"
+
+
+async def test_rtmp_push_masks_the_public_picture_and_voice_but_never_the_recording(
+    tmp_path: Path,
+) -> None:
+    """A real RTMP receiver (ffmpeg listening) gets the masked stream; the recording is whole."""
+    import subprocess
+
+    from streamd.media import ffmpeg_exe
+    from tests.mqtt_support import free_port
+
+    rtmp_port = free_port()
+    received = tmp_path / "received.flv"
+    url = f"rtmp://127.0.0.1:{rtmp_port}/live/line-1"
+    listener = await asyncio.create_subprocess_exec(
+        *[ffmpeg_exe(), "-v", "error", "-listen", "1", "-i", url, "-c", "copy", str(received)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port)
+    cfg = load(path)
+    agent = Agent(cfg)
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.sleep(0.5)  # the listener opens its port
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await asyncio.wait_for(agent.connected.wait(), 10)
+            assert (await court.send(K.PREPARE, 11)).ok
+            mask = {"regions": [{"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5}], "voice": True}
+            live = await court.send(K.GO_LIVE, 11, target={"kind": "rtmp", "url": url}, mask=mask)
+            assert live.ok
+            await asyncio.sleep(5)
+            assert (await court.send(K.STOP, 11)).ok
+            await court.close()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+        if private:
+            private.kill()
+        await asyncio.wait_for(listener.wait(), 15)
+
+    def top_left_mean(frame: bytes) -> float:
+        rows = [frame[y * 64 : y * 64 + 28] for y in range(2, 16)]  # away from the clock
+        return sum(sum(r) for r in rows) / sum(len(r) for r in rows)
+
+    public = gray_frames(received)
+    assert len(public) > 50, "the line received the stream"
+    assert all(top_left_mean(f) < 20 for f in public[5:]), "masked region is black"
+    (folder,) = list((cfg.data_dir / "recordings" / "11").iterdir())
+    video = sorted(s.file for s in mf.load(folder).segments if s.kind == "video")
+    recorded = gray_frames(folder / video[1])
+    assert recorded and all(top_left_mean(f) > 40 for f in recorded), "recording is unmasked"
+    assert probe(received, stream="a").ok, "sound went out (pitch-shifted)"
