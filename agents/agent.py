@@ -329,6 +329,7 @@ class Agent:
             )
             return
         st = self.journal.state
+        before = st.model_copy()
         decision = decide(Snapshot(st.phase, st.hearing_id), cmd)
         if not decision.ok:
             assert decision.error is not None
@@ -352,6 +353,11 @@ class Agent:
         except Exception as exc:
             log.exception("applying %s", cmd.kind)
             error = f"{type(exc).__name__}: {exc}"
+            if {Effect.START_RECORDING, Effect.PUBLISH_LIVE} & set(decision.effects):
+                # Nothing started: say so, rather than claim a phase the room is not in.
+                self.journal.state = st = before.model_copy(update={"acks": st.acks})
+                if Effect.START_RECORDING in decision.effects:
+                    self.recorder = None
         if error is None:
             ack = self._ack(cmd, ok=True, message=decision.message)
         else:

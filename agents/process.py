@@ -172,12 +172,21 @@ class Supervised:
         if proc is not None and proc.returncode is None:
             await self._quit(proc, self._stop_timeout if grace is None else grace)
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            try:
                 await self._task
+            except asyncio.CancelledError:
+                pass
+            except Exception:  # a loop that died (ffmpeg missing) has nothing left to stop
+                log.exception("%s had already failed", self.name)
         self._task = None
         self.state = ProcessState.IDLE
 
     async def _quit(self, proc: asyncio.subprocess.Process, grace: float) -> None:
+        if grace <= 0:  # no grace: the output must stop now, whatever it leaves half-written
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+            return
         steps: list[Callable[[], None]] = [proc.terminate, proc.kill]
         if proc.stdin is not None and not proc.stdin.is_closing():
             with contextlib.suppress(BrokenPipeError, ConnectionResetError, RuntimeError):

@@ -1,10 +1,11 @@
 """The public side: the courtroom live, or the slate during a pause, or nothing.
 
-Live and slate are separate ffmpeg processes; switching stops one (quickly: half a second
-of grace, then it is killed) before starting the other, so courtroom picture and sound
-stop reaching the line first. The recording is another process entirely and never
-notices. The price is one reconnect to the line per switch, which platforms accept; a
-single always-encoding switcher would avoid it but could never copy the camera's stream.
+Live and slate are separate ffmpeg processes; switching stops one before starting the
+other, so courtroom picture and sound stop reaching the line first: on a pause the live
+process is killed outright, the fastest way to stop it sending. The recording is another
+process entirely and never notices. The price is one reconnect to the line per switch,
+which platforms accept; a single always-encoding switcher would avoid it but could never
+copy the camera's stream.
 """
 
 from __future__ import annotations
@@ -91,7 +92,9 @@ class Publisher:
 
     async def _switch(self, mode: Mode, hearing_id: int, argv: Callable[[int], list[str]]) -> None:
         if self._proc is not None:
-            await self._proc.stop(grace=SWITCH_GRACE)
+            # Into the slate, the courtroom is cut at once (SIGKILL: an RTMP push just drops,
+            # an HLS segment cut short never reaches the playlist). Out of it, no hurry.
+            await self._proc.stop(grace=0 if mode == "slate" else SWITCH_GRACE)
         self.mode, self.hearing_id = mode, hearing_id
         self._proc = Supervised(
             f"publisher-{mode}-{self.cfg.room.code}",

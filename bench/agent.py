@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.agent                  # 20 s per mode
     .venv/bin/python -m bench.agent --seconds 60 --size 1920x1080
+    .venv/bin/python -m bench.agent --reconnect 5    # also: broker restarts, 5 times
 
 Per mode, one courtroom records and publishes (HLS) a 720p25 H.264/AAC source for the
 given time, driven over MQTT like production. The peer is the same two ffmpeg command
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +30,7 @@ from agents import pipelines
 from agents.config import load
 from streamd.media import ffmpeg_exe
 from streamd.protocol import CommandKind, Leaf, Mask, PublishTarget
-from tests.mqtt_support import Court, room_config, shared_broker
+from tests.mqtt_support import Court, PrivateBroker, room_config, shared_broker
 
 
 def make_source(folder: Path, size: str, seconds: int) -> Path:
@@ -111,10 +113,46 @@ def bare_run(folder: Path, source: dict[str, object], seconds: float) -> float:
     return used
 
 
+async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
+    """Seconds from a restarted broker accepting connections to the agent's state on it."""
+    broker = PrivateBroker(folder)
+    broker.start()
+    path, topics = room_config(folder, broker.port)
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    took = []
+    try:
+        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+            court = Court(client, topics, None)
+            await court.start()
+            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+            await court.close()
+        for _ in range(times):
+            broker.kill()
+            await asyncio.sleep(outage)
+            broker.start()
+            began = time.monotonic()
+            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
+                court = Court(client, topics, None)
+                await court.start()
+                await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+                took.append(time.monotonic() - began)
+                await court.close()
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+        broker.kill()
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--reconnect", type=int, default=0, metavar="N")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -132,6 +170,13 @@ def main() -> None:
             rate, peer_rate = ours / args.seconds, peer / args.seconds
             print(
                 f"{name:<10} {rate:>8.3f} {peer_rate:>12.3f} {rate / peer_rate:>7.2f} {rate:>11.3f}"
+            )
+        if args.reconnect:
+            took = asyncio.run(reconnects(root / "reconnect", args.reconnect, 3.0))
+            print(
+                f"broker restarted {len(took)}x after 3 s down: agent state back on it in "
+                f"median {statistics.median(took):.2f} s, max {max(took):.2f} s "
+                "(target < 2 s)"
             )
 
 

@@ -276,3 +276,34 @@ async def test_a_crashed_or_stalled_ffmpeg_restarts_and_the_gap_is_reported(
     causes = [g.cause for g in manifest.gaps]
     assert len(causes) == 2 and causes[0].startswith("exited") and causes[1].startswith("stalled")
     assert all(g.seconds < 6.0 for g in manifest.gaps)
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_a_recorder_that_cannot_start_fails_the_prepare_and_leaves_the_room_idle(
+    tmp_path: Path,
+) -> None:
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port)
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=os.environ | {"STREAMD_FFMPEG": str(tmp_path / "no-such-ffmpeg")},
+    )
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+            ack = await court.send(K.PREPARE, 4)
+            assert ack.error is ErrorCode.FAILED and "no-such-ffmpeg" in ack.message
+            assert ack.phase == "idle"
+            live = await court.send(K.GO_LIVE, 4, target={"kind": "hls"})
+            assert live.error is ErrorCode.WRONG_STATE, "nothing airs without a recording"
+            await court.close()
+    finally:
+        proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0
+        if private:
+            private.kill()

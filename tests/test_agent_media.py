@@ -17,6 +17,7 @@ from PIL import Image
 from agents import manifest as mf
 from agents.agent import Agent
 from agents.config import load
+from agents.pipelines import CLOCK_FILE
 from streamd.media import gray_frames, probe
 from streamd.protocol import CommandKind, Leaf
 from tests.mqtt_support import Court, room_config, shared_broker
@@ -195,3 +196,51 @@ async def test_rtmp_push_masks_the_public_picture_and_voice_but_never_the_record
     recorded = gray_frames(folder / video[1])
     assert recorded and all(top_left_mean(f) > 40 for f in recorded), "recording is unmasked"
     assert probe(received, stream="a").ok, "sound went out (pitch-shifted)"
+
+
+async def test_a_camera_that_draws_the_time_is_recorded_without_re_encoding(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+
+    from streamd.media import ffmpeg_exe
+
+    camera = tmp_path / "camera.ts"
+    made = await asyncio.create_subprocess_exec(
+        *[ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+          "-f", "lavfi", "-i", "sine=sample_rate=48000", "-t", "6", "-c:v", "libx264",
+          "-preset", "ultrafast", "-g", "25", "-c:a", "aac", str(camera)],
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert await made.wait() == 0
+    host, port, private = shared_broker(tmp_path)
+    source = {"kind": "file", "url": str(camera), "codecs": "h264_aac", "draws_time": True}
+    path, topics = room_config(tmp_path / "room", port, source=source)
+    cfg = load(path)
+    assert cfg.agent.source.copyable
+    agent = Agent(cfg)
+    running = asyncio.create_task(agent.run())
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await asyncio.wait_for(agent.connected.wait(), 10)
+            assert (await court.send(K.PREPARE, 12)).ok
+            assert (await court.send(K.GO_LIVE, 12, target={"kind": "hls"})).ok
+            await asyncio.sleep(5)
+            assert (await court.send(K.STOP, 12)).ok
+            await court.close()
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+        if private:
+            private.kill()
+    (folder,) = list((cfg.data_dir / "recordings" / "12").iterdir())
+    manifest = mf.load(folder)
+    assert manifest.copied_from_source and manifest.time_overlay == "camera"
+    assert mf.verify(folder) == [] and manifest.total("video") > 3
+    for seg in manifest.segments:
+        assert probe(folder / seg.file).ok, seg.file
+    assert not (folder / CLOCK_FILE).exists(), "nothing was drawn: the camera copies"
+    hls = list(cfg.hls_dir.glob("*.ts"))
+    assert hls and all(gray_frames(p) for p in hls)
