@@ -1,9 +1,9 @@
 """The courtroom agent: MQTT on one side, the recorder and publisher on the other.
 
-The media side never waits on the broker. The broker connection comes and goes (backoff
-capped at 2 s, forever); commands are handled one at a time by a worker so a pause is never
-stuck behind the message loop; events are logged to disk first and published in order
-whenever a connection exists.
+The media side never waits on the broker. The broker connection comes and goes (jittered
+backoff capped at 1 s, forever); commands are handled one at a time by a worker so a
+pause is never stuck behind the message loop; events are logged to disk first and
+published in order whenever a connection exists.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import shutil
 import signal
 import ssl
@@ -48,6 +49,7 @@ from streamd.protocol import (
 from streamd.version import VERSION
 
 log = logging.getLogger(__name__)
+RECONNECT_CAP = 1.0
 RECORDING = (AgentPhase.READY, AgentPhase.LIVE, AgentPhase.PAUSED)
 
 
@@ -174,8 +176,10 @@ class Agent:
             finally:
                 self._client = None
                 self.connected.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
+            # Jittered so a court's agents do not all knock at once when the broker returns;
+            # capped at 1 s so a restarted broker has its agents back within about a second.
+            await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+            delay = min(delay * 2, RECONNECT_CAP)
 
     async def _on_message(self, topic: str, payload: Any) -> None:
         raw = payload if isinstance(payload, bytes) else str(payload).encode()

@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.agent                  # 20 s per mode
     .venv/bin/python -m bench.agent --seconds 60 --size 1920x1080
     .venv/bin/python -m bench.agent --reconnect 5    # also: broker restarts, 5 times
+    .venv/bin/python -m bench.agent --pauses 10      # also: pause latency on the HLS output
 
 Per mode, one courtroom records and publishes (HLS) a 720p25 H.264/AAC source for the
 given time, driven over MQTT like production. The peer is the same two ffmpeg command
@@ -16,11 +17,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import aiomqtt
@@ -140,6 +143,7 @@ async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
                 await court.start()
                 await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
                 took.append(time.monotonic() - began)
+                print(f"  reconnect {len(took)}: {took[-1]:.2f} s", flush=True)
                 await court.close()
     finally:
         proc.terminate()
@@ -148,11 +152,72 @@ async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
     return took
 
 
+def playlist(folder: Path) -> list[tuple[float, float, str]]:
+    """(program date-time, duration, file) of each HLS segment, times as epoch seconds."""
+    out, pdt, duration = [], 0.0, 0.0
+    for line in (folder / "index.m3u8").read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            stamp = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", line.split(":", 1)[1])
+            pdt = datetime.fromisoformat(stamp).timestamp()
+        elif line and not line.startswith("#"):
+            out.append((pdt, duration, line))
+    return out
+
+
+async def pauses(folder: Path, times: int) -> list[tuple[float, float, float]]:
+    """Per pause: seconds from sending it to its ack, to the last courtroom picture on the
+    public output, and to the first slate picture there (HLS program date-times)."""
+    host, port, private = shared_broker(folder)
+    path, topics = room_config(folder, port, hls_list_size=100000)
+    cfg = load(path)
+    proc = await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    marks: list[tuple[float, float, str]] = []
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+            assert (await court.send(CommandKind.PREPARE, 1)).ok
+            assert (await court.send(CommandKind.GO_LIVE, 1, target={"kind": "hls"})).ok
+            for _ in range(times):
+                await asyncio.sleep(3)
+                live_prefix = playlist(cfg.hls_dir)[-1][2].split("_")[0]
+                sent = time.time()
+                ack = await court.send(CommandKind.PAUSE, 1, reason="bench")
+                assert ack.ok
+                marks.append((sent, time.time(), live_prefix))
+                await asyncio.sleep(3)
+                assert (await court.send(CommandKind.RESUME, 1)).ok
+            await asyncio.sleep(2)
+            assert (await court.send(CommandKind.STOP, 1)).ok
+            await court.close()
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 30)
+        if private:
+            private.kill()
+    segments = playlist(cfg.hls_dir)
+    out = []
+    for sent, acked, live_prefix in marks:
+        live = [s for s in segments if s[2].startswith(live_prefix)]
+        cut = live[-1][0] + live[-1][1]
+        after = [s for s in segments if s[0] >= cut - 0.001 and not s[2].startswith(live_prefix)]
+        out.append((acked - sent, cut - sent, after[0][0] - sent))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--reconnect", type=int, default=0, metavar="N")
+    parser.add_argument("--pauses", type=int, default=0, metavar="N")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -172,12 +237,21 @@ def main() -> None:
                 f"{name:<10} {rate:>8.3f} {peer_rate:>12.3f} {rate / peer_rate:>7.2f} {rate:>11.3f}"
             )
         if args.reconnect:
+            (root / "reconnect").mkdir()
             took = asyncio.run(reconnects(root / "reconnect", args.reconnect, 3.0))
             print(
                 f"broker restarted {len(took)}x after 3 s down: agent state back on it in "
                 f"median {statistics.median(took):.2f} s, max {max(took):.2f} s "
                 "(target < 2 s)"
             )
+        if args.pauses:
+            rows = asyncio.run(pauses(root / "pauses", args.pauses))
+            for name, i in (("ack", 0), ("courtroom cut", 1), ("slate on air", 2)):
+                vals = sorted(r[i] for r in rows)
+                print(
+                    f"pause -> {name:<14} median {statistics.median(vals) * 1000:6.0f} ms, "
+                    f"max {vals[-1] * 1000:6.0f} ms over {len(vals)} pauses (target < 1000 ms)"
+                )
 
 
 if __name__ == "__main__":
