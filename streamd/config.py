@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     announce_horizon_days: int = Field(
         default=90, ge=1, le=366, description="How far ahead the public announcements reach."
     )
+    mqtt_url: str | None = Field(
+        default=None,
+        pattern=r"^mqtts?://[^/\s]+$",
+        description="The court's broker (Mosquitto, EMQX); unset starts an embedded one.",
+    )
     watch_url_template: str = Field(
         default="/public/watch/{hearing_id}",
         max_length=256,
