@@ -82,6 +82,7 @@ class Recorder:
         """Start (or, after a restart, resume) recording; earlier runs are reconciled first."""
         for sub in ("video", "audio", "runs", "set_aside"):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
+        self.manifest.closed_at = None  # an agent stopped mid-hearing resumes the session
         for run in self.manifest.runs:
             if run.ended_at is None:
                 run.ended_at = datetime.now(UTC)

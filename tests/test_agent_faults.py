@@ -307,3 +307,41 @@ async def test_a_recorder_that_cannot_start_fails_the_prepare_and_leaves_the_roo
         assert await asyncio.wait_for(proc.wait(), 30) == 0
         if private:
             private.kill()
+
+
+@pytest.mark.broker
+@pytest.mark.ffmpeg
+@pytest.mark.slow
+async def test_an_agent_stopped_mid_hearing_resumes_the_same_session(tmp_path: Path) -> None:
+    """SIGTERM (a service restart) closes segments cleanly; the next start carries on."""
+    host, port, private = shared_broker(tmp_path)
+    path, topics = room_config(tmp_path, port)
+    cfg = load(path)
+    try:
+        async with aiomqtt.Client(host, port) as client:
+            court = Court(client, topics, "s3cret")
+            await court.start()
+            first = Agent(cfg)
+            running = asyncio.create_task(first.run())
+            await asyncio.wait_for(first.connected.wait(), 10)
+            assert (await court.send(K.PREPARE, 6)).ok
+            await asyncio.sleep(3)
+            first.stop()
+            await asyncio.wait_for(running, 30)
+            second = Agent(cfg)
+            running = asyncio.create_task(second.run())
+            await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recovered", 20)
+            await asyncio.sleep(3)
+            assert (await court.send(K.STOP, 6)).ok
+            second.stop()
+            await asyncio.wait_for(running, 30)
+            await court.close()
+    finally:
+        if private:
+            private.kill()
+    (folder,) = list((cfg.data_dir / "recordings" / "6").iterdir())
+    manifest = _check_recording(folder)
+    assert manifest.closed_at is not None and len(manifest.runs) == 2
+    # In-process the restart takes tens of milliseconds: a gap is recorded only if longer.
+    assert all(g.cause == "stopped" for g in manifest.gaps) and len(manifest.gaps) <= 1
+    assert manifest.set_aside == [] and not any(s.recovered for s in manifest.segments)
