@@ -163,8 +163,9 @@ class Agent:
                     delay = 0.2
                     await client.subscribe(self.topics.cmd, qos=1)
                     await client.subscribe(self.topics.transcript, qos=1)
-                    await self.publish_state()
                     self.connected.set()
+                    # Publishing waits for PUBACKs; the message loop must not wait with it, or
+                    # a broker that dies right now goes unnoticed until the publish times out.
                     drain = asyncio.create_task(self._drain_loop(client))
                     try:
                         async for message in client.messages:
@@ -232,7 +233,8 @@ class Agent:
         self._events_ready.set()
 
     async def _drain_loop(self, client: aiomqtt.Client) -> None:
-        """Publish logged events in order, then acks a disconnect held back."""
+        """On connect the state first; then logged events in order, and held-back acks."""
+        await self.publish_state()
         while True:
             self._events_ready.clear()
             await self._flush()

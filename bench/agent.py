@@ -145,9 +145,6 @@ async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
                 took.append(time.monotonic() - began)
                 print(f"  reconnect {len(took)}: {took[-1]:.2f} s", flush=True)
                 await court.close()
-            # Settled before the next kill: a broker killed within a few hundred ms of the
-            # agent's reconnect goes unnoticed until keepalive (5 s); see the issue note.
-            await asyncio.sleep(2)
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)
