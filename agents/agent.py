@@ -51,6 +51,12 @@ from streamd.version import VERSION
 log = logging.getLogger(__name__)
 RECONNECT_CAP = 1.0
 RECORDING = (AgentPhase.READY, AgentPhase.LIVE, AgentPhase.PAUSED)
+# What a restarted agent redoes to put a room back in the phase its journal says.
+RESUME_EFFECTS = {
+    AgentPhase.READY: (Effect.START_RECORDING,),
+    AgentPhase.LIVE: (Effect.START_RECORDING, Effect.PUBLISH_LIVE),
+    AgentPhase.PAUSED: (Effect.START_RECORDING, Effect.PUBLISH_SLATE),
+}
 
 
 class Agent:
@@ -105,14 +111,9 @@ class Agent:
     async def _recover(self) -> None:
         """Carry on where a killed agent was: same session, same public output."""
         st = self.journal.state
-        if st.phase not in RECORDING or st.session is None or st.hearing_id is None:
+        if st.phase not in RECORDING:
             return
-        self.recorder = Recorder(self.cfg, Path(st.session), st.hearing_id, self.emit)
-        await self.recorder.start()
-        if st.phase is AgentPhase.LIVE and st.target is not None:
-            await self.publisher.live(st.hearing_id, st.target, st.mask or Mask())
-        elif st.phase is AgentPhase.PAUSED and st.target is not None:
-            await self.publisher.slate(st.hearing_id, st.target, st.pause_reason or "")
+        await self._apply(RESUME_EFFECTS[st.phase])
         await self.emit(
             EventKind.RECOVERED,
             f"resumed {st.phase.value} for hearing {st.hearing_id} after a restart",
@@ -355,7 +356,7 @@ class Agent:
         self.journal.save()
         error: str | None = None
         try:
-            await self._apply(cmd, decision.effects, st.session)
+            await self._apply(decision.effects)
         except Exception as exc:
             log.exception("applying %s", cmd.kind)
             error = f"{type(exc).__name__}: {exc}"
@@ -374,7 +375,8 @@ class Agent:
         await self._answer(ack)
         await self.publish_state()
 
-    async def _apply(self, cmd: Command, effects: tuple[Effect, ...], session: str | None) -> None:
+    async def _apply(self, effects: tuple[Effect, ...]) -> None:
+        """Carry out effects as the journal (already saved) describes the room."""
         st = self.journal.state
         for effect in effects:
             if effect is Effect.STOP_PUBLISHING:
@@ -383,8 +385,8 @@ class Agent:
                 await self.recorder.stop()
                 self.recorder = None
             elif effect is Effect.START_RECORDING:
-                assert session is not None and cmd.hearing_id is not None
-                self.recorder = Recorder(self.cfg, Path(session), cmd.hearing_id, self.emit)
+                assert st.session is not None and st.hearing_id is not None
+                self.recorder = Recorder(self.cfg, Path(st.session), st.hearing_id, self.emit)
                 await self.recorder.start()
             elif effect is Effect.PUBLISH_LIVE:
                 assert st.target is not None and st.hearing_id is not None

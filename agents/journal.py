@@ -9,7 +9,6 @@ reconnect publishes exactly the rest.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -98,4 +97,4 @@ class Journal:
 
     def ack_of(self, command_id: str) -> Ack | None:
         raw = self.state.acks.get(command_id)
-        return Ack.model_validate(json.loads(raw)) if raw else None
+        return Ack.model_validate_json(raw) if raw else None

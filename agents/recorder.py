@@ -87,7 +87,7 @@ class Recorder:
             if run.ended_at is None:
                 run.ended_at = datetime.now(UTC)
                 run.end_reason = "agent restarted"
-            await self._reconcile(run)
+            await self._scan(run.run, final=True)
         self._save()
         self.proc.start()
         await self.proc.wait_started()
@@ -101,7 +101,7 @@ class Recorder:
                 await self._scan_task
         async with self._lock:
             for run in self.manifest.runs:
-                await self._reconcile_locked(run.run)
+                await self._scan(run.run, final=True)
             self.manifest.closed_at = datetime.now(UTC)
             self._save()
         await self._emit(
@@ -156,7 +156,7 @@ class Recorder:
                     if exit_.returncode in (0, None)
                     else (f"{exit_.reason} (code {exit_.returncode})")
                 )
-            await self._reconcile_locked(exit_.run)
+            await self._scan(exit_.run, final=True)
             self._save()
         if exit_.reason != "stopped":
             await self._emit(
@@ -196,13 +196,6 @@ class Recorder:
                 process="recorder",
             )
             await self.proc.restart("no segment written")
-
-    async def _reconcile(self, run: RunEntry) -> None:
-        async with self._lock:
-            await self._reconcile_locked(run.run)
-
-    async def _reconcile_locked(self, run: int) -> None:
-        await self._scan(run, final=True)
 
     async def _scan(self, run: int, *, final: bool) -> None:
         """List the run's closed segments; with `final`, also judge what it left unlisted."""
