@@ -17,23 +17,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import re
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
-from datetime import datetime
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
-import aiomqtt
 import psutil
 
 from agents import pipelines
-from agents.config import load
-from streamd.media import ffmpeg_exe
+from agents.config import AgentConfig, load
+from streamd.media import ffmpeg_exe, hls_segments
 from streamd.protocol import CommandKind, Leaf, Mask, PublishTarget
-from tests.mqtt_support import Court, PrivateBroker, room_config, shared_broker
+from tests.mqtt_support import (
+    Court,
+    PrivateBroker,
+    broker_for,
+    court_on,
+    room_config,
+    spawn_agent,
+)
 
 
 def make_source(folder: Path, size: str, seconds: int) -> Path:
@@ -58,39 +63,38 @@ def tree_cpu(root: psutil.Process) -> dict[int, float]:
     return out
 
 
-def cpu_between(root: psutil.Process, seconds: float) -> float:
-    """CPU seconds the tree used over `seconds` of wall time, from steady state."""
-    before = tree_cpu(root)
+def cpu_between(roots: list[psutil.Process], seconds: float) -> float:
+    """CPU seconds the process trees used over `seconds` of wall time, from steady state."""
+    before = [tree_cpu(r) for r in roots]
     time.sleep(seconds)
-    after = tree_cpu(root)
-    return sum(after[p] - before.get(p, 0.0) for p in after)
+    after = [tree_cpu(r) for r in roots]
+    return sum(a[p] - b.get(p, 0.0) for a, b in zip(after, before, strict=True) for p in a)
+
+
+@contextlib.asynccontextmanager
+async def live_room(
+    folder: Path, **config: Any
+) -> AsyncIterator[tuple[Court, asyncio.subprocess.Process, AgentConfig]]:
+    """A courtroom agent process, prepared and live to HLS; stopped and ended afterwards."""
+    async with broker_for(folder) as (host, port):
+        path, topics = room_config(folder, port, **config)
+        proc = await spawn_agent(path)
+        try:
+            async with court_on(host, port, topics) as court:
+                await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+                assert (await court.send(CommandKind.PREPARE, 1)).ok
+                assert (await court.send(CommandKind.GO_LIVE, 1, target={"kind": "hls"})).ok
+                yield court, proc, load(path)
+                assert (await court.send(CommandKind.STOP, 1)).ok
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 30)
 
 
 async def agent_run(folder: Path, source: dict[str, object], seconds: float) -> float:
-    host, port, private = shared_broker(folder)
-    path, topics = room_config(folder, port, source=source, segment_seconds=10)
-    proc = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
-            assert (await court.send(CommandKind.PREPARE, 1)).ok
-            assert (await court.send(CommandKind.GO_LIVE, 1, target={"kind": "hls"})).ok
-            await asyncio.sleep(3)  # past ffmpeg start-up
-            used = await asyncio.to_thread(cpu_between, psutil.Process(proc.pid), seconds)
-            assert (await court.send(CommandKind.STOP, 1)).ok
-            await court.close()
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 30)
-        if private:
-            private.kill()
-    return used
+    async with live_room(folder, source=source, segment_seconds=10) as (_, proc, _cfg):
+        await asyncio.sleep(3)  # past ffmpeg start-up
+        return await asyncio.to_thread(cpu_between, [psutil.Process(proc.pid)], seconds)
 
 
 def bare_run(folder: Path, source: dict[str, object], seconds: float) -> float:
@@ -106,10 +110,7 @@ def bare_run(folder: Path, source: dict[str, object], seconds: float) -> float:
     quiet = {"stdin": subprocess.PIPE, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [subprocess.Popen(a, **quiet) for a in argvs]  # type: ignore[call-overload]
     time.sleep(3)
-    before = [tree_cpu(psutil.Process(p.pid)) for p in procs]
-    time.sleep(seconds)
-    after = [tree_cpu(psutil.Process(p.pid)) for p in procs]
-    used = sum(sum(a.values()) - sum(b.values()) for a, b in zip(after, before, strict=True))
+    used = cpu_between([psutil.Process(p.pid) for p in procs], seconds)
     for p in procs:
         p.kill()
         p.wait()
@@ -121,30 +122,20 @@ async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
     broker = PrivateBroker(folder)
     broker.start()
     path, topics = room_config(folder, broker.port)
-    proc = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = await spawn_agent(path)
     took = []
     try:
-        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-            court = Court(client, topics, None)
-            await court.start()
+        async with court_on("127.0.0.1", broker.port, topics, None) as court:
             await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
-            await court.close()
         for _ in range(times):
             broker.kill()
             await asyncio.sleep(outage)
             broker.start()
             began = time.monotonic()
-            async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-                court = Court(client, topics, None)
-                await court.start()
+            async with court_on("127.0.0.1", broker.port, topics, None) as court:
                 await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
                 took.append(time.monotonic() - began)
                 print(f"  reconnect {len(took)}: {took[-1]:.2f} s", flush=True)
-                await court.close()
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 30)
@@ -152,63 +143,33 @@ async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
     return took
 
 
-def playlist(folder: Path) -> list[tuple[float, float, str]]:
-    """(program date-time, duration, file) of each HLS segment, times as epoch seconds."""
-    out, pdt, duration = [], 0.0, 0.0
-    for line in (folder / "index.m3u8").read_text().splitlines():
-        if line.startswith("#EXTINF:"):
-            duration = float(line[8:].split(",")[0])
-        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-            stamp = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", line.split(":", 1)[1])
-            pdt = datetime.fromisoformat(stamp).timestamp()
-        elif line and not line.startswith("#"):
-            out.append((pdt, duration, line))
-    return out
-
-
 async def pauses(folder: Path, times: int) -> list[tuple[float, float, float]]:
     """Per pause: seconds from sending it to its ack, to the last courtroom picture on the
     public output, and to the first slate picture there (HLS program date-times)."""
-    host, port, private = shared_broker(folder)
-    path, topics = room_config(folder, port, hls_list_size=100000)
-    cfg = load(path)
-    proc = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     marks: list[tuple[float, float, str]] = []
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
-            assert (await court.send(CommandKind.PREPARE, 1)).ok
-            assert (await court.send(CommandKind.GO_LIVE, 1, target={"kind": "hls"})).ok
-            for _ in range(times):
-                await asyncio.sleep(3)
-                live_prefix = playlist(cfg.hls_dir)[-1][2].split("_")[0]
-                sent = time.time()
-                ack = await court.send(CommandKind.PAUSE, 1, reason="bench")
-                assert ack.ok
-                marks.append((sent, time.time(), live_prefix))
-                await asyncio.sleep(3)
-                assert (await court.send(CommandKind.RESUME, 1)).ok
-            await asyncio.sleep(2)
-            assert (await court.send(CommandKind.STOP, 1)).ok
-            await court.close()
-    finally:
-        proc.terminate()
-        await asyncio.wait_for(proc.wait(), 30)
-        if private:
-            private.kill()
-    segments = playlist(cfg.hls_dir)
+    async with live_room(folder, hls_list_size=100000) as (court, _, cfg):
+        for _ in range(times):
+            await asyncio.sleep(3)
+            listed = hls_segments(cfg.hls_dir / pipelines.HLS_PLAYLIST)
+            live_prefix = listed[-1].file.name.split("_")[0]
+            sent = time.time()
+            ack = await court.send(CommandKind.PAUSE, 1, reason="bench")
+            assert ack.ok
+            marks.append((sent, time.time(), live_prefix))
+            await asyncio.sleep(3)
+            assert (await court.send(CommandKind.RESUME, 1)).ok
+        await asyncio.sleep(2)
+    segments = hls_segments(cfg.hls_dir / pipelines.HLS_PLAYLIST)
     out = []
     for sent, acked, live_prefix in marks:
-        live = [s for s in segments if s[2].startswith(live_prefix)]
-        cut = live[-1][0] + live[-1][1]
-        after = [s for s in segments if s[0] >= cut - 0.001 and not s[2].startswith(live_prefix)]
-        out.append((acked - sent, cut - sent, after[0][0] - sent))
+        live = [s for s in segments if s.file.name.startswith(live_prefix)]
+        cut = live[-1].start.timestamp() + live[-1].duration
+        after = [
+            s
+            for s in segments
+            if s.start.timestamp() >= cut - 0.001 and not s.file.name.startswith(live_prefix)
+        ]
+        out.append((acked - sent, cut - sent, after[0].start.timestamp() - sent))
     return out
 
 

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 _OUT_TIME = re.compile(rb"out_time_us=(\d+)")
@@ -97,3 +98,34 @@ def ffmpeg_version() -> tuple[int, int]:
     done = subprocess.run([ffmpeg_exe(), "-version"], capture_output=True, check=False)
     found = re.search(rb"ffmpeg version n?(\d+)\.(\d+)", done.stdout)
     return (int(found[1]), int(found[2])) if found else (0, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class HlsSegment:
+    start: datetime  # EXT-X-PROGRAM-DATE-TIME: the wall clock of the segment's first frame
+    duration: float
+    file: Path
+
+
+def hls_segments(playlist: Path) -> list[HlsSegment]:
+    """The segments an HLS media playlist lists, each with its program date-time.
+
+    A segment the playlist gives no date-time for is an error: the time of what went out
+    is the point of reading the playlist.
+    """
+    out = []
+    start: datetime | None = None
+    duration = 0.0
+    for line in playlist.read_text().splitlines():
+        if line.startswith("#EXTINF:"):
+            duration = float(line[8:].split(",")[0])
+        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
+            # ffmpeg writes +0000; keep the form every ISO parser reads
+            stamp = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", line.split(":", 1)[1])
+            start = datetime.fromisoformat(stamp)
+        elif line and not line.startswith("#"):
+            if start is None:
+                raise MediaError(f"{playlist}: {line} has no EXT-X-PROGRAM-DATE-TIME")
+            out.append(HlsSegment(start, duration, playlist.parent / line))
+            start += timedelta(seconds=duration)
+    return out

@@ -18,6 +18,7 @@ import sys
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,8 @@ from typing import Any
 
 import aiomqtt
 
+from agents.agent import Agent
+from agents.config import AgentConfig
 from streamd.protocol import Ack, CommandKind, Leaf, Topics, parse_topic, sign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -216,3 +219,50 @@ class Court:
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [e for e in self.inbox[Leaf.EVENTS] if e["kind"] == kind]
+
+
+@contextlib.asynccontextmanager
+async def broker_for(tmp: Path) -> AsyncIterator[tuple[str, int]]:
+    """A broker for one test: the shared one, or a private one killed afterwards."""
+    host, port, private = shared_broker(tmp)
+    try:
+        yield host, port
+    finally:
+        if private:
+            private.kill()
+
+
+@contextlib.asynccontextmanager
+async def court_on(
+    host: str, port: int, topics: Topics, secret: str | None = "s3cret"
+) -> AsyncIterator[Court]:
+    async with aiomqtt.Client(host, port) as client:
+        court = Court(client, topics, secret)
+        await court.start()
+        try:
+            yield court
+        finally:
+            await court.close()
+
+
+@contextlib.asynccontextmanager
+async def running_agent(cfg: AgentConfig) -> AsyncIterator[Agent]:
+    """An agent in this event loop, connected; stopped as SIGTERM would stop it."""
+    agent = Agent(cfg)
+    running = asyncio.create_task(agent.run())
+    try:
+        await asyncio.wait_for(agent.connected.wait(), 10)
+        yield agent
+    finally:
+        agent.stop()
+        await asyncio.wait_for(running, 30)
+
+
+async def spawn_agent(path: Path, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """`streamd-agent --config path` as its own process, output discarded."""
+    return await asyncio.create_subprocess_exec(
+        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )

@@ -7,19 +7,22 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
-import aiomqtt
 import pytest
 
 from agents import manifest as mf
-from agents.agent import Agent
 from agents.config import load
 from streamd.media import probe
 from streamd.protocol import CommandKind, ErrorCode, Leaf, sign
-from tests.mqtt_support import Court, PrivateBroker, room_config, shared_broker
+from tests.mqtt_support import (
+    PrivateBroker,
+    broker_for,
+    court_on,
+    room_config,
+    running_agent,
+    spawn_agent,
+)
 
 K = CommandKind
 
@@ -49,16 +52,9 @@ def _check_recording(folder: Path) -> mf.Manifest:
 async def test_bad_commands_get_error_acks_and_counters_and_nothing_breaks(
     tmp_path: Path,
 ) -> None:
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port)
-    agent = Agent(load(path))
-    running = asyncio.create_task(agent.run())
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await asyncio.wait_for(agent.connected.wait(), 10)
-
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port)
+        async with running_agent(load(path)) as agent, court_on(host, port, topics) as court:
             await court.publish(b"\xff not json")
             ack = await court.ack_of(None)
             assert not ack.ok and ack.error is ErrorCode.MALFORMED
@@ -85,7 +81,7 @@ async def test_bad_commands_get_error_acks_and_counters_and_nothing_breaks(
             assert ack.error is ErrorCode.WRONG_STATE and "prepare" in ack.message
 
             bad_line = b'{"v":1,"hearing_id":1,"seq":0,"speaker":"x"}'
-            await client.publish(topics.transcript, bad_line, qos=1)
+            await court.client.publish(topics.transcript, bad_line, qos=1)
             await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "transcript_rejected")
 
             stop = court.command(K.STOP)  # still answering, still idle
@@ -103,22 +99,7 @@ async def test_bad_commands_get_error_acks_and_counters_and_nothing_breaks(
                 "transcript_malformed": 1,
             }
             assert len(court.events("command_rejected")) == 5
-            await court.close()
-    finally:
-        agent.stop()
-        await asyncio.wait_for(running, 30)
-        if private:
-            private.kill()
     assert not (agent.cfg.data_dir / "recordings").exists(), "nothing was recorded"
-
-
-def _spawn(path: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "agents.cli", "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ.copy(),
-    )
 
 
 @pytest.mark.broker
@@ -127,38 +108,33 @@ def _spawn(path: Path) -> subprocess.Popen[bytes]:
 async def test_kill_9_mid_recording_then_restart_resumes_and_records_the_gap(
     tmp_path: Path,
 ) -> None:
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port)
-    cfg = load(path)
-    proc = _spawn(path)
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
-            assert (await court.send(K.PREPARE, 9)).ok
-            assert (await court.send(K.GO_LIVE, 9, target={"kind": "hls"})).ok
-            await asyncio.sleep(5)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            offline = await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "offline", 10)
-            assert offline["room"] == "room-01"
-            await asyncio.sleep(2)
-            proc = _spawn(path)
-            await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recovered", 30)
-            state = await court.wait_for(
-                Leaf.STATE, lambda s: s["phase"] == "live" and s["hearing_id"] == 9, 30, nth=1
-            )
-            assert state["session"]
-            await asyncio.sleep(5)
-            ack = await court.send(K.STOP, 9)
-            assert ack.ok and ack.phase == "idle"
-            await court.close()
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
-        if private:
-            private.kill()
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port)
+        cfg = load(path)
+        proc = await spawn_agent(path)
+        try:
+            async with court_on(host, port, topics) as court:
+                await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+                assert (await court.send(K.PREPARE, 9)).ok
+                assert (await court.send(K.GO_LIVE, 9, target={"kind": "hls"})).ok
+                await asyncio.sleep(5)
+                proc.kill()
+                await proc.wait()
+                offline = await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "offline", 10)
+                assert offline["room"] == "room-01"
+                await asyncio.sleep(2)
+                proc = await spawn_agent(path)
+                await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recovered", 30)
+                state = await court.wait_for(
+                    Leaf.STATE, lambda s: s["phase"] == "live" and s["hearing_id"] == 9, 30, nth=1
+                )
+                assert state["session"]
+                await asyncio.sleep(5)
+                ack = await court.send(K.STOP, 9)
+                assert ack.ok and ack.phase == "idle"
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 30)
     (folder,) = list((cfg.data_dir / "recordings" / "9").iterdir())
     manifest = _check_recording(folder)
     assert manifest.closed_at is not None
@@ -180,35 +156,25 @@ async def test_a_broker_restart_leaves_the_recording_untouched(tmp_path: Path) -
     broker.start()
     path, topics = room_config(tmp_path, broker.port)
     cfg = load(path)
-    agent = Agent(cfg)
-    running = asyncio.create_task(agent.run())
     try:
-        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await asyncio.wait_for(agent.connected.wait(), 10)
-            assert (await court.send(K.PREPARE, 5)).ok
-            await asyncio.sleep(3)
-            broker.kill()
-            await court.close()
-        sent_before = agent.journal.sent
-        await asyncio.sleep(4)  # segments close while the broker is away
-        assert agent.journal.count > sent_before, "events were raised during the outage"
-        outage_seqs = set(range(sent_before, agent.journal.count))
-        broker.start()
-        async with aiomqtt.Client("127.0.0.1", broker.port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            state = await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "ready", 10)
-            assert state["hearing_id"] == 5
-            for seq in outage_seqs:
-                await court.wait_for(Leaf.EVENTS, lambda e, seq=seq: e["seq"] == seq, 10)
-            await asyncio.sleep(2)
-            assert (await court.send(K.STOP, 5)).ok
-            await court.close()
+        async with running_agent(cfg) as agent:
+            async with court_on("127.0.0.1", broker.port, topics) as court:
+                assert (await court.send(K.PREPARE, 5)).ok
+                await asyncio.sleep(3)
+                broker.kill()
+            sent_before = agent.journal.sent
+            await asyncio.sleep(4)  # segments close while the broker is away
+            assert agent.journal.count > sent_before, "events were raised during the outage"
+            outage_seqs = set(range(sent_before, agent.journal.count))
+            broker.start()
+            async with court_on("127.0.0.1", broker.port, topics) as court:
+                state = await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "ready", 10)
+                assert state["hearing_id"] == 5
+                for seq in outage_seqs:
+                    await court.wait_for(Leaf.EVENTS, lambda e, seq=seq: e["seq"] == seq, 10)
+                await asyncio.sleep(2)
+                assert (await court.send(K.STOP, 5)).ok
     finally:
-        agent.stop()
-        await asyncio.wait_for(running, 30)
         broker.kill()
     (folder,) = list((cfg.data_dir / "recordings" / "5").iterdir())
     manifest = _check_recording(folder)
@@ -222,21 +188,14 @@ async def test_a_broker_restart_leaves_the_recording_untouched(tmp_path: Path) -
 async def test_a_crashed_or_stalled_ffmpeg_restarts_and_the_gap_is_reported(
     tmp_path: Path,
 ) -> None:
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port, stall_seconds=2.0)
-    agent = Agent(load(path))
-    running = asyncio.create_task(agent.run())
-
     def pid_of(supervised: object) -> int:
         proc = supervised._proc  # type: ignore[attr-defined]
         assert proc is not None and proc.returncode is None
         return int(proc.pid)
 
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await asyncio.wait_for(agent.connected.wait(), 10)
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port, stall_seconds=2.0)
+        async with running_agent(load(path)) as agent, court_on(host, port, topics) as court:
             assert (await court.send(K.PREPARE, 3)).ok
             assert (await court.send(K.GO_LIVE, 3, target={"kind": "hls"})).ok
             await asyncio.sleep(3)
@@ -265,12 +224,6 @@ async def test_a_crashed_or_stalled_ffmpeg_restarts_and_the_gap_is_reported(
             assert public["data"]["seconds"] < 5.0
             await asyncio.sleep(2)
             assert (await court.send(K.STOP, 3)).ok
-            await court.close()
-    finally:
-        agent.stop()
-        await asyncio.wait_for(running, 30)
-        if private:
-            private.kill()
     (folder,) = list((agent.cfg.data_dir / "recordings" / "3").iterdir())
     manifest = _check_recording(folder)
     causes = [g.cause for g in manifest.gaps]
@@ -283,30 +236,21 @@ async def test_a_crashed_or_stalled_ffmpeg_restarts_and_the_gap_is_reported(
 async def test_a_recorder_that_cannot_start_fails_the_prepare_and_leaves_the_room_idle(
     tmp_path: Path,
 ) -> None:
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port)
-    proc = await asyncio.create_subprocess_exec(
-        *[sys.executable, "-m", "agents.cli", "--config", str(path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=os.environ | {"STREAMD_FFMPEG": str(tmp_path / "no-such-ffmpeg")},
-    )
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
-            ack = await court.send(K.PREPARE, 4)
-            assert ack.error is ErrorCode.FAILED and "no-such-ffmpeg" in ack.message
-            assert ack.phase == "idle"
-            live = await court.send(K.GO_LIVE, 4, target={"kind": "hls"})
-            assert live.error is ErrorCode.WRONG_STATE, "nothing airs without a recording"
-            await court.close()
-    finally:
-        proc.terminate()
-        assert await asyncio.wait_for(proc.wait(), 30) == 0
-        if private:
-            private.kill()
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port)
+        no_ffmpeg = {"STREAMD_FFMPEG": str(tmp_path / "no-such-ffmpeg")}
+        proc = await spawn_agent(path, env=os.environ | no_ffmpeg)
+        try:
+            async with court_on(host, port, topics) as court:
+                await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+                ack = await court.send(K.PREPARE, 4)
+                assert ack.error is ErrorCode.FAILED and "no-such-ffmpeg" in ack.message
+                assert ack.phase == "idle"
+                live = await court.send(K.GO_LIVE, 4, target={"kind": "hls"})
+                assert live.error is ErrorCode.WRONG_STATE, "nothing airs without a recording"
+        finally:
+            proc.terminate()
+            assert await asyncio.wait_for(proc.wait(), 30) == 0
 
 
 @pytest.mark.broker
@@ -314,31 +258,17 @@ async def test_a_recorder_that_cannot_start_fails_the_prepare_and_leaves_the_roo
 @pytest.mark.slow
 async def test_an_agent_stopped_mid_hearing_resumes_the_same_session(tmp_path: Path) -> None:
     """SIGTERM (a service restart) closes segments cleanly; the next start carries on."""
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port)
-    cfg = load(path)
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            first = Agent(cfg)
-            running = asyncio.create_task(first.run())
-            await asyncio.wait_for(first.connected.wait(), 10)
-            assert (await court.send(K.PREPARE, 6)).ok
-            await asyncio.sleep(3)
-            first.stop()
-            await asyncio.wait_for(running, 30)
-            second = Agent(cfg)
-            running = asyncio.create_task(second.run())
-            await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recovered", 20)
-            await asyncio.sleep(3)
-            assert (await court.send(K.STOP, 6)).ok
-            second.stop()
-            await asyncio.wait_for(running, 30)
-            await court.close()
-    finally:
-        if private:
-            private.kill()
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port)
+        cfg = load(path)
+        async with court_on(host, port, topics) as court:
+            async with running_agent(cfg):
+                assert (await court.send(K.PREPARE, 6)).ok
+                await asyncio.sleep(3)
+            async with running_agent(cfg):
+                await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recovered", 20)
+                await asyncio.sleep(3)
+                assert (await court.send(K.STOP, 6)).ok
     (folder,) = list((cfg.data_dir / "recordings" / "6").iterdir())
     manifest = _check_recording(folder)
     assert manifest.closed_at is not None and len(manifest.runs) == 2

@@ -5,42 +5,22 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import re
 import time
 from datetime import datetime
 from pathlib import Path
 
-import aiomqtt
 import pytest
 from PIL import Image
 
 from agents import manifest as mf
-from agents.agent import Agent
 from agents.config import load
-from agents.pipelines import CLOCK_FILE
-from streamd.media import gray_frames, probe
+from agents.pipelines import CLOCK_FILE, HLS_PLAYLIST
+from streamd.media import gray_frames, hls_segments, probe
 from streamd.protocol import CommandKind, Leaf
-from tests.mqtt_support import Court, room_config, shared_broker
+from tests.mqtt_support import broker_for, court_on, room_config, running_agent
 
 pytestmark = [pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
 K = CommandKind
-
-
-def _playlist(folder: Path) -> list[tuple[datetime, float, Path]]:
-    """(program date-time, duration, file) of every HLS segment listed."""
-    out = []
-    pdt: datetime | None = None
-    duration = 0.0
-    for line in (folder / "index.m3u8").read_text().splitlines():
-        if line.startswith("#EXTINF:"):
-            duration = float(line[8:].split(",")[0])
-        elif line.startswith("#EXT-X-PROGRAM-DATE-TIME:"):
-            stamp = re.sub(r"([+-]\d\d)(\d\d)$", r"\1:\2", line.split(":", 1)[1])
-            pdt = datetime.fromisoformat(stamp)
-        elif line and not line.startswith("#"):
-            assert pdt is not None
-            out.append((pdt, duration, folder / line))
-    return out
 
 
 def _is_slate(frame: bytes, slate: bytes) -> bool:
@@ -50,16 +30,10 @@ def _is_slate(frame: bytes, slate: bytes) -> bool:
 async def test_a_hearing_is_recorded_three_ways_and_a_pause_shows_the_slate(
     tmp_path: Path,
 ) -> None:
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port)
-    cfg = load(path)
-    agent = Agent(cfg)
-    running = asyncio.create_task(agent.run())
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await asyncio.wait_for(agent.connected.wait(), 10)
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port)
+        cfg = load(path)
+        async with running_agent(cfg) as agent, court_on(host, port, topics) as court:
             assert (await court.send(K.PREPARE, 7)).ok
             await court.transcript(7, 0, "书记员", "请全体起立")
             await asyncio.sleep(2.5)
@@ -89,12 +63,6 @@ async def test_a_hearing_is_recorded_three_ways_and_a_pause_shows_the_slate(
             assert state["room"] == "room-01"
             await court.wait_for(Leaf.EVENTS, lambda e: e["kind"] == "recording_stopped")
             assert court.inbox[Leaf.TELEMETRY], "telemetry arrives while the agent runs"
-            await court.close()
-    finally:
-        agent.stop()
-        await asyncio.wait_for(running, 30)
-        if private:
-            private.kill()
 
     sessions = list((cfg.data_dir / "recordings" / "7").iterdir())
     assert len(sessions) == 1, "a duplicate stop must not open or close another session"
@@ -122,12 +90,12 @@ async def test_a_hearing_is_recorded_three_ways_and_a_pause_shows_the_slate(
 
     slate = Image.open(agent.slate_image).convert("L").resize((64, 36)).tobytes()
     shown: list[tuple[datetime, float, bool]] = []
-    for pdt, duration, file in _playlist(cfg.hls_dir):
-        frames = gray_frames(file)
-        assert frames, file
+    for seg in hls_segments(cfg.hls_dir / HLS_PLAYLIST):
+        frames = gray_frames(seg.file)
+        assert frames, seg.file
         slates = [_is_slate(f, slate) for f in frames]
-        assert all(slates) or not any(slates), f"{file.name} mixes slate and courtroom"
-        shown.append((pdt, duration, slates[0]))
+        assert all(slates) or not any(slates), f"{seg.file.name} mixes slate and courtroom"
+        shown.append((seg.start, seg.duration, slates[0]))
     slate_runs = [i for i, (_, _, s) in enumerate(shown) if s]
     assert slate_runs, "the slate was published"
     first_slate = slate_runs[0]
@@ -159,29 +127,19 @@ async def test_rtmp_push_masks_the_public_picture_and_voice_but_never_the_record
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    host, port, private = shared_broker(tmp_path)
-    path, topics = room_config(tmp_path, port)
-    cfg = load(path)
-    agent = Agent(cfg)
-    running = asyncio.create_task(agent.run())
     try:
         await asyncio.sleep(0.5)  # the listener opens its port
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await asyncio.wait_for(agent.connected.wait(), 10)
-            assert (await court.send(K.PREPARE, 11)).ok
-            mask = {"regions": [{"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5}], "voice": True}
-            live = await court.send(K.GO_LIVE, 11, target={"kind": "rtmp", "url": url}, mask=mask)
-            assert live.ok
-            await asyncio.sleep(5)
-            assert (await court.send(K.STOP, 11)).ok
-            await court.close()
+        async with broker_for(tmp_path) as (host, port):
+            path, topics = room_config(tmp_path, port)
+            cfg = load(path)
+            async with running_agent(cfg), court_on(host, port, topics) as court:
+                assert (await court.send(K.PREPARE, 11)).ok
+                mask = {"regions": [{"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5}], "voice": True}
+                target = {"kind": "rtmp", "url": url}
+                assert (await court.send(K.GO_LIVE, 11, target=target, mask=mask)).ok
+                await asyncio.sleep(5)
+                assert (await court.send(K.STOP, 11)).ok
     finally:
-        agent.stop()
-        await asyncio.wait_for(running, 30)
-        if private:
-            private.kill()
         await asyncio.wait_for(listener.wait(), 15)
 
     def top_left_mean(frame: bytes) -> float:
@@ -213,28 +171,16 @@ async def test_a_camera_that_draws_the_time_is_recorded_without_re_encoding(
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
     assert await made.wait() == 0
-    host, port, private = shared_broker(tmp_path)
     source = {"kind": "file", "url": str(camera), "codecs": "h264_aac", "draws_time": True}
-    path, topics = room_config(tmp_path / "room", port, source=source)
-    cfg = load(path)
-    assert cfg.agent.source.copyable
-    agent = Agent(cfg)
-    running = asyncio.create_task(agent.run())
-    try:
-        async with aiomqtt.Client(host, port) as client:
-            court = Court(client, topics, "s3cret")
-            await court.start()
-            await asyncio.wait_for(agent.connected.wait(), 10)
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path / "room", port, source=source)
+        cfg = load(path)
+        assert cfg.agent.source.copyable
+        async with running_agent(cfg), court_on(host, port, topics) as court:
             assert (await court.send(K.PREPARE, 12)).ok
             assert (await court.send(K.GO_LIVE, 12, target={"kind": "hls"})).ok
             await asyncio.sleep(5)
             assert (await court.send(K.STOP, 12)).ok
-            await court.close()
-    finally:
-        agent.stop()
-        await asyncio.wait_for(running, 30)
-        if private:
-            private.kill()
     (folder,) = list((cfg.data_dir / "recordings" / "12").iterdir())
     manifest = mf.load(folder)
     assert manifest.copied_from_source and manifest.time_overlay == "camera"
