@@ -13,6 +13,7 @@ from enum import StrEnum
 from streamd.protocol import (
     AgentPhase,
     Command,
+    EndStream,
     ErrorCode,
     GoLive,
     Pause,
@@ -73,7 +74,7 @@ def decide(now: Snapshot, cmd: Command) -> Decision:
             Snapshot(AgentPhase.READY, cmd.hearing_id), (Effect.START_RECORDING,), message=""
         )
     if not now.recording:
-        if isinstance(cmd, Stop | Pause):
+        if isinstance(cmd, Stop | Pause | EndStream):
             return Decision(now, message="nothing to do: not recording")
         return _refuse(now, "not prepared: send prepare first")
     if isinstance(cmd, GoLive):
@@ -92,6 +93,10 @@ def decide(now: Snapshot, cmd: Command) -> Decision:
         if now.phase is AgentPhase.LIVE:
             return Decision(now, message="already live")
         return _refuse(now, "not live yet: send go_live")
+    if isinstance(cmd, EndStream):
+        if now.phase in (AgentPhase.LIVE, AgentPhase.PAUSED):
+            return Decision(Snapshot(AgentPhase.READY, now.hearing_id), (Effect.STOP_PUBLISHING,))
+        return Decision(now, message="nothing public to end")
     assert isinstance(cmd, Stop)
     stop: tuple[Effect, ...] = (Effect.STOP_RECORDING,)
     if now.phase in (AgentPhase.LIVE, AgentPhase.PAUSED):

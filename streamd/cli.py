@@ -199,7 +199,7 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
 def serve(settings: Settings, db: Database) -> None:
     from streamd.web import create_app
 
-    app = create_app(settings=settings, db=db)
+    app = create_app(settings=settings, db=db, orchestrate=True)
     # run_app handles SIGINT and SIGTERM: stop accepting, let requests finish, clean up.
     web.run_app(
         app,

@@ -83,6 +83,28 @@ class Settings(BaseSettings):
         pattern=r"^mqtts?://[^/\s]+$",
         description="The court's broker (Mosquitto, EMQX); unset starts an embedded one.",
     )
+    command_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        max_length=256,
+        description="Signs agent commands (each room gets its own key derived from it); "
+        "generated in data_dir when unset.",
+    )
+    prepare_minutes: int = Field(
+        default=10, ge=0, le=120, description="Recording starts this long before a hearing."
+    )
+    ack_timeout_seconds: float = Field(
+        default=3.0, gt=0, le=60, description="How long an agent has to acknowledge a command."
+    )
+    command_retries: int = Field(
+        default=2, ge=0, le=10, description="Resends of an unacknowledged command before alerting."
+    )
+    agent_silence_seconds: float = Field(
+        default=8.0, gt=0, le=300, description="An agent silent this long raises an alert."
+    )
+    scheduler_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How often due hearings are prepared."
+    )
     watch_url_template: str = Field(
         default="/public/watch/{hearing_id}",
         max_length=256,

@@ -43,7 +43,11 @@ class DepartmentSpec(_Strict):
 class LineSpec(_Strict):
     code: str = Field(pattern=CODE)
     name: str = Field(min_length=1, max_length=128)
-    push_url: str = Field(pattern=r"^(rtmps?|srt|https?)://", max_length=512)
+    push_url: str = Field(
+        pattern=r"^((rtmps?|srt|https?)://.+|hls)$",
+        max_length=512,
+        description="The platform's ingest URL, or \"hls\": the agent's own HLS output.",
+    )
     stream_key: str = Field(min_length=1, max_length=256)
     active: bool = True
 

@@ -12,6 +12,7 @@ from agents.machine import Effect, Snapshot, decide
 from streamd.protocol import (
     AgentPhase,
     Command,
+    EndStream,
     ErrorCode,
     GoLive,
     Pause,
@@ -59,9 +60,18 @@ def test_the_hearing_lifecycle() -> None:
     assert d.after == Snapshot() and d.effects == (Effect.STOP_PUBLISHING, Effect.STOP_RECORDING)
 
 
+def test_end_stream_stops_the_public_stream_and_keeps_recording() -> None:
+    for phase in (P.LIVE, P.PAUSED):
+        d = decide(Snapshot(phase, 1), make(EndStream))
+        assert d.after == Snapshot(P.READY, 1) and d.effects == (Effect.STOP_PUBLISHING,)
+    again = decide(Snapshot(P.READY, 1), make(EndStream))
+    assert again.ok and again.effects == ()
+    assert decide(Snapshot(), make(EndStream)).ok
+
+
 def test_another_hearing_is_refused_while_one_records() -> None:
     busy = Snapshot(P.LIVE, 1)
-    for kind in (Prepare, GoLive, Pause, Resume, Stop):
+    for kind in (Prepare, GoLive, Pause, Resume, EndStream, Stop):
         d = decide(busy, make(kind, hearing=2))
         assert d.error is ErrorCode.WRONG_STATE and "hearing 1" in d.message
 
@@ -76,7 +86,7 @@ def test_repeats_are_harmless() -> None:
     assert decide(Snapshot(), make(GoLive)).error is ErrorCode.WRONG_STATE
 
 
-KINDS = st.sampled_from([Prepare, GoLive, Pause, Resume, Stop, Shutdown])
+KINDS = st.sampled_from([Prepare, GoLive, Pause, Resume, EndStream, Stop, Shutdown])
 
 
 @given(st.lists(st.tuples(KINDS, st.integers(1, 3)), max_size=40))

@@ -45,6 +45,7 @@ class CommandKind(StrEnum):
     GO_LIVE = "go_live"
     PAUSE = "pause"
     RESUME = "resume"
+    END_STREAM = "end_stream"
     STOP = "stop"
     SHUTDOWN = "shutdown"
 
@@ -132,6 +133,12 @@ class Resume(_CommandBase):
     kind: Literal[CommandKind.RESUME] = CommandKind.RESUME
 
 
+class EndStream(_CommandBase):
+    """End the public stream for good (an incident); the recording runs on until stop."""
+
+    kind: Literal[CommandKind.END_STREAM] = CommandKind.END_STREAM
+
+
 class Stop(_CommandBase):
     """End the stream and close the recording: the hearing is adjourned or aborted."""
 
@@ -146,7 +153,7 @@ class Shutdown(_CommandBase):
 
 
 Command = Annotated[
-    Prepare | GoLive | Pause | Resume | Stop | Shutdown, Field(discriminator="kind")
+    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown, Field(discriminator="kind")
 ]
 _COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 

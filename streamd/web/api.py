@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,9 +17,11 @@ from streamd.config import Settings
 from streamd.court import mask_key
 from streamd.domain import Role
 from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
+from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web.approvals_api import register_approvals
+from streamd.web.console_api import register_console
 from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
@@ -110,7 +113,12 @@ LinePage = page_of(LineOut)
 AuditPage = page_of(AuditOut)
 
 
-def build_api(*, db: Database, settings: Settings) -> Api:
+def build_api(
+    *,
+    db: Database,
+    settings: Settings,
+    orchestrator: Callable[[], Orchestrator | None] = lambda: None,
+) -> Api:
     """Declare every API route against this database and these settings."""
     zone = settings.zone
     ttl = timedelta(seconds=settings.token_ttl_seconds)
@@ -556,6 +564,7 @@ def build_api(*, db: Database, settings: Settings) -> Api:
 
     register_approvals(api, db=db, rules=rules, plan=plan_hearing)
     register_reports(api, db=db, settings=settings, rules=rules)
+    register_console(api, db=db, orchestrator=orchestrator, zone=zone)
     return api
 
 

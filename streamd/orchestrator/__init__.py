@@ -1,0 +1,7 @@
+"""streamd's side of the MQTT conversation with the courtroom agents."""
+
+from streamd.orchestrator.feed import Feed
+from streamd.orchestrator.records import Refused, StaleState
+from streamd.orchestrator.service import AgentView, Orchestrator, Outcome
+
+__all__ = ["AgentView", "Feed", "Orchestrator", "Outcome", "Refused", "StaleState"]

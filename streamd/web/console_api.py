@@ -1,0 +1,451 @@
+"""The hearing console, the agents, alerts and the live feed (server-sent events).
+
+Console calls are idempotent by meaning: a second press of the same button finds the step
+already taken and does nothing (`noop: true`); transcript lines carry a client key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import Session
+
+from streamd.domain import Role
+from streamd.lifecycle import Action
+from streamd.models import Alert, Stream
+from streamd.orchestrator import Orchestrator, Outcome, Refused, StaleState, casefile, records
+from streamd.store import Database
+from streamd.web.problems import ApiProblem, not_found
+from streamd.web.routing import Api, Call, dump
+
+CONSOLE = frozenset({Role.CLERK, Role.ADMIN})
+HIDE = frozenset({Role.CLERK, Role.JUDGE, Role.TECHNICIAN, Role.ADMIN})  # may pause / abort
+WATCH = frozenset(Role)
+HEARTBEAT_SECONDS = 15.0
+REASON = Field(min_length=1, max_length=500)
+
+
+class NoBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReasonOptional(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ReasonRequired(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = REASON
+
+
+class InterruptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    kind: Literal["recess", "non_public_evidence", "mediation"] = Field(
+        description="The only interruptions of the recording the rules allow."
+    )
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TranscriptIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    speaker: str = Field(min_length=1, max_length=64)
+    text: str = Field(min_length=1, max_length=4000)
+    client_key: str | None = Field(
+        default=None, min_length=8, max_length=128, description="Sent twice, stored once."
+    )
+
+
+class TranscriptOut(BaseModel):
+    hearing_id: int
+    seq: int
+    created: bool
+
+
+class OutcomeOut(BaseModel):
+    hearing_id: int
+    state: str
+    noop: bool
+    held: bool
+    command_id: str | None
+    command: str | None
+    delivery: str | None = Field(description="acked | refused | unacknowledged")
+    message: str
+
+
+class TransitionOut(BaseModel):
+    at: datetime
+    actor: str
+    action: str
+    reason: str | None
+    from_state: str
+    to_state: str
+    command_id: str | None
+
+
+class CommandOut(BaseModel):
+    id: str
+    kind: str
+    issued_at: datetime
+    status: str
+    attempts: int
+    answered_at: datetime | None
+    error: str | None
+    message: str | None
+
+
+class StreamOut(BaseModel):
+    hearing_id: int
+    room: str
+    state: str
+    state_at: datetime
+    at_risk: bool
+    risk_reason: str | None
+    discipline_at: datetime | None
+    adjourned_at: datetime | None
+    agent: dict[str, Any] | None
+    transitions: list[TransitionOut]
+    commands: list[CommandOut]
+
+
+class AgentOut(BaseModel):
+    room: str
+    online: bool
+    silent: bool
+    phase: str | None
+    hearing_id: int | None
+    state: dict[str, Any] | None
+    telemetry: dict[str, Any] | None
+
+
+class AgentList(BaseModel):
+    items: list[AgentOut]
+
+
+class AlertOut(BaseModel):
+    id: int
+    kind: str
+    severity: str
+    room: str | None
+    hearing_id: int | None
+    message_zh: str
+    message_en: str
+    raised_at: datetime
+    cleared_at: datetime | None
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+
+
+class AlertList(BaseModel):
+    items: list[AlertOut]
+
+
+class AlertQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    open: bool = True
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class FeedQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    types: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_]+(,[a-z_]+)*$",
+        description="Comma-separated: stream, agent, alert, alert_cleared, event, telemetry.",
+    )
+
+
+def _outcome(out: Outcome) -> OutcomeOut:
+    return OutcomeOut(
+        hearing_id=out.hearing_id,
+        state=out.state.value,
+        noop=out.noop,
+        held=out.held,
+        command_id=out.command_id,
+        command=out.command.value if out.command else None,
+        delivery=out.delivery,
+        message=out.message,
+    )
+
+
+def _alert_out(row: Alert) -> AlertOut:
+    assert row.id is not None
+    return AlertOut.model_validate(row, from_attributes=True)
+
+
+def register_console(
+    api: Api, *, db: Database, orchestrator: Callable[[], Orchestrator | None], zone: Any
+) -> None:
+    def running() -> Orchestrator:
+        orch = orchestrator()
+        if orch is None:
+            raise ApiProblem(503, "Service unavailable", "the orchestrator is not running")
+        return orch
+
+    async def guarded(hearing_id: int, fn: Any) -> web.StreamResponse:
+        try:
+            out = await fn
+        except LookupError as exc:
+            raise ApiProblem(404, "Not found", str(exc)) from None
+        except (Refused, StaleState) as exc:
+            raise ApiProblem(409, "Conflict", str(exc)) from None
+        if isinstance(out, Outcome):
+            return dump(_outcome(out))
+        assert isinstance(out, BaseModel)
+        return dump(out)
+
+    def console_route(
+        path: str, action: Action, summary: str, body: type[BaseModel], roles: frozenset[Role]
+    ) -> None:
+        @api.route(
+            "POST",
+            f"/hearings/{{hearing_id}}/stream/{path}",
+            summary=summary,
+            tag="console",
+            roles=roles,
+            body=body,
+            responses={200: OutcomeOut},
+            errors=(409, 503),
+        )
+        async def handler(call: Call) -> web.StreamResponse:
+            assert call.user is not None
+            hearing_id = call.params["hearing_id"]
+            reason = getattr(call.body, "reason", None)
+            return await guarded(
+                hearing_id,
+                running().act(hearing_id, action, actor=call.user.username, reason=reason),
+            )
+
+        handler.__name__ = f"stream_{action.value}"
+
+    console_route("prepare", Action.PREPARE, "Start recording early", ReasonOptional, CONSOLE)
+    console_route(
+        "discipline-announced",
+        Action.DISCIPLINE_ANNOUNCED,
+        "Court discipline announced (宣布法庭纪律): go live",
+        ReasonOptional,
+        CONSOLE,
+    )
+    console_route("pause", Action.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, HIDE)
+    console_route("resume", Action.RESUME, "Resume the broadcast (恢复)", ReasonOptional, CONSOLE)
+    console_route(
+        "end-stream",
+        Action.END_STREAM,
+        "End the broadcast for good after an incident; the recording goes on",
+        ReasonRequired,
+        HIDE,
+    )
+    console_route(
+        "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, CONSOLE
+    )
+    console_route("abort", Action.ABORT, "Abort the stream and recording", ReasonRequired, HIDE)
+
+    @api.route(
+        "POST",
+        "/hearings/{hearing_id}/stream/interruptions",
+        summary="Start a recording interruption (recess, non-public evidence, mediation)",
+        tag="console",
+        roles=CONSOLE,
+        body=InterruptionIn,
+        responses={200: OutcomeOut},
+        errors=(409, 503),
+    )
+    async def start_interruption(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        data: InterruptionIn = call.body
+        return await guarded(
+            call.params["hearing_id"],
+            running().start_interruption(
+                call.params["hearing_id"],
+                kind=data.kind,
+                reason=data.reason,
+                user=call.user.username,
+            ),
+        )
+
+    @api.route(
+        "POST",
+        "/hearings/{hearing_id}/stream/interruptions/end",
+        summary="End the open recording interruption",
+        tag="console",
+        roles=CONSOLE,
+        body=NoBody,
+        responses={200: OutcomeOut},
+        errors=(409, 503),
+    )
+    async def end_interruption(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        return await guarded(
+            call.params["hearing_id"],
+            running().end_interruption(call.params["hearing_id"], user=call.user.username),
+        )
+
+    @api.route(
+        "POST",
+        "/hearings/{hearing_id}/stream/transcript",
+        summary="Add a transcript line (forwarded to the courtroom's recorder)",
+        tag="console",
+        roles=CONSOLE,
+        body=TranscriptIn,
+        responses={200: TranscriptOut},
+        errors=(409, 503),
+    )
+    async def add_transcript(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        data: TranscriptIn = call.body
+        hearing_id = call.params["hearing_id"]
+
+        async def work() -> TranscriptOut:
+            seq, created = await running().add_transcript(
+                hearing_id,
+                speaker=data.speaker,
+                text=data.text,
+                key=data.client_key,
+                user=call.user.username if call.user else "",
+            )
+            return TranscriptOut(hearing_id=hearing_id, seq=seq, created=created)
+
+        return await guarded(hearing_id, work())
+
+    @api.route(
+        "GET",
+        "/hearings/{hearing_id}/stream",
+        summary="The hearing's stream: state, history, commands and the room's agent",
+        tag="console",
+        roles=WATCH,
+        responses={200: StreamOut},
+    )
+    async def get_stream(call: Call) -> web.StreamResponse:
+        hearing_id = call.params["hearing_id"]
+
+        def work(*, session: Session) -> tuple[Stream, dict[str, Any]]:
+            row = records.stream_row(session=session, hearing_id=hearing_id)
+            if row is None or row.id is None:
+                raise ApiProblem(404, "Not found", f"hearing {hearing_id} has no stream yet")
+            return row, records.history(session=session, stream_id=row.id)
+
+        row, done = await db.run(work)
+        orch = orchestrator()
+        agent = orch.agents.get(row.room) if orch is not None else None
+        out = StreamOut(
+            hearing_id=hearing_id,
+            room=row.room,
+            state=row.state,
+            state_at=row.state_at,
+            at_risk=row.at_risk,
+            risk_reason=row.risk_reason,
+            discipline_at=row.discipline_at,
+            adjourned_at=row.adjourned_at,
+            agent=agent.public() if agent is not None else None,
+            transitions=[
+                TransitionOut.model_validate(t, from_attributes=True) for t in done["transitions"]
+            ],
+            commands=[CommandOut.model_validate(c, from_attributes=True) for c in done["commands"]],
+        )
+        return dump(out)
+
+    @api.route(
+        "GET",
+        "/hearings/{hearing_id}/stream/case-file",
+        summary="Interruption log, pauses and failure explanation for the case file",
+        tag="console",
+        roles=WATCH,
+        responses={200: casefile.CaseFileRecord},
+    )
+    async def get_case_file(call: Call) -> web.StreamResponse:
+        hearing_id = call.params["hearing_id"]
+
+        def work(*, session: Session) -> BaseModel:
+            try:
+                return casefile.case_file(session=session, hearing_id=hearing_id, zone=zone)
+            except LookupError as exc:
+                raise ApiProblem(404, "Not found", str(exc)) from None
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "GET",
+        "/agents",
+        summary="Every courtroom agent: online, phase, processes, telemetry",
+        tag="operations",
+        roles=WATCH,
+        responses={200: AgentList},
+        errors=(503,),
+    )
+    async def list_agents(call: Call) -> web.StreamResponse:
+        orch = running()
+        items = [AgentOut(**a.public()) for _, a in sorted(orch.agents.items())]
+        return dump(AgentList(items=items))
+
+    @api.route(
+        "GET",
+        "/alerts",
+        summary="Alerts, newest first",
+        tag="operations",
+        roles=WATCH,
+        query=AlertQuery,
+        responses={200: AlertList},
+    )
+    async def list_alerts(call: Call) -> web.StreamResponse:
+        rows = await db.run(records.list_alerts, open_only=call.query.open, limit=call.query.limit)
+        return dump(AlertList(items=[_alert_out(r) for r in rows]))
+
+    @api.route(
+        "POST",
+        "/alerts/{alert_id}/acknowledge",
+        summary="Acknowledge an alert (idempotent)",
+        tag="operations",
+        roles=frozenset({Role.TECHNICIAN, Role.ADMIN}),
+        body=NoBody,
+        responses={200: AlertOut},
+    )
+    async def acknowledge_alert(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        try:
+            row = await db.run(
+                records.acknowledge_alert,
+                alert_id=call.params["alert_id"],
+                user=call.user.username,
+            )
+        except LookupError:
+            raise not_found("alert", call.params["alert_id"]) from None
+        return dump(_alert_out(row))
+
+    @api.route(
+        "GET",
+        "/feed",
+        summary="Live feed (text/event-stream): stream states, alerts, events, telemetry",
+        tag="operations",
+        roles=WATCH,
+        query=FeedQuery,
+        responses={200: None},
+        errors=(503,),
+    )
+    async def feed(call: Call) -> web.StreamResponse:
+        orch = running()
+        types = call.query.types.split(",") if call.query.types else None
+        last = call.request.headers.get("Last-Event-ID", "")
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream; charset=utf-8",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            }
+        )
+        await response.prepare(call.request)
+        await response.write(b": streamd live feed\nretry: 2000\n\n")
+        messages = orch.feed.listen(
+            types, after=int(last) if last.isdigit() else None, heartbeat=HEARTBEAT_SECONDS
+        )
+        try:
+            async for msg in messages:
+                await response.write(msg.sse() if msg is not None else b": keep-alive\n\n")
+        except ConnectionResetError:
+            pass  # the page went away
+        finally:
+            await messages.aclose()  # type: ignore[attr-defined]
+        return response

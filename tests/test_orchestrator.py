@@ -1,0 +1,404 @@
+"""The orchestrator and the hearing console through the HTTP API, on a real broker and a
+real database, with simulated rooms (the real protocol and decision logic, no ffmpeg).
+The end-to-end test with real agents and a killed streamd is tests/test_orchestrator_e2e.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+import sqlalchemy as sa
+
+from streamd import court
+from streamd.auth import create_user
+from streamd.config import Settings, load_settings
+from streamd.orchestrator import Orchestrator
+from streamd.orchestrator.rooms import room_key
+from streamd.protocol import AgentPhase, GoLive, Topics
+from streamd.store import Database, upgrade
+from streamd.web import create_app
+from streamd.web.app import SLOT_KEY
+from tests.conftest import PASSWORD, Client, MakeClient, hearing_body
+from tests.mqtt_support import shared_broker
+from tests.simagent import SimulatedAgent, simulated
+
+SECRET = "court-secret-for-the-tests-0123456789"
+
+
+def write_court(folder: Path, code: str, rooms: int = 2) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "court.toml").write_text(
+        f'[court]\ncode = "{code}"\nname = "示例区人民法院"\n'
+        '[[departments]]\ncode = "civil-1"\nname = "民事审判第一庭"\n'
+        '[[lines]]\ncode = "L1"\nname = "直播线路一"\npush_url = "hls"\nstream_key = "k1"\n',
+        encoding="utf-8",
+    )
+    for n in range(1, rooms + 1):
+        (folder / f"room-0{n}.toml").write_text(
+            f'[room]\ncode = "room-0{n}"\nname = "第{n}法庭"\ndepartment = "civil-1"\n',
+            encoding="utf-8",
+        )
+
+
+@dataclass
+class Court:
+    client: Client
+    settings: Settings
+    db: Database
+    orch: Orchestrator
+    host: str
+    port: int
+    code: str
+
+    def topics(self, room: str = "room-01") -> Topics:
+        return Topics(self.code, room)
+
+    def key(self, room: str = "room-01") -> str:
+        return room_key(SECRET, self.topics(room))
+
+    def agent(self, room: str = "room-01", **kw: bool) -> Any:
+        return simulated(self.host, self.port, self.topics(room), self.key(room), **kw)
+
+    async def auth(self, user: str = "clerk") -> dict[str, str]:
+        resp = await self.client.post(
+            "/api/v1/auth/token", json={"username": user, "password": PASSWORD}
+        )
+        assert resp.status == 200, await resp.text()
+        return {"Authorization": f"Bearer {(await resp.json())['token']}"}
+
+    async def hearing(self, *, book: bool = True, minutes: int = 3, **over: Any) -> int:
+        start = datetime.now(UTC) + timedelta(minutes=minutes)
+        body = hearing_body(
+            start=start.isoformat(),
+            end=(start + timedelta(hours=1)).isoformat(),
+            case_number=f"（2026）粤0111民初{uuid.uuid4().int % 90000 + 1}号",
+            **over,
+        )
+        clerk = await self.auth()
+        resp = await self.client.post("/api/v1/hearings", json=body, headers=clerk)
+        assert resp.status == 201, await resp.text()
+        hearing_id = int((await resp.json())["id"])
+        if book:
+            resp = await self.client.post(
+                "/api/v1/bookings",
+                json={"hearing_id": hearing_id, "late_reason": "案件紧急，临时安排直播"},
+                headers=clerk,
+            )
+            assert resp.status == 201, await resp.text()
+            assert (await resp.json())["line"] == "L1"
+        return hearing_id
+
+    async def press(
+        self, hearing_id: int, action: str, user: str = "clerk", **body: Any
+    ) -> tuple[int, dict[str, Any]]:
+        resp = await self.client.post(
+            f"/api/v1/hearings/{hearing_id}/stream/{action}",
+            json=body,
+            headers=await self.auth(user),
+        )
+        return resp.status, await resp.json()
+
+    async def stream(self, hearing_id: int) -> dict[str, Any]:
+        resp = await self.client.get(
+            f"/api/v1/hearings/{hearing_id}/stream", headers=await self.auth()
+        )
+        assert resp.status == 200, await resp.text()
+        return dict(await resp.json())
+
+    async def until_state(self, hearing_id: int, state: str, within: float = 15) -> None:
+        async def reached() -> None:
+            while True:
+                view = self.orch.views.get(hearing_id)
+                if view is not None and view.state.value == state:
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(reached(), within)
+
+
+@pytest.fixture
+async def court_(tmp_path: Path, aiohttp_client: MakeClient, db_url: str) -> AsyncIterator[Court]:
+    host, port, private = shared_broker(tmp_path)
+    code = f"t{uuid.uuid4().hex[:10]}"
+    write_court(tmp_path / "court", code)
+    settings = load_settings(
+        environ={},
+        data_dir=str(tmp_path / "data"),
+        database_url=db_url,
+        court_config_dir=str(tmp_path / "court"),
+        mqtt_url=f"mqtt://{host}:{port}",
+        command_secret=SECRET,
+        ack_timeout_seconds=0.5,
+        command_retries=1,
+        agent_silence_seconds=3,
+        scheduler_seconds=0.2,
+    )
+    db = Database.from_url(settings.effective_database_url)
+    upgrade(db.engine)
+    db.call(court.apply_structure, structure=court.read_structure(tmp_path / "court"), actor="test")
+    for user, role in (("clerk", "clerk"), ("technician", "technician"), ("admin", "admin")):
+        db.call(create_user, username=user, password=PASSWORD, roles=[role])
+    app = create_app(settings=settings, db=db, orchestrate=True)
+    client = await aiohttp_client(app)
+
+    async def exposed() -> Orchestrator:
+        for _ in range(750):
+            if (orch := app[SLOT_KEY].current) is not None:
+                return orch
+            await asyncio.sleep(0.02)
+        raise TimeoutError("the orchestrator did not start")
+
+    orch = await exposed()
+    yield Court(client, settings, db, orch, host, port, code)
+    await client.close()
+    db.dispose()
+    if private:
+        private.kill()
+
+
+async def test_console_runs_a_hearing_and_double_clicks_do_one_thing(court_: Court) -> None:
+    async with court_.agent() as room:
+        hearing = await court_.hearing()
+        await court_.until_state(hearing, "ready")  # the scheduler prepared it
+        status, out = await court_.press(hearing, "discipline-announced")
+        assert status == 200 and out["state"] == "live" and out["delivery"] == "acked", out
+        go_live = room.commands[-1]
+        assert isinstance(go_live, GoLive) and go_live.target.kind == "hls"
+        # Two clicks at once on pause: one pause reaches the room.
+        (s1, a), (s2, b) = await asyncio.gather(
+            court_.press(hearing, "pause", reason="旁听人员喧哗"),
+            court_.press(hearing, "pause", reason="旁听人员喧哗"),
+        )
+        assert s1 == s2 == 200 and {a["noop"], b["noop"]} == {True, False}
+        assert room.snapshot.phase is AgentPhase.PAUSED
+        status, out = await court_.press(hearing, "resume")
+        assert out["state"] == "live" and out["delivery"] == "acked"
+        status, again = await court_.press(hearing, "resume")
+        assert again["noop"] is True
+        for _ in range(2):
+            resp = await court_.client.post(
+                f"/api/v1/hearings/{hearing}/stream/transcript",
+                json={"speaker": "审判长", "text": "现在开庭。", "client_key": "line-0001"},
+                headers=await court_.auth(),
+            )
+            assert resp.status == 200 and (await resp.json())["seq"] == 0
+        status, out = await court_.press(hearing, "end-stream", reason="网络故障，终止直播")
+        assert out["state"] == "off_air"
+        status, out = await court_.press(hearing, "discipline-announced")
+        assert status == 409 and "cannot go live again" in out["detail"]
+        status, out = await court_.press(hearing, "adjourned")
+        assert out["state"] == "ended" and room.snapshot.phase is AgentPhase.IDLE
+        assert room.kinds() == ["prepare", "go_live", "pause", "resume", "end_stream", "stop"]
+        await asyncio.sleep(0.3)
+        assert [(t.seq, t.text) for t in room.transcript] == [(0, "现在开庭。")]
+
+    view = await court_.stream(hearing)
+    assert [t["to_state"] for t in view["transitions"]] == [
+        "preparing", "ready", "live", "paused", "live", "off_air", "ended",
+    ]  # fmt: skip
+    assert [t["actor"] for t in view["transitions"]][:3] == ["scheduler", "agent", "clerk"]
+    assert all(c["status"] == "acked" for c in view["commands"])
+    resp = await court_.client.get(
+        "/api/v1/audit?object_type=stream&limit=50", headers=await court_.auth("admin")
+    )
+    actions = sorted(e["action"] for e in (await resp.json())["items"])
+    for action in ("stream.open", "stream.prepare", "stream.pause", "stream.adjourned"):
+        assert action in actions
+
+
+async def test_go_live_fails_closed(court_: Court) -> None:
+    async with court_.agent() as room:
+        unbooked = await court_.hearing(book=False)
+        await court_.until_state(unbooked, "ready")  # recorded all the same (三同步)
+        status, out = await court_.press(unbooked, "discipline-announced")
+        assert status == 409 and "no stream slot" in out["detail"]
+        assert "go_live" not in room.kinds()
+    # The room's agent is gone: nothing may be sent live.
+    async with court_.agent("room-02") as other:
+        booked = await court_.hearing(courtroom="room-02")
+        await court_.until_state(booked, "ready")
+        await other.crash()
+    await asyncio.sleep(0.5)
+    status, out = await court_.press(booked, "discipline-announced")
+    assert status == 409 and "offline" in out["detail"]
+    # A hearing that stops being public loses its right to a line at once.
+    async with court_.agent("room-02") as other:
+        clerk = await court_.auth()
+        resp = await court_.client.patch(
+            f"/api/v1/hearings/{booked}",
+            json={"public": False, "non_public_reason": "涉及国家秘密"},
+            headers=clerk,
+        )
+        assert resp.status == 200, await resp.text()
+        status, out = await court_.press(booked, "discipline-announced")
+        assert status == 409 and "不得直播" in out["detail"]
+        assert "go_live" not in other.kinds()
+    status, out = await court_.press(12345, "pause", reason="x")
+    assert status == 404
+
+
+async def test_pause_does_not_wait_for_the_database(court_: Court) -> None:
+    async with court_.agent() as room:
+        hearing = await court_.hearing()
+        await court_.until_state(hearing, "ready")
+        await court_.press(hearing, "discipline-announced")
+        headers = await court_.auth()  # logging in writes; do it before the lock
+        url = court_.settings.effective_database_url
+        if url.startswith("sqlite"):
+            lock = sqlite3.connect(url.split("///", 1)[1], timeout=5)
+            lock.execute("BEGIN IMMEDIATE")  # every writer now waits
+            release = lock.rollback
+        else:
+            engine = sa.create_engine(url)
+            conn = engine.connect()
+            tx = conn.begin()
+            conn.execute(sa.text("LOCK TABLE stream, stream_transition, stream_command"))
+
+            def release() -> None:
+                tx.rollback()
+                conn.close()
+                engine.dispose()
+
+        try:
+            resp = await court_.client.post(
+                f"/api/v1/hearings/{hearing}/stream/pause",
+                json={"reason": "当事人情绪失控"},
+                headers=headers,
+            )
+            out = await resp.json()
+            # Answered and carried out while the database still refuses every write.
+            assert resp.status == 200 and out["delivery"] == "acked", out
+            assert room.snapshot.phase is AgentPhase.PAUSED
+        finally:
+            release()
+        for _ in range(100):  # the write lands once the database is back
+            view = await court_.stream(hearing)
+            if view["state"] == "paused":
+                break
+            await asyncio.sleep(0.1)
+        assert view["transitions"][-1]["reason"] == "当事人情绪失控"
+        for _ in range(50):
+            if view["commands"][-1]["status"] == "acked":
+                break
+            await asyncio.sleep(0.1)
+            view = await court_.stream(hearing)
+        assert [c["kind"] for c in view["commands"]] == ["prepare", "go_live", "pause"]
+        assert view["commands"][-1]["status"] == "acked"
+
+
+async def test_an_unanswered_command_is_escalated(court_: Court) -> None:
+    async with court_.agent(answer=False) as room:
+        hearing = await court_.hearing(minutes=60)  # not due yet: the clerk starts it
+        status, out = await court_.press(hearing, "prepare")
+        assert status == 200 and out["delivery"] == "unacknowledged"
+        assert room.kinds() == ["prepare", "prepare"]  # resent once, same id
+        assert room.commands[0].id == room.commands[1].id
+    for _ in range(50):
+        resp = await court_.client.get("/api/v1/alerts", headers=await court_.auth("technician"))
+        kinds = {a["kind"] for a in (await resp.json())["items"]}
+        if "command_unacknowledged" in kinds:
+            break
+        await asyncio.sleep(0.1)
+    assert "command_unacknowledged" in kinds
+    view = await court_.stream(hearing)
+    assert view["at_risk"] and view["commands"][0]["status"] == "unacknowledged"
+
+
+async def test_agent_crash_alerts_on_the_feed_and_recovery_clears_it(court_: Court) -> None:
+    headers = await court_.auth("technician")
+    received: list[tuple[str, dict[str, Any]]] = []
+
+    async def listen() -> None:
+        url = "/api/v1/feed?types=alert,alert_cleared"
+        async with court_.client.get(url, headers=headers) as r:
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/event-stream")
+            kind = ""
+            async for raw in r.content:
+                line = raw.decode().rstrip("\n")
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    received.append((kind, json.loads(line[6:])))
+
+    listener = asyncio.create_task(listen())
+    try:
+        room = SimulatedAgent(court_.host, court_.port, court_.topics(), court_.key())
+        await room.start()
+        await asyncio.sleep(0.3)
+        await room.crash()
+        for _ in range(100):
+            if any(k == "alert" and d["kind"] == "agent_offline" for k, d in received):
+                break
+            await asyncio.sleep(0.1)
+        alert = next(d for k, d in received if k == "alert")
+        assert alert["kind"] == "agent_offline" and alert["room"] == "room-01"
+        async with court_.agent():
+            for _ in range(50):
+                if any(k == "alert_cleared" for k, _ in received):
+                    break
+                await asyncio.sleep(0.1)
+            assert any(k == "alert_cleared" for k, _ in received)
+    finally:
+        listener.cancel()
+    resp = await court_.client.get("/api/v1/alerts?open=false", headers=headers)
+    rows = (await resp.json())["items"]
+    assert rows[0]["kind"] == "agent_offline" and rows[0]["cleared_at"] is not None
+    resp = await court_.client.post(
+        f"/api/v1/alerts/{rows[0]['id']}/acknowledge", json={}, headers=headers
+    )
+    assert resp.status == 200 and (await resp.json())["acknowledged_by"] == "technician"
+
+
+async def test_malformed_messages_are_counted_and_change_nothing(court_: Court) -> None:
+    async with court_.agent() as room:
+        hearing = await court_.hearing()
+        await court_.until_state(hearing, "ready")
+        topics = court_.topics()
+        async with aiomqtt.Client(court_.host, court_.port) as rogue:
+            for leaf in (topics.ack, topics.events, topics.telemetry):
+                await rogue.publish(leaf, b"{not json", qos=1)
+            await rogue.publish(topics.ack, json.dumps({"v": 1, "ok": "maybe"}), qos=1)
+        for _ in range(50):
+            if court_.orch.stats.malformed >= 4:
+                break
+            await asyncio.sleep(0.05)
+        assert court_.orch.stats.malformed == 4
+        status, out = await court_.press(hearing, "discipline-announced")
+        assert status == 200 and out["delivery"] == "acked"
+        assert room.snapshot.phase is AgentPhase.LIVE
+
+
+async def test_interruptions_pause_the_broadcast_and_go_to_the_case_file(court_: Court) -> None:
+    async with court_.agent():
+        hearing = await court_.hearing()
+        await court_.until_state(hearing, "ready")
+        await court_.press(hearing, "discipline-announced")
+        status, out = await court_.press(hearing, "interruptions", kind="recess", reason="午休")
+        assert status == 200 and out["state"] == "paused"
+        status, again = await court_.press(hearing, "interruptions", kind="recess")
+        assert again["noop"] is True
+        status, _other = await court_.press(hearing, "interruptions", kind="mediation")
+        assert status == 409
+        status, out = await court_.press(hearing, "interruptions", kind="chat")
+        assert status == 422
+        await court_.press(hearing, "interruptions/end")
+        await court_.press(hearing, "resume")
+        await court_.press(hearing, "adjourned")
+    resp = await court_.client.get(
+        f"/api/v1/hearings/{hearing}/stream/case-file", headers=await court_.auth()
+    )
+    record = await resp.json()
+    assert [i["label_zh"] for i in record["interruptions"]] == ["休庭"]
+    assert record["interruptions"][0]["ended_at"] is not None
+    assert len(record["pauses"]) == 1 and record["pauses"][0]["resumed_at"] is not None
+    assert record["explanation"] is None  # nothing failed
