@@ -152,6 +152,17 @@ def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
     print("court loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
 
 
+def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
+    """Print the key a room's agent checks commands with (its STREAMD_AGENT_SECRET)."""
+    from streamd.orchestrator.rooms import court_secret, rooms_of
+
+    rooms = rooms_of(court.read_structure(settings.court_config_dir), court_secret(settings))
+    if args.room not in rooms:
+        known = ", ".join(sorted(rooms)) or "none"
+        raise CliError(f"no courtroom {args.room!r} in {settings.court_config_dir} ({known})")
+    print(rooms[args.room].key)
+
+
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
     path = Path(args.file)
     if not path.is_file():
@@ -287,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = c.add_parser("load", help="load court.toml and courtroom TOMLs")
     p.add_argument("directory", nargs="?")
     p.set_defaults(func=cmd_court_load)
+
+    p = sub.add_parser("agent-key", help="print the command key for a courtroom's agent")
+    p.add_argument("room", help="courtroom code, e.g. room-01")
+    p.set_defaults(func=cmd_agent_key)
 
     p = sub.add_parser("import", help="import hearings from CSV (UTF-8 or GB18030) or JSON")
     p.add_argument("file")

@@ -77,6 +77,17 @@ def test_setup_commands(env: dict[str, str], tmp_path: Path) -> None:
     assert out.returncode == 2 and "STREAMD_PASSWORD" in out.stderr
 
 
+def test_agent_key_is_stable_and_per_room(env: dict[str, str]) -> None:
+    secret = {"STREAMD_COMMAND_SECRET": "x" * 32}
+    one = run(env | secret, "agent-key", "room-01")
+    two = run(env | secret, "agent-key", "room-02")
+    assert one.returncode == two.returncode == 0
+    assert len(one.stdout.strip()) == 64 and one.stdout != two.stdout
+    assert run(env | secret, "agent-key", "room-01").stdout == one.stdout
+    bad = run(env | secret, "agent-key", "room-99")
+    assert bad.returncode == 2 and "no courtroom 'room-99'" in bad.stderr
+
+
 def test_bad_setting_fails_at_start(env: dict[str, str]) -> None:
     out = run(env | {"STREAMD_PORT": "http"}, "db", "upgrade")
     assert out.returncode == 2

@@ -353,6 +353,16 @@ def store_events(*, session: Session, events: list[Event]) -> None:
         )
 
 
+def events_of(*, session: Session, hearing_id: int) -> list[AgentEvent]:
+    return list(
+        session.exec(
+            select(AgentEvent)
+            .where(AgentEvent.hearing_id == hearing_id)
+            .order_by(col(AgentEvent.room), col(AgentEvent.seq))
+        ).all()
+    )
+
+
 # ---- transcript and interruptions --------------------------------------------------------
 
 

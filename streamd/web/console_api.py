@@ -98,6 +98,15 @@ class CommandOut(BaseModel):
     message: str | None
 
 
+class EventOut(BaseModel):
+    id: str
+    seq: int
+    kind: str
+    at: datetime
+    message: str
+    data: dict[str, Any]
+
+
 class StreamOut(BaseModel):
     hearing_id: int
     room: str
@@ -110,6 +119,7 @@ class StreamOut(BaseModel):
     agent: dict[str, Any] | None
     transitions: list[TransitionOut]
     commands: list[CommandOut]
+    events: list[EventOut] = Field(description="What the room's agent reported, in order.")
 
 
 class AgentOut(BaseModel):
@@ -326,7 +336,9 @@ def register_console(
             row = records.stream_row(session=session, hearing_id=hearing_id)
             if row is None or row.id is None:
                 raise ApiProblem(404, "Not found", f"hearing {hearing_id} has no stream yet")
-            return row, records.history(session=session, stream_id=row.id)
+            done = records.history(session=session, stream_id=row.id)
+            done["events"] = records.events_of(session=session, hearing_id=hearing_id)
+            return row, done
 
         row, done = await db.run(work)
         orch = orchestrator()
@@ -345,6 +357,7 @@ def register_console(
                 TransitionOut.model_validate(t, from_attributes=True) for t in done["transitions"]
             ],
             commands=[CommandOut.model_validate(c, from_attributes=True) for c in done["commands"]],
+            events=[EventOut.model_validate(e, from_attributes=True) for e in done["events"]],
         )
         return dump(out)
 
