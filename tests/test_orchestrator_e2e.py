@@ -48,15 +48,18 @@ class Streamd:
         )
         assert out.returncode == 0, out.stderr.decode()
 
-    async def start(self) -> None:
+    def _launch(self) -> subprocess.Popen[bytes]:
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
+            return subprocess.Popen(
                 [*STREAMD, "serve", "--port", str(self.port)],
                 env=self.env,
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    async def start(self) -> None:
+        self.proc = await asyncio.to_thread(self._launch)
         async with aiohttp.ClientSession() as http:
             for _ in range(300):
                 try:
