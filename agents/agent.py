@@ -46,6 +46,7 @@ from streamd.protocol import (
     parse_command,
     parse_transcript,
 )
+from streamd.protocol.transport import no_delay
 from streamd.version import VERSION
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ class Agent:
         while True:
             try:
                 async with aiomqtt.Client(**self._client_args()) as client:
+                    no_delay(client)
                     self._client = client
                     delay = 0.2
                     await client.subscribe(self.topics.cmd, qos=1)

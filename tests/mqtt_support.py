@@ -61,7 +61,10 @@ class PrivateBroker:
             mosquitto = None  # exercise the pip-only path on a machine that has both
         if mosquitto:
             conf = self.folder / "mosquitto.conf"
-            conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
+            # set_tcp_nodelay: as production should run it (see streamd.broker.no_delay)
+            conf.write_text(
+                f"listener {self.port} 127.0.0.1\nallow_anonymous true\nset_tcp_nodelay true\n"
+            )
             argv = [mosquitto, "-c", str(conf)]
         else:
             conf = self.folder / "amqtt.yaml"

@@ -29,6 +29,7 @@ from streamd.protocol import (
     parse_command,
     parse_transcript,
 )
+from streamd.protocol.transport import no_delay
 
 
 @dataclass(eq=False)
@@ -69,6 +70,7 @@ class SimulatedAgent:
             will=aiomqtt.Will(self.topics.state, offline, qos=1, retain=True),
         ) as client:
             self._client = client
+            no_delay(client)
             await client.subscribe([(self.topics.cmd, 1), (self.topics.transcript, 1)])
             await client.publish(self.topics.state, self._state(), qos=1, retain=True)
             self.connected.set()

@@ -58,6 +58,7 @@ from streamd.protocol import (
     parse_topic,
     signed,
 )
+from streamd.protocol.transport import no_delay
 from streamd.store import Database
 
 log = logging.getLogger(__name__)
@@ -166,12 +167,18 @@ class Orchestrator:
     async def run(self) -> None:
         """Recover, then serve until cancelled."""
         await self._recover()
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._mqtt_loop())
-            tg.create_task(self._store_events_loop())
-            tg.create_task(self._watch_agents())
-            tg.create_task(self._settle_after_restart())
-            tg.create_task(self._schedule_loop())
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._mqtt_loop())
+                tg.create_task(self._store_events_loop())
+                tg.create_task(self._watch_agents())
+                tg.create_task(self._settle_after_restart())
+                tg.create_task(self._schedule_loop())
+        finally:
+            # Writes still queued are in the fast journal; the next start copies them.
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def close(self) -> None:
         self.journal.close()
@@ -235,6 +242,7 @@ class Orchestrator:
         while True:
             try:
                 async with aiomqtt.Client(**self._client_args()) as client:
+                    no_delay(client)
                     await client.subscribe(
                         [
                             (f"{base}/{Leaf.STATE.value}", 1),
@@ -263,7 +271,8 @@ class Orchestrator:
             delay = min(delay * 2, 1.0)
 
     async def _publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
-        await asyncio.wait_for(self._connected.wait(), self.settings.ack_timeout_seconds)
+        if not self._connected.is_set():
+            await asyncio.wait_for(self._connected.wait(), self.settings.ack_timeout_seconds)
         client = self._client
         if client is None:
             raise aiomqtt.MqttError("not connected")
