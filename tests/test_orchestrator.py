@@ -32,6 +32,7 @@ from tests.conftest import PASSWORD, Client, MakeClient, hearing_body
 from tests.mqtt_support import shared_broker
 from tests.simagent import SimulatedAgent, simulated
 
+pytestmark = [pytest.mark.db, pytest.mark.broker]
 SECRET = "court-secret-for-the-tests-0123456789"
 
 

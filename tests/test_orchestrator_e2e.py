@@ -27,7 +27,7 @@ from tests.conftest import ROOT, hearing_body
 from tests.mqtt_support import free_port, room_config, shared_broker, spawn_agent
 from tests.test_orchestrator import SECRET, write_court
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.broker, pytest.mark.ffmpeg]
 STREAMD = [sys.executable, "-m", "streamd.cli"]
 PASSWORD = "a-long-password"
 

@@ -16,6 +16,7 @@ closed).
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import time
@@ -160,6 +161,7 @@ class Orchestrator:
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._inflight: set[asyncio.Future[Any]] = set()
         self.started = asyncio.Event()  # recovered and subscribed
 
     # ---- running ---------------------------------------------------------------------
@@ -179,6 +181,8 @@ class Orchestrator:
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
+            if self._inflight:
+                await asyncio.wait(self._inflight, timeout=10)
 
     def close(self) -> None:
         self.journal.close()
@@ -190,14 +194,22 @@ class Orchestrator:
         return task
 
     async def _db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        return await self.db.run(fn, **kwargs)
+        """One unit of work in a worker thread. A cancelled caller does not stop the thread,
+        so each one is tracked until it ends: shutdown waits for them, never leaves a
+        transaction half-way or a connection behind."""
+        work = asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(self.db.call, fn, **kwargs)
+        )
+        self._inflight.add(work)
+        work.add_done_callback(self._inflight.discard)
+        return await asyncio.shield(work)
 
     async def _db_later(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
         """A database write nobody waits for; retried until it lands."""
         delay = 0.2
         while True:
             try:
-                await self.db.run(fn, **kwargs)
+                await self._db(fn, **kwargs)
                 return
             except records.StaleState as exc:
                 log.warning("dropping a stale write: %s", exc)
@@ -276,9 +288,7 @@ class Orchestrator:
         client = self._client
         if client is None:
             raise aiomqtt.MqttError("not connected")
-        await asyncio.wait_for(
-            client.publish(topic, payload, qos=qos), self.settings.ack_timeout_seconds
-        )
+        await client.publish(topic, payload, qos=qos, timeout=self.settings.ack_timeout_seconds)
 
     def _dispatch(self, topic: str, payload: Any) -> None:
         try:
@@ -321,9 +331,10 @@ class Orchestrator:
                 self._agent_lost(room, "offline")
         else:
             self._seen(room)
-            self._clear("agent_offline", room, None)
-            for view in self._views_in(room):
-                self._spawn(self._db_later(records.flag, stream_id=view.stream_id, reason=None))
+            if not was_online:
+                self._clear("agent_offline", room, None)
+                for view in self._views_in(room):
+                    self._spawn(self._db_later(records.flag, stream_id=view.stream_id, reason=None))
             self._reconcile(room, state)
         self.feed.publish("agent", agent.public())
 
