@@ -611,6 +611,10 @@ class Orchestrator:
                     room=view.room,
                     line_id=line_id,
                 )
+            except records.StaleState:
+                view.going_live = False
+                self.views.pop(hearing_id, None)  # another writer moved it: read it afresh
+                raise
             except BaseException:
                 view.going_live = False
                 raise
