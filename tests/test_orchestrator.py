@@ -23,7 +23,9 @@ from streamd import court
 from streamd.auth import create_user
 from streamd.config import Settings, load_settings
 from streamd.orchestrator import Orchestrator
+from streamd.orchestrator.journal import FastJournal
 from streamd.orchestrator.rooms import room_key
+from streamd.policy import load_rules
 from streamd.protocol import AgentPhase, GoLive, Topics
 from streamd.store import Database, upgrade
 from streamd.web import create_app
@@ -403,3 +405,49 @@ async def test_interruptions_pause_the_broadcast_and_go_to_the_case_file(court_:
     assert record["interruptions"][0]["ended_at"] is not None
     assert len(record["pauses"]) == 1 and record["pauses"][0]["resumed_at"] is not None
     assert record["explanation"] is None  # nothing failed
+
+
+async def test_a_pause_only_in_the_journal_reaches_the_database_on_restart(court_: Court) -> None:
+    """streamd died after journaling and sending a pause, before copying it to the database."""
+    async with court_.agent():
+        hearing = await court_.hearing()
+        await court_.until_state(hearing, "ready")
+        await court_.press(hearing, "discipline-announced")
+    view = court_.orch.views[hearing]
+    now = datetime.now(UTC)
+    journal = FastJournal(court_.settings.data_dir / "orchestrator.journal")
+    journal.step(
+        "pause-lost-in-crash",
+        {
+            "stream_id": view.stream_id,
+            "action": "pause",
+            "before": "live",
+            "after": "paused",
+            "actor": "clerk",
+            "reason": "证人情绪激动",
+            "room": view.room,
+            "at": now.isoformat(),
+            "command": {
+                "id": "pause-lost-in-crash",
+                "kind": "pause",
+                "issued_at": now.isoformat(),
+                "expires_at": (now + timedelta(minutes=1)).isoformat(),
+            },
+        },
+    )
+    journal.close()
+    restarted = Orchestrator(
+        db=court_.db,
+        settings=court_.settings,
+        structure=court.read_structure(court_.settings.court_config_dir),
+        rules=load_rules(None),
+        mqtt_url=court_.settings.mqtt_url or "",
+    )
+    await restarted._recover()
+    assert restarted.views[hearing].state.value == "paused"
+    assert restarted.journal.pending() == []
+    await restarted._recover()  # a second start writes nothing twice
+    restarted.close()
+    view_out = await court_.stream(hearing)
+    assert [t["reason"] for t in view_out["transitions"]].count("证人情绪激动") == 1
+    assert view_out["commands"][-1]["id"] == "pause-lost-in-crash"
