@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from streamd import approvals, audit, bookings
 from streamd.domain import HearingStatus
-from streamd.lifecycle import TERMINAL, Action, StreamState
+from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState
 from streamd.models import (
     AgentEvent,
     Alert,
@@ -137,9 +137,11 @@ def due_hearings(
     ]
 
 
-def publish_target(*, session: Session, hearing_id: int, rules: Ruleset) -> PublishTarget:
-    """Where a hearing may go live now, or `Refused`: it must hold a line in the current
-    plan and be streamable at this moment (policy and approvals read afresh)."""
+def publish_target(
+    *, session: Session, hearing_id: int, rules: Ruleset
+) -> tuple[PublishTarget, int]:
+    """Where a hearing may go live now and on which line, or `Refused`: it must hold a line
+    in the current plan and be streamable at this moment (policy and approvals read afresh)."""
     hearing = session.get(Hearing, hearing_id)
     if hearing is None or hearing.status != HearingStatus.SCHEDULED.value:
         raise Refused("the hearing is cancelled / 庭审已取消")
@@ -153,14 +155,11 @@ def publish_target(*, session: Session, hearing_id: int, rules: Ruleset) -> Publ
     if booking.line_status != "assigned" or line is None or not line.active:
         why = (booking.line_reason or {}).get("zh", "") if booking.line_reason else ""
         raise Refused(f"no line in the current plan / 当前计划未分配直播线路 {why}".strip())
+    assert line.id is not None
     if line.push_url == HLS_LINE:
-        return PublishTarget(kind="hls")
-    return PublishTarget(kind="rtmp", url=f"{line.push_url.rstrip('/')}/{line.stream_key}")
-
-
-def line_of(*, session: Session, hearing_id: int) -> int | None:
-    booking = bookings.active(session, hearing_id)
-    return booking.line_id if booking is not None else None
+        return PublishTarget(kind="hls"), line.id
+    url = f"{line.push_url.rstrip('/')}/{line.stream_key}"
+    return PublishTarget(kind="rtmp", url=url), line.id
 
 
 def persist_step(
@@ -380,13 +379,7 @@ def add_transcript(
             return have, False
     stream = session.get(Stream, stream_id)
     assert stream is not None
-    if StreamState(stream.state) not in (
-        StreamState.PREPARING,
-        StreamState.READY,
-        StreamState.LIVE,
-        StreamState.PAUSED,
-        StreamState.OFF_AIR,
-    ):
+    if StreamState(stream.state) not in RECORDING:
         raise Refused(f"the hearing is not being recorded ({stream.state})")
     row = TranscriptEntry(
         stream_id=stream_id,
@@ -429,21 +422,25 @@ INTERRUPTIONS = {
 }
 
 
-def start_interruption(
-    *, session: Session, stream_id: int, kind: str, reason: str | None, user: str
-) -> tuple[Interruption, bool]:
-    open_ = session.exec(
+def _open_interruption(session: Session, stream_id: int) -> Interruption | None:
+    return session.exec(
         select(Interruption).where(
             Interruption.stream_id == stream_id, col(Interruption.ended_at).is_(None)
         )
     ).first()
+
+
+def start_interruption(
+    *, session: Session, stream_id: int, kind: str, reason: str | None, user: str
+) -> tuple[Interruption, bool]:
+    open_ = _open_interruption(session, stream_id)
     if open_ is not None:
         if open_.kind == kind:
             return open_, False  # a double click
         raise Refused(f"an interruption ({open_.kind}) is already open; end it first")
     stream = session.get(Stream, stream_id)
     assert stream is not None
-    if StreamState(stream.state) in TERMINAL or stream.state == StreamState.BOOKED.value:
+    if StreamState(stream.state) not in RECORDING:
         raise Refused(f"the hearing is not in session ({stream.state})")
     row = Interruption(stream_id=stream_id, kind=kind, reason=reason, started_by=user)
     session.add(row)
@@ -459,11 +456,7 @@ def start_interruption(
 
 
 def end_interruption(*, session: Session, stream_id: int, user: str) -> Interruption | None:
-    row = session.exec(
-        select(Interruption).where(
-            Interruption.stream_id == stream_id, col(Interruption.ended_at).is_(None)
-        )
-    ).first()
+    row = _open_interruption(session, stream_id)
     if row is None:
         return None
     before = audit.snapshot(row)

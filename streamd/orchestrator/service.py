@@ -23,7 +23,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -586,10 +586,9 @@ class Orchestrator:
             if decided.command in (CommandKind.PREPARE, CommandKind.GO_LIVE):
                 self._require_online(view.room)
             if decided.command is CommandKind.GO_LIVE:
-                target = await self._db(
+                target, line_id = await self._db(
                     records.publish_target, hearing_id=hearing_id, rules=self.rules
                 )
-                line_id = await self._db(records.line_of, hearing_id=hearing_id)
             cmd = (
                 self._command(view, decided.command, target=target, reason=reason)
                 if decided.command is not None
@@ -648,7 +647,7 @@ class Orchestrator:
     ) -> Outcome:
         out = Outcome(view.hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
         if ack is None:
-            return _with(out, delivery="unacknowledged", message="the agent did not answer")
+            return replace(out, delivery="unacknowledged", message="the agent did not answer")
         if not ack.ok:
             # The room did not do it: the stream is what it was, and the clerk is told why.
             await self._db(
@@ -672,22 +671,10 @@ class Orchestrator:
                 f"法庭 {view.room} 拒绝指令 {cmd.kind.value}：{ack.message}",
                 f"{view.room} refused {cmd.kind.value}: {ack.message}",
             )
-            return _with(out, state=before, delivery="refused", message=ack.message)
+            return replace(out, state=before, delivery="refused", message=ack.message)
         if cmd.kind is CommandKind.PREPARE and view.state is StreamState.PREPARING:
-            await self._db(
-                records.persist_step,
-                stream_id=view.stream_id,
-                action=Action.PREPARED,
-                before=StreamState.PREPARING,
-                after=StreamState.READY,
-                actor="agent",
-                reason="recording started",
-                command=None,
-                room=view.room,
-            )
-            view.state = StreamState.READY
-            self._announce(view, "agent", "recording started")
-        return _with(out, state=view.state, delivery="acked", message=ack.message)
+            await self._mark_prepared(view, "recording started")
+        return replace(out, state=view.state, delivery="acked", message=ack.message)
 
     async def pause(self, hearing_id: int, *, actor: str, reason: str | None) -> Outcome:
         """The fast path: memory, one fsynced journal line, send. No database, no lock."""
@@ -895,21 +882,24 @@ class Orchestrator:
 
     async def _promote_prepared(self, view: StreamView) -> None:
         async with self._locks[view.hearing_id]:
-            if view.state is not StreamState.PREPARING:
-                return
-            await self._db(
-                records.persist_step,
-                stream_id=view.stream_id,
-                action=Action.PREPARED,
-                before=StreamState.PREPARING,
-                after=StreamState.READY,
-                actor="agent",
-                reason="recording confirmed by the room's state",
-                command=None,
-                room=view.room,
-            )
-            view.state = StreamState.READY
-            self._announce(view, "agent", "recording started")
+            if view.state is StreamState.PREPARING:
+                await self._mark_prepared(view, "recording confirmed by the room's state")
+
+    async def _mark_prepared(self, view: StreamView, reason: str) -> None:
+        """The room records: preparing → ready, said by the agent (ack or state)."""
+        await self._db(
+            records.persist_step,
+            stream_id=view.stream_id,
+            action=Action.PREPARED,
+            before=StreamState.PREPARING,
+            after=StreamState.READY,
+            actor="agent",
+            reason=reason,
+            command=None,
+            room=view.room,
+        )
+        view.state = StreamState.READY
+        self._announce(view, "agent", "recording started")
 
     async def _settle_after_restart(self) -> None:
         """Commands a previous run sent and never heard back about: settle them against
@@ -954,12 +944,6 @@ def _note(cmd: Command | None) -> CommandNote | None:
     if cmd is None:
         return None
     return CommandNote(cmd.id, cmd.kind.value, cmd.issued_at, cmd.expires_at)
-
-
-def _with(out: Outcome, **changes: Any) -> Outcome:
-    from dataclasses import replace
-
-    return replace(out, **changes)
 
 
 def _step_from_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -196,7 +196,7 @@ def register_console(
             raise ApiProblem(503, "Service unavailable", "the orchestrator is not running")
         return orch
 
-    async def guarded(hearing_id: int, fn: Any) -> web.StreamResponse:
+    async def guarded(fn: Any) -> web.StreamResponse:
         try:
             out = await fn
         except LookupError as exc:
@@ -226,7 +226,6 @@ def register_console(
             hearing_id = call.params["hearing_id"]
             reason = getattr(call.body, "reason", None)
             return await guarded(
-                hearing_id,
                 running().act(hearing_id, action, actor=call.user.username, reason=reason),
             )
 
@@ -268,7 +267,6 @@ def register_console(
         assert call.user is not None
         data: InterruptionIn = call.body
         return await guarded(
-            call.params["hearing_id"],
             running().start_interruption(
                 call.params["hearing_id"],
                 kind=data.kind,
@@ -290,7 +288,6 @@ def register_console(
     async def end_interruption(call: Call) -> web.StreamResponse:
         assert call.user is not None
         return await guarded(
-            call.params["hearing_id"],
             running().end_interruption(call.params["hearing_id"], user=call.user.username),
         )
 
@@ -319,7 +316,7 @@ def register_console(
             )
             return TranscriptOut(hearing_id=hearing_id, seq=seq, created=created)
 
-        return await guarded(hearing_id, work())
+        return await guarded(work())
 
     @api.route(
         "GET",
