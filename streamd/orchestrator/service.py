@@ -16,16 +16,14 @@ closed).
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import logging
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 import aiomqtt
 from pydantic import ValidationError
@@ -34,10 +32,12 @@ from streamd.config import Settings
 from streamd.court import CourtStructure
 from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState, step
 from streamd.orchestrator import records
+from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.journal import FastJournal
 from streamd.orchestrator.records import CommandNote, Refused, StreamView
 from streamd.orchestrator.rooms import Room, court_secret, rooms_of
+from streamd.orchestrator.worker import Worker
 from streamd.policy import Ruleset
 from streamd.protocol import (
     Ack,
@@ -63,7 +63,6 @@ from streamd.protocol.transport import no_delay
 from streamd.store import Database
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 COMMAND_TTL = timedelta(seconds=60)
 EXPECTED_PHASE = {
@@ -156,12 +155,11 @@ class Orchestrator:
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._acks: dict[str, asyncio.Future[Ack]] = {}
         self._writes: defaultdict[int, list[asyncio.Task[None]]] = defaultdict(list)
-        self._open_alerts: set[str] = set()
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._inflight: set[asyncio.Future[Any]] = set()
+        self.work = Worker(db)
+        self.alerts = AlertDesk(self.feed, self.work)
         self.started = asyncio.Event()  # recovered and subscribed
 
     # ---- running ---------------------------------------------------------------------
@@ -178,56 +176,20 @@ class Orchestrator:
                 tg.create_task(self._schedule_loop())
         finally:
             # Writes still queued are in the fast journal; the next start copies them.
-            for task in list(self._tasks):
-                task.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            if self._inflight:
-                await asyncio.wait(self._inflight, timeout=10)
+            await self.work.drain()
 
     def close(self) -> None:
         self.journal.close()
 
-    def _spawn(self, coro: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    async def _db(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """One unit of work in a worker thread. A cancelled caller does not stop the thread,
-        so each one is tracked until it ends: shutdown waits for them, never leaves a
-        transaction half-way or a connection behind."""
-        work = asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(self.db.call, fn, **kwargs)
-        )
-        self._inflight.add(work)
-        work.add_done_callback(self._inflight.discard)
-        return await asyncio.shield(work)
-
-    async def _db_later(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
-        """A database write nobody waits for; retried until it lands."""
-        delay = 0.2
-        while True:
-            try:
-                await self._db(fn, **kwargs)
-                return
-            except records.StaleState as exc:
-                log.warning("dropping a stale write: %s", exc)
-                return
-            except Exception:
-                log.exception("database write %s failed; retrying", fn.__name__)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-
     async def _recover(self) -> None:
         for key, data in self.journal.pending():
-            await self._db(records.persist_step, **_step_from_json(data))
+            await self.work.call(records.persist_step, **_step_from_json(data))
             self.journal.copied(key)
         self.journal.compact()
-        for view in await self._db(records.active_streams):
+        for view in await self.work.call(records.active_streams):
             self.views[view.hearing_id] = view
-        for alert in await self._db(records.list_alerts, open_only=True, limit=10_000):
-            self._open_alerts.add(alert.key)
+        for alert in await self.work.call(records.list_alerts, open_only=True, limit=10_000):
+            self.alerts.open_keys.add(alert.key)
         log.info("orchestrator: %d active streams after recovery", len(self.views))
 
     # ---- MQTT ------------------------------------------------------------------------
@@ -267,7 +229,7 @@ class Orchestrator:
                     self._connected.set()
                     self.started.set()
                     delay = 0.2
-                    self._spawn(self._forward_transcript_backlog())
+                    self.work.spawn(self._forward_transcript_backlog())
                     async for message in client.messages:
                         self._dispatch(str(message.topic), message.payload)
             except aiomqtt.MqttError as exc:
@@ -318,7 +280,7 @@ class Orchestrator:
         agent.last_seen = time.monotonic()
         if agent.silent:
             agent.silent = False
-            self._clear("agent_silent", room, None)
+            self.alerts.clear("agent_silent", room, None)
         return agent
 
     def _on_state(self, room: str, state: AgentState) -> None:
@@ -332,9 +294,9 @@ class Orchestrator:
         else:
             self._seen(room)
             if not was_online:
-                self._clear("agent_offline", room, None)
+                self.alerts.clear("agent_offline", room, None)
                 for view in self._views_in(room):
-                    self._spawn(self._db_later(records.flag, stream_id=view.stream_id, reason=None))
+                    self.work.write(records.flag, stream_id=view.stream_id, reason=None)
             self._reconcile(room, state)
         self.feed.publish("agent", agent.public())
 
@@ -346,8 +308,8 @@ class Orchestrator:
         if future is not None and not future.done():
             future.set_result(ack)
         elif future is None:  # sent by a previous run of streamd: settle it now
-            self._spawn(
-                self._db_later(
+            self.work.spawn(
+                self.work.later(
                     records.command_answered,
                     command_id=ack.command_id,
                     status="acked" if ack.ok else "refused",
@@ -371,7 +333,7 @@ class Orchestrator:
             batch = [await self._events.get()]
             while not self._events.empty() and len(batch) < 500:
                 batch.append(self._events.get_nowait())
-            await self._db_later(records.store_events, events=batch)
+            await self.work.later(records.store_events, events=batch)
 
     # ---- liveness --------------------------------------------------------------------
 
@@ -387,9 +349,9 @@ class Orchestrator:
         else:
             zh = f"法庭 {room} 的采集端 {self.settings.agent_silence_seconds:g} 秒无响应"
             en = f"agent of {room} silent for {self.settings.agent_silence_seconds:g} s"
-        self._alert(f"agent_{how}", "critical", room, None, zh, en)
+        self.alerts.raise_(f"agent_{how}", "critical", room, None, zh, en)
         for view in streams:
-            self._spawn(self._db_later(records.flag, stream_id=view.stream_id, reason=en))
+            self.work.write(records.flag, stream_id=view.stream_id, reason=en)
 
     async def _watch_agents(self) -> None:
         limit = self.settings.agent_silence_seconds
@@ -401,50 +363,6 @@ class Orchestrator:
                     agent.silent = True
                     self._agent_lost(agent.room, "silent")
                     self.feed.publish("agent", agent.public())
-
-    def _alert(
-        self, kind: str, severity: str, room: str | None, hearing_id: int | None, zh: str, en: str
-    ) -> None:
-        key = records.alert_key(kind, room, hearing_id)
-        if key in self._open_alerts:
-            return
-        self._open_alerts.add(key)
-        at = datetime.now(UTC)
-        self.feed.publish(
-            "alert",
-            {
-                "key": key,
-                "kind": kind,
-                "severity": severity,
-                "room": room,
-                "hearing_id": hearing_id,
-                "message_zh": zh,
-                "message_en": en,
-                "raised_at": at.isoformat(),
-            },
-        )
-        log.warning("alert %s: %s", key, en)
-        self._spawn(
-            self._db_later(
-                records.raise_alert,
-                kind=kind,
-                severity=severity,
-                room=room,
-                hearing_id=hearing_id,
-                zh=zh,
-                en=en,
-                at=at,
-            )
-        )
-
-    def _clear(self, kind: str, room: str | None, hearing_id: int | None) -> None:
-        key = records.alert_key(kind, room, hearing_id)
-        if key not in self._open_alerts:
-            return
-        self._open_alerts.discard(key)
-        at = datetime.now(UTC)
-        self.feed.publish("alert_cleared", {"key": key, "cleared_at": at.isoformat()})
-        self._spawn(self._db_later(records.clear_alert, key=key, at=at))
 
     # ---- commands --------------------------------------------------------------------
 
@@ -502,7 +420,7 @@ class Orchestrator:
         if ack is not None:
             self.stats.round_trips.append(time.perf_counter() - started)
         status = "unacknowledged" if ack is None else ("acked" if ack.ok else "refused")
-        answered = self._db_later(
+        answered = self.work.later(
             records.command_answered,
             command_id=cmd.id,
             status=status,
@@ -517,11 +435,11 @@ class Orchestrator:
                 await asyncio.gather(*prior)
                 await answered
 
-            self._writes[view.stream_id].append(self._spawn(after_step()))
+            self._writes[view.stream_id].append(self.work.spawn(after_step()))
         else:
             await answered
         if ack is None:
-            self._alert(
+            self.alerts.raise_(
                 "command_unacknowledged",
                 "critical",
                 view.room,
@@ -530,15 +448,15 @@ class Orchestrator:
                 f"{view.room} did not acknowledge {cmd.kind.value} for hearing "
                 f"{view.hearing_id} after {attempts} attempts",
             )
-            self._spawn(
-                self._db_later(
+            self.work.spawn(
+                self.work.later(
                     records.flag,
                     stream_id=view.stream_id,
                     reason=f"{cmd.kind.value} not acknowledged",
                 )
             )
         elif ack.ok:
-            self._clear("command_unacknowledged", view.room, view.hearing_id)
+            self.alerts.clear("command_unacknowledged", view.room, view.hearing_id)
         return ack
 
     async def _settle_writes(self, view: StreamView) -> None:
@@ -550,7 +468,9 @@ class Orchestrator:
     async def _view(self, hearing_id: int) -> StreamView:
         view = self.views.get(hearing_id)
         if view is None:
-            view = await self._db(records.stream_for, hearing_id=hearing_id, rooms=list(self.rooms))
+            view = await self.work.call(
+                records.stream_for, hearing_id=hearing_id, rooms=list(self.rooms)
+            )
             self.views[hearing_id] = view
         return view
 
@@ -586,7 +506,7 @@ class Orchestrator:
             if decided.command in (CommandKind.PREPARE, CommandKind.GO_LIVE):
                 self._require_online(view.room)
             if decided.command is CommandKind.GO_LIVE:
-                target, line_id = await self._db(
+                target, line_id = await self.work.call(
                     records.publish_target, hearing_id=hearing_id, rules=self.rules
                 )
             cmd = (
@@ -598,7 +518,7 @@ class Orchestrator:
             # A pause arriving while this puts the room on air is held, then sent after.
             view.going_live = decided.command in (CommandKind.GO_LIVE, CommandKind.RESUME)
             try:
-                await self._db(
+                await self.work.call(
                     records.persist_step,
                     stream_id=view.stream_id,
                     action=action,
@@ -650,7 +570,7 @@ class Orchestrator:
             return replace(out, delivery="unacknowledged", message="the agent did not answer")
         if not ack.ok:
             # The room did not do it: the stream is what it was, and the clerk is told why.
-            await self._db(
+            await self.work.call(
                 records.persist_step,
                 stream_id=view.stream_id,
                 action="refused",
@@ -663,7 +583,7 @@ class Orchestrator:
             )
             view.state = before
             self._announce(view, "agent", ack.message)
-            self._alert(
+            self.alerts.raise_(
                 "command_refused",
                 "warning",
                 view.room,
@@ -707,8 +627,8 @@ class Orchestrator:
         self.journal.step(cmd.id, data)
         before = view.state
         view.state = decided.after
-        self._writes[view.stream_id].append(self._spawn(self._copy_step(cmd.id, data)))
-        deliver = self._spawn(self._deliver(view, cmd, fast=True))
+        self._writes[view.stream_id].append(self.work.spawn(self._copy_step(cmd.id, data)))
+        deliver = self.work.spawn(self._deliver(view, cmd, fast=True))
         self._announce(view, actor, reason)
         ack = await deliver
         if ack is not None and not ack.ok:
@@ -724,7 +644,7 @@ class Orchestrator:
         )
 
     async def _copy_step(self, key: str, data: dict[str, Any]) -> None:
-        await self._db_later(records.persist_step, **_step_from_json(data))
+        await self.work.later(records.persist_step, **_step_from_json(data))
         self.journal.copied(key)
 
     # ---- console extras --------------------------------------------------------------
@@ -733,7 +653,7 @@ class Orchestrator:
         self, hearing_id: int, *, speaker: str, text: str, key: str | None, user: str
     ) -> tuple[int, bool]:
         view = await self._view(hearing_id)
-        entry, created = await self._db(
+        entry, created = await self.work.call(
             records.add_transcript,
             stream_id=view.stream_id,
             speaker=speaker,
@@ -743,7 +663,7 @@ class Orchestrator:
         )
         if created and entry.id is not None:
             line = TranscriptLine(hearing_id=hearing_id, seq=entry.seq, speaker=speaker, text=text)
-            self._spawn(self._forward([(entry.id, view.room, line)]))
+            self.work.spawn(self._forward([(entry.id, view.room, line)]))
         return entry.seq, created
 
     async def _forward(self, lines: list[tuple[int, str, TranscriptLine]]) -> None:
@@ -758,10 +678,10 @@ class Orchestrator:
                 break  # the rest go with the backlog on the next connection
             done.append(entry_id)
         if done:
-            await self._db_later(records.mark_forwarded, entry_ids=done)
+            await self.work.later(records.mark_forwarded, entry_ids=done)
 
     async def _forward_transcript_backlog(self) -> None:
-        rows = await self._db(records.unforwarded)
+        rows = await self.work.call(records.unforwarded)
         lines = [
             (
                 t.id,
@@ -778,7 +698,7 @@ class Orchestrator:
         self, hearing_id: int, *, kind: str, reason: str | None, user: str
     ) -> Outcome:
         view = await self._view(hearing_id)
-        _, created = await self._db(
+        _, created = await self.work.call(
             records.start_interruption,
             stream_id=view.stream_id,
             kind=kind,
@@ -793,7 +713,7 @@ class Orchestrator:
 
     async def end_interruption(self, hearing_id: int, *, user: str) -> Outcome:
         view = await self._view(hearing_id)
-        row = await self._db(records.end_interruption, stream_id=view.stream_id, user=user)
+        row = await self.work.call(records.end_interruption, stream_id=view.stream_id, user=user)
         return Outcome(hearing_id, view.state, noop=row is None)
 
     # ---- schedule --------------------------------------------------------------------
@@ -809,7 +729,7 @@ class Orchestrator:
 
     async def prepare_due(self) -> None:
         """Start recording every hearing due within `prepare_minutes` whose room is free."""
-        due = await self._db(
+        due = await self.work.call(
             records.due_hearings,
             now=datetime.now(UTC),
             lead=timedelta(minutes=self.settings.prepare_minutes),
@@ -829,7 +749,7 @@ class Orchestrator:
                         if busy
                         else "agent offline"
                     )
-                    self._alert(
+                    self.alerts.raise_(
                         "prepare_blocked",
                         "warning",
                         room,
@@ -847,7 +767,7 @@ class Orchestrator:
                     actor="scheduler",
                     reason=f"{self.settings.prepare_minutes} minutes before the start",
                 )
-                self._clear("prepare_blocked", room, hearing_id)
+                self.alerts.clear("prepare_blocked", room, hearing_id)
             except (Refused, records.StaleState) as exc:
                 log.warning("prepare %s: %s", hearing_id, exc)
 
@@ -864,10 +784,10 @@ class Orchestrator:
             if expected is None:
                 continue
             if view.state is StreamState.PREPARING and state.phase is AgentPhase.READY:
-                self._spawn(self._promote_prepared(view))
+                self.work.spawn(self._promote_prepared(view))
                 continue
             if expected is not state.phase and view.state in RECORDING:
-                self._alert(
+                self.alerts.raise_(
                     "state_mismatch",
                     "warning",
                     room,
@@ -878,7 +798,7 @@ class Orchestrator:
                     f"the room reports {state.phase.value}",
                 )
             elif expected is state.phase:
-                self._clear("state_mismatch", room, view.hearing_id)
+                self.alerts.clear("state_mismatch", room, view.hearing_id)
 
     async def _promote_prepared(self, view: StreamView) -> None:
         async with self._locks[view.hearing_id]:
@@ -887,7 +807,7 @@ class Orchestrator:
 
     async def _mark_prepared(self, view: StreamView, reason: str) -> None:
         """The room records: preparing → ready, said by the agent (ack or state)."""
-        await self._db(
+        await self.work.call(
             records.persist_step,
             stream_id=view.stream_id,
             action=Action.PREPARED,
@@ -907,7 +827,7 @@ class Orchestrator:
         room has not carried out."""
         await self.started.wait()
         await asyncio.sleep(self.settings.ack_timeout_seconds)
-        for row in await self._db(records.unanswered):
+        for row in await self.work.call(records.unanswered):
             if row.id in self._acks:
                 continue  # ours, in flight
             stream_view = next(
@@ -917,14 +837,14 @@ class Orchestrator:
             phase = agent.state.phase if agent and agent.state else None
             expected = EXPECTED_PHASE.get(stream_view.state) if stream_view else AgentPhase.IDLE
             if phase is not None and phase is expected:
-                await self._db_later(
+                await self.work.later(
                     records.command_answered,
                     command_id=row.id,
                     status="acked",
                     message="confirmed by the room's state after streamd restarted",
                 )
                 continue
-            await self._db_later(
+            await self.work.later(
                 records.command_answered,
                 command_id=row.id,
                 status="unacknowledged",
@@ -937,7 +857,7 @@ class Orchestrator:
                 and stream_view.state is StreamState.PAUSED
             ):
                 cmd = self._command(stream_view, CommandKind.PAUSE, reason="pause re-sent")
-                self._spawn(self._deliver(stream_view, cmd))
+                self.work.spawn(self._deliver(stream_view, cmd))
 
 
 def _note(cmd: Command | None) -> CommandNote | None:
