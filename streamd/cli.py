@@ -125,6 +125,44 @@ def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> None:
     print(f"wrote {out} ({counts})")
 
 
+def cmd_coverage(settings: Settings, args: argparse.Namespace) -> None:
+    """One hearing's coverage as a table (or JSON), or every hearing's as a JSON list."""
+    from datetime import UTC, datetime
+
+    from streamd.monitor import records, report
+
+    if args.all == (args.hearing is not None):
+        raise CliError("give one hearing id, or --all")
+    db = _db(settings)
+    now = datetime.now(UTC)
+
+    def one(hid: int) -> dict[str, object] | None:
+        return db.call(
+            records.hearing_coverage,
+            hearing_id=hid,
+            now=now,
+            allowance_seconds=settings.monitor_allowance_seconds,
+        )
+
+    try:
+        if args.all:
+            found = [one(hid) for hid in db.call(records.hearing_ids)]
+            print(json.dumps([d for d in found if d is not None], ensure_ascii=False, indent=1))
+            return
+        data = one(args.hearing)
+    finally:
+        db.dispose()
+    if data is None:
+        raise CliError(f"no hearing with id {args.hearing}")
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    elif args.svg:
+        Path(args.svg).write_text(report.timeline_svg(data, settings.zone), encoding="utf-8")
+        print(f"wrote {args.svg}")
+    else:
+        print(report.table(data, settings.zone))
+
+
 def _rules(settings: Settings) -> Ruleset:
     try:
         return load_rules(settings.policy_file)
@@ -332,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
     p.add_argument("--output", "-o", help="file to write (- for standard output)")
     p.set_defaults(func=cmd_report_monthly)
+
+    p = sub.add_parser("coverage", help="coverage ledger: 漏播 gaps and 多播 extra per hearing")
+    p.add_argument("hearing", nargs="?", type=int, help="a hearing id (prints a table)")
+    p.add_argument("--all", action="store_true", help="every hearing, as a JSON list")
+    p.add_argument("--json", action="store_true", help="one hearing as JSON")
+    p.add_argument("--svg", metavar="FILE", help="write one hearing's timeline picture")
+    p.set_defaults(func=cmd_coverage)
 
     u = sub.add_parser("users", help="user accounts").add_subparsers(dest="u_cmd", required=True)
     p = u.add_parser("create", help="create a user (password from STREAMD_PASSWORD or prompt)")

@@ -105,6 +105,23 @@ class Settings(BaseSettings):
     scheduler_seconds: float = Field(
         default=5.0, gt=0, le=300, description="How often due hearings are prepared."
     )
+    monitor_hls: str = Field(
+        default="var/agents/{room}/hls/index.m3u8",
+        max_length=512,
+        description="A room's public HLS playlist (path or http URL) for the monitor; {room}.",
+    )
+    monitor_allowance_seconds: float = Field(
+        default=2.0, ge=0, le=30, description="Forgiven at each transition by the ledger."
+    )
+    monitor_stall_seconds: float = Field(
+        default=5.0, gt=0, le=120, description="No frames this long on air raises an alert."
+    )
+    monitor_picture_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="Black or frozen this long raises an alert."
+    )
+    monitor_linger_seconds: float = Field(
+        default=30.0, ge=0, le=600, description="A stream is watched this long after it ends."
+    )
     watch_url_template: str = Field(
         default="/public/watch/{hearing_id}",
         max_length=256,
@@ -127,6 +144,15 @@ class Settings(BaseSettings):
             value.format(hearing_id=1)
         except (KeyError, IndexError, ValueError) as exc:
             raise ValueError("may contain only the placeholder {hearing_id}") from exc
+        return value
+
+    @field_validator("monitor_hls")
+    @classmethod
+    def _room_placeholder(cls, value: str) -> str:
+        try:
+            value.format(room="r")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("may contain only the placeholder {room}") from exc
         return value
 
     @field_validator("database_url")

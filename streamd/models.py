@@ -373,3 +373,19 @@ class AgentEvent(SQLModel, table=True):
     hearing_id: int | None = Field(default=None, index=True)
     message: str = Field(default="", sa_type=sa.Text())
     data: dict[str, Any] = _json(default=dict)
+
+
+class ObservedRun(SQLModel, table=True):
+    """A run of one kind seen by the monitor on a hearing's public output.
+
+    Epoch milliseconds, as the coverage ledger computes in them. The monitor inserts a run
+    when it opens and moves its end while it lasts, so a restart loses at most a second.
+    """
+
+    __tablename__ = "observed_run"
+    id: str = Field(sa_type=sa.String(40), primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    room: str = _text(32)
+    kind: str = _text(16)  # picture | slate | black | frozen | silent
+    start_ms: int = Field(sa_type=sa.BigInteger())
+    end_ms: int = Field(sa_type=sa.BigInteger())

@@ -22,6 +22,8 @@ from streamd.domain import Role
 from streamd.store import Database, upgrade
 from streamd.web import create_app
 
+pytest_plugins = ["tests.court_support"]  # the `court_` fixture: streamd on a real broker
+
 ROOT = Path(__file__).resolve().parent.parent
 COURT_DIR = ROOT / "courtroom_configs"
 SAMPLE_CSV = ROOT / "schedules" / "sample-fortnight.csv"

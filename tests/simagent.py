@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import aiomqtt
 
@@ -40,6 +41,9 @@ class SimulatedAgent:
     key: str | None
     answer: bool = True  # False: receive commands and never acknowledge them
     telemetry_every: float | None = 1.0  # as a real agent does; None: silent
+    # Called with each new command the room accepts, before the ack: a test plugs real
+    # media in here (tests/mediaroom.py), or a fault.
+    on_command: Callable[[Command], Awaitable[None]] | None = None
     snapshot: Snapshot = field(default_factory=Snapshot)
     commands: list[Command] = field(default_factory=list)
     transcript: list[TranscriptLine] = field(default_factory=list)
@@ -124,6 +128,8 @@ class SimulatedAgent:
         if not duplicate:
             decision = decide(self.snapshot, cmd)
             self.snapshot = decision.after
+            if decision.ok and self.on_command is not None:
+                await self.on_command(cmd)
             ack = Ack(
                 command_id=cmd.id,
                 kind=cmd.kind,
@@ -176,7 +182,7 @@ class SimulatedAgent:
 
 @contextlib.asynccontextmanager
 async def simulated(
-    host: str, port: int, topics: Topics, key: str | None, **kw: bool
+    host: str, port: int, topics: Topics, key: str | None, **kw: Any
 ) -> AsyncIterator[SimulatedAgent]:
     agent = SimulatedAgent(host, port, topics, key, **kw)
     await agent.start()

@@ -78,7 +78,8 @@ def oracle(
     if start is None:
         changes = [at for at, _ in history]
     forgiven = {t for c in changes for t in range(c - allowance, c + allowance)}
-    on_air = bits([(o.start, o.end) for o in obs if o.kind in (Seen.PICTURE, Seen.BLACK, Seen.FROZEN)])
+    aired = (Seen.PICTURE, Seen.BLACK, Seen.FROZEN)
+    on_air = bits([(o.start, o.end) for o in obs if o.kind in aired])
     courtroom = bits([(o.start, o.end) for o in obs if o.kind in (Seen.PICTURE, Seen.FROZEN)])
     must_air = {t for t in required if state_at(t) not in (S.PAUSED, S.OFF_AIR)}
     gaps = must_air - on_air - forgiven
@@ -108,7 +109,9 @@ def test_ledger_matches_the_oracle(
 
 
 def test_a_clean_hearing_with_a_pause_is_fully_covered() -> None:
-    history = [(0, S.READY), (10_000, S.LIVE), (60_000, S.PAUSED), (90_000, S.LIVE), (120_000, S.ENDED)]
+    history = [
+        (0, S.READY), (10_000, S.LIVE), (60_000, S.PAUSED), (90_000, S.LIVE), (120_000, S.ENDED),
+    ]  # fmt: skip
     obs = [
         Observation(Seen.PICTURE, 11_000, 60_500),
         Observation(Seen.SLATE, 60_500, 91_000),

@@ -22,6 +22,7 @@ from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web.approvals_api import register_approvals
 from streamd.web.console_api import register_console
+from streamd.web.coverage_api import register_coverage
 from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
@@ -565,6 +566,7 @@ def build_api(
     register_approvals(api, db=db, rules=rules, plan=plan_hearing)
     register_reports(api, db=db, settings=settings, rules=rules)
     register_console(api, db=db, orchestrator=orchestrator, zone=zone)
+    register_coverage(api, db=db, settings=settings)
     return api
 
 

@@ -15,6 +15,7 @@ from aiohttp import web
 from streamd import court
 from streamd.broker import broker_url
 from streamd.config import Settings
+from streamd.monitor.service import Monitor
 from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
@@ -70,20 +71,31 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         log.warning("no %s: courtrooms are not orchestrated", settings.court_config_dir)
         yield
         return
+    structure = court.read_structure(settings.court_config_dir)
     async with broker_url(settings.mqtt_url) as url:
         orch = Orchestrator(
             db=db,
             settings=settings,
-            structure=court.read_structure(settings.court_config_dir),
+            structure=structure,
             rules=load_rules(settings.policy_file),
             mqtt_url=url,
         )
+        monitor = Monitor(
+            work=orch.work,
+            alerts=orch.alerts,
+            feed=orch.feed,
+            settings=settings,
+            court_name=structure.court.name,
+        )
         task = asyncio.create_task(orch.run(), name="orchestrator")
+        watching: list[asyncio.Task[None]] = []
 
         async def expose() -> None:
-            # The console reaches it only once it has recovered and subscribed.
+            # The console reaches it only once it has recovered and subscribed; the monitor
+            # starts then too, so its alerts join the ones the orchestrator recovered.
             await orch.started.wait()
             slot.current = orch
+            watching.append(asyncio.create_task(monitor.run(), name="monitor"))
             log.info("orchestrator on %s", url)
 
         exposing = asyncio.create_task(expose())
@@ -92,9 +104,10 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         finally:
             slot.current = None
             exposing.cancel()
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for job in [*watching, task]:
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
             orch.close()
 
 

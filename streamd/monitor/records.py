@@ -1,0 +1,178 @@
+"""The monitor's database work: what to watch, what was seen, and the ledger's inputs.
+
+One function per unit of work, run in a worker thread (streamd.orchestrator.worker).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, or_, select
+
+from streamd.lifecycle import TERMINAL, StreamState
+from streamd.models import AgentEvent, Hearing, Line, ObservedRun, Stream, StreamTransition
+from streamd.monitor import recording
+from streamd.monitor.ledger import Coverage, Observation, Seen, compute
+from streamd.monitor.report import coverage_json
+from streamd.orchestrator.records import HLS_LINE
+
+
+def ms(at: datetime) -> int:
+    return round(at.timestamp() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One stream the monitor should be watching, and what it should be showing."""
+
+    hearing_id: int
+    room: str
+    state: StreamState
+    state_ms: int  # when it entered `state`
+    since_ms: int  # the stream's first transition: nothing earlier is this hearing's
+    push_url: str | None
+    stream_key: str | None
+
+    def where(self, hls_template: str) -> str | None:
+        """The public output to open: the room's HLS playlist, or the line's URL + key."""
+        if self.push_url is None:
+            return None
+        if self.push_url == HLS_LINE:
+            return hls_template.format(room=self.room)
+        return f"{self.push_url.rstrip('/')}/{self.stream_key}"
+
+
+def targets(*, session: Session, now: datetime, linger_seconds: float) -> list[Target]:
+    """Streams not finished, and those finished in the last `linger_seconds`: output after
+    adjournment is exactly what must still be watched for."""
+    recent = now - timedelta(seconds=linger_seconds)
+    rows = session.exec(
+        select(Stream, Line)
+        .join(Line, col(Line.id) == col(Stream.line_id), isouter=True)
+        .where(
+            or_(
+                col(Stream.state).not_in([s.value for s in TERMINAL]),
+                col(Stream.state_at) >= recent,
+            )
+        )
+    ).all()
+    ids = [s.id for s, _ in rows]
+    first: dict[int, datetime] = {}
+    if ids:
+        for stream_id, at in session.exec(
+            select(StreamTransition.stream_id, StreamTransition.at).where(
+                col(StreamTransition.stream_id).in_(ids)
+            )
+        ).all():
+            first[stream_id] = min(first.get(stream_id, at), at)
+    out = []
+    for stream, line in rows:
+        assert stream.id is not None
+        out.append(
+            Target(
+                hearing_id=stream.hearing_id,
+                room=stream.room,
+                state=StreamState(stream.state),
+                state_ms=ms(stream.state_at),
+                since_ms=ms(first.get(stream.id, stream.created_at)),
+                push_url=line.push_url if line is not None else None,
+                stream_key=line.stream_key if line is not None else None,
+            )
+        )
+    return out
+
+
+def save_runs(
+    *, session: Session, hearing_id: int, room: str, runs: Iterable[tuple[str, Observation]]
+) -> None:
+    """Insert each run, or move its end if it is there already (runs only ever grow)."""
+    for run_id, obs in runs:
+        row = session.get(ObservedRun, run_id)
+        if row is None:
+            session.add(
+                ObservedRun(
+                    id=run_id,
+                    hearing_id=hearing_id,
+                    room=room,
+                    kind=obs.kind.value,
+                    start_ms=obs.start,
+                    end_ms=obs.end,
+                )
+            )
+        elif obs.end > row.end_ms:
+            row.end_ms = obs.end
+            session.add(row)
+
+
+def last_seen(*, session: Session, hearing_id: int) -> int | None:
+    """Where a restarted monitor picks up: the end of the latest run it recorded."""
+    runs = session.exec(
+        select(ObservedRun.end_ms).where(ObservedRun.hearing_id == hearing_id)
+    ).all()
+    return max(runs) if runs else None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerInput:
+    hearing_id: int
+    room: str | None
+    states: list[tuple[int, StreamState]]
+    observations: list[Observation]
+    session_folders: list[str]  # the agent's recording folders for this hearing
+
+
+def ledger_input(*, session: Session, hearing_id: int) -> LedgerInput | None:
+    """None if there is no such hearing."""
+    if session.get(Hearing, hearing_id) is None:
+        return None
+    stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
+    states: list[tuple[int, StreamState]] = []
+    if stream is not None:
+        states = [
+            (ms(at), StreamState(to))
+            for at, to in session.exec(
+                select(StreamTransition.at, StreamTransition.to_state)
+                .where(StreamTransition.stream_id == stream.id)
+                .order_by(col(StreamTransition.id))
+            ).all()
+        ]
+    observations = [
+        Observation(Seen(r.kind), r.start_ms, r.end_ms)
+        for r in session.exec(select(ObservedRun).where(ObservedRun.hearing_id == hearing_id))
+    ]
+    folders = []
+    for data in session.exec(
+        select(AgentEvent.data).where(
+            AgentEvent.hearing_id == hearing_id, AgentEvent.kind == "recording_started"
+        )
+    ).all():
+        folder = data.get("session") if isinstance(data, dict) else None
+        if isinstance(folder, str) and folder not in folders:
+            folders.append(folder)
+    return LedgerInput(hearing_id, stream.room if stream else None, states, observations, folders)
+
+
+def hearing_ids(*, session: Session) -> list[int]:
+    return [h for h in session.exec(select(Hearing.id).order_by(col(Hearing.id))).all() if h]
+
+
+def coverage(inp: LedgerInput, *, now: datetime, allowance_seconds: float) -> Coverage:
+    return compute(
+        inp.states, inp.observations, now=ms(now), allowance_ms=round(allowance_seconds * 1000)
+    )
+
+
+def hearing_coverage(
+    *, session: Session, hearing_id: int, now: datetime, allowance_seconds: float
+) -> dict[str, Any] | None:
+    """The coverage JSON of one hearing (None: no such hearing), recording included."""
+    inp = ledger_input(session=session, hearing_id=hearing_id)
+    if inp is None:
+        return None
+    cov = coverage(inp, now=now, allowance_seconds=allowance_seconds)
+    return coverage_json(
+        hearing_id, inp.room, cov, recording.check(inp.session_folders, cov.required)
+    )

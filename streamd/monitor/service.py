@@ -1,0 +1,263 @@
+"""The monitor: one watcher per stream that may be public, run by `streamd serve`.
+
+Each second it asks the database which streams to watch (not finished, or finished less
+than `STREAMD_MONITOR_LINGER_SECONDS` ago) and what state each is in; each watcher reads
+its stream's public output (streamd.monitor.probe), turns samples into runs it saves as
+it goes, and raises or clears the alerts whose conditions changed
+(streamd.monitor.alarms). Decoding runs in worker threads, never on the event loop.
+
+It depends on nothing the agent says: not its events, not its state. A watcher that
+cannot read its output keeps trying and, while the stream should be public, the missing
+frames raise `no_frames`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from agents.slate import render
+from streamd.config import Settings
+from streamd.monitor import alarms, records
+from streamd.monitor.detect import Classifier, Runs, Thumb
+from streamd.monitor.probe import (
+    HlsSource,
+    ProbeError,
+    Sample,
+    UrlSource,
+    analyse_segment,
+    image_thumbnail,
+)
+from streamd.monitor.records import Target
+from streamd.orchestrator.alerts import AlertDesk
+from streamd.orchestrator.feed import Feed
+from streamd.orchestrator.worker import Worker
+
+log = logging.getLogger(__name__)
+POLL_SECONDS = 0.5
+SAVE_SECONDS = 1.0
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class Stats:
+    segments: int = 0
+    undecodable: int = 0
+    read_errors: int = 0
+    samples: int = 0
+    decode_seconds: float = 0.0
+    watching: int = 0
+    by_room: dict[str, int] = field(default_factory=dict)
+
+
+class Watcher:
+    def __init__(self, monitor: Monitor, target: Target, where: str) -> None:
+        self.monitor = monitor
+        self.target = target
+        self.where = where
+        self.runs = Runs()
+        self.classifier = Classifier(None)
+        self.raised: set[str] = set()
+        self.task: asyncio.Task[None] | None = None
+        self._last_save = 0.0
+
+    @property
+    def hearing_id(self) -> int:
+        return self.target.hearing_id
+
+    async def run(self) -> None:
+        m = self.monitor
+        since = await m.work.call(records.last_seen, hearing_id=self.hearing_id)
+        since = max(since or 0, self.target.since_ms)
+        try:
+            while True:
+                try:
+                    if self.where.startswith(("http://", "https://")) or self.where.endswith(
+                        ".m3u8"
+                    ):
+                        await self._watch_hls(since)
+                    else:
+                        await self._watch_url()
+                except ProbeError as exc:
+                    m.stats.read_errors += 1
+                    log.debug("monitor %s: %s", self.where, exc)
+                await self.save()
+                await asyncio.sleep(1.0)
+                since = max(since, *self.runs.last_end.values(), 0)
+        finally:
+            self.runs.close_all()
+            await self.save(force=True)
+
+    async def _watch_hls(self, since: int) -> None:
+        m = self.monitor
+        source = HlsSource(self.where, m.http)
+        while True:
+            for ref in await source.new_segments(since):
+                try:
+                    data = await source.read(ref)
+                except ProbeError:
+                    m.stats.read_errors += 1
+                    continue
+                await self._ensure_slate()
+                t0 = time.process_time()
+                try:
+                    samples = await asyncio.to_thread(
+                        analyse_segment, data, ref.start_ms, ref.duration_ms, self.classifier
+                    )
+                except ProbeError:
+                    m.stats.undecodable += 1
+                    continue
+                finally:
+                    m.stats.decode_seconds += time.process_time() - t0
+                m.stats.segments += 1
+                self.take(samples)
+            self.check()
+            await self.save()
+            await asyncio.sleep(POLL_SECONDS)
+
+    async def _watch_url(self) -> None:
+        source = UrlSource(self.where, self.classifier, timeout=self.monitor.limits.stall_ms / 1000)
+        await self._ensure_slate()
+        try:
+            async for sample in source.samples():
+                self.take([sample])
+                self.check()
+                await self.save()
+        finally:
+            source.close()
+
+    async def _ensure_slate(self) -> None:
+        if self.classifier.slate is None:
+            self.classifier.slate = await self.monitor.slate_thumbnail()
+
+    def take(self, samples: list[Sample]) -> None:
+        self.monitor.stats.samples += len(samples)
+        for s in samples:
+            if s.end > self.target.since_ms:
+                self.runs.add(s.track, s.kind, max(s.start, self.target.since_ms), s.end)
+
+    def check(self) -> None:
+        """Raise what now holds, clear what no longer does."""
+        m, t = self.monitor, self.target
+        video = self.runs.open.get("video")
+        holding = alarms.active(
+            t.state, t.state_ms, video, self.runs.last_end.get("video"), now_ms(), m.limits
+        )
+        for kind, alarm in holding.items():
+            if kind not in self.raised:
+                self.raised.add(kind)
+                m.alerts.raise_(kind, alarm.severity, t.room, t.hearing_id, alarm.zh, alarm.en)
+        for kind in self.raised - holding.keys():
+            self.raised.discard(kind)
+            m.alerts.clear(kind, t.room, t.hearing_id)
+
+    async def save(self, *, force: bool = False) -> None:
+        if not force and time.monotonic() - self._last_save < SAVE_SECONDS:
+            return
+        self._last_save = time.monotonic()
+        runs = [(r.id, r.observation()) for r in self.runs.to_save()]
+        if runs:
+            await self.monitor.work.call(
+                records.save_runs, hearing_id=self.hearing_id, room=self.target.room, runs=runs
+            )
+
+    def clear_all(self) -> None:
+        for kind in list(self.raised):
+            self.monitor.alerts.clear(kind, self.target.room, self.target.hearing_id)
+        self.raised.clear()
+
+
+class Monitor:
+    def __init__(
+        self,
+        *,
+        work: Worker,
+        alerts: AlertDesk,
+        feed: Feed,
+        settings: Settings,
+        court_name: str,
+    ) -> None:
+        self.work = work
+        self.alerts = alerts
+        self.feed = feed
+        self.settings = settings
+        self.court_name = court_name
+        self.limits = alarms.Limits(
+            allowance_ms=round(settings.monitor_allowance_seconds * 1000),
+            stall_ms=round(settings.monitor_stall_seconds * 1000),
+            picture_ms=round(settings.monitor_picture_seconds * 1000),
+        )
+        self.watchers: dict[int, Watcher] = {}
+        self.stats = Stats()
+        self.http: aiohttp.ClientSession | None = None
+        self._slate: Thumb | None = None
+        self._slate_lock = asyncio.Lock()
+
+    async def slate_thumbnail(self) -> Thumb:
+        """The court's pause slate as the agents draw it, for matching. The thumbnail is the
+        same at every picture size the agents use (16:9), so one is drawn at 1280×720."""
+        async with self._slate_lock:
+            if self._slate is None:
+                folder = Path(self.settings.data_dir) / "monitor"
+                image = await asyncio.to_thread(render, folder, self.court_name, (1280, 720))
+                self._slate = await asyncio.to_thread(image_thumbnail, image)
+            return self._slate
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            self.http = http
+            try:
+                while True:
+                    try:
+                        await self.refresh()
+                    except Exception:
+                        log.exception("monitor refresh failed; retrying")
+                    await asyncio.sleep(1.0)
+            finally:
+                await self.stop_all()
+
+    async def refresh(self) -> None:
+        found = await self.work.call(
+            records.targets,
+            now=datetime.now(UTC),
+            linger_seconds=self.settings.monitor_linger_seconds,
+        )
+        wanted: dict[int, tuple[Target, str]] = {}
+        for target in found:
+            where = target.where(self.settings.monitor_hls)
+            if where is not None:
+                wanted[target.hearing_id] = (target, where)
+        for hid in list(self.watchers):
+            if hid not in wanted or wanted[hid][1] != self.watchers[hid].where:
+                await self._stop(hid)
+        for hid, (target, where) in wanted.items():
+            watcher = self.watchers.get(hid)
+            if watcher is None:
+                watcher = self.watchers[hid] = Watcher(self, target, where)
+                watcher.task = asyncio.create_task(watcher.run(), name=f"monitor {hid}")
+            else:
+                watcher.target = target
+            watcher.check()
+        self.stats.watching = len(self.watchers)
+
+    async def _stop(self, hearing_id: int) -> None:
+        watcher = self.watchers.pop(hearing_id)
+        if watcher.task is not None:
+            watcher.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher.task
+        watcher.clear_all()
+
+    async def stop_all(self) -> None:
+        for hid in list(self.watchers):
+            await self._stop(hid)
