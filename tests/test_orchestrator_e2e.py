@@ -24,8 +24,8 @@ import pytest
 from streamd.orchestrator.rooms import room_key
 from streamd.protocol import Topics
 from tests.conftest import ROOT, hearing_body
+from tests.court_support import SECRET, write_court
 from tests.mqtt_support import free_port, room_config, shared_broker, spawn_agent
-from tests.test_orchestrator import SECRET, write_court
 
 pytestmark = [pytest.mark.slow, pytest.mark.broker, pytest.mark.ffmpeg]
 STREAMD = [sys.executable, "-m", "streamd.cli"]
@@ -138,6 +138,8 @@ async def court(tmp_path: Path) -> AsyncIterator[tuple[Streamd, Topics, Path]]:
         "STREAMD_COMMAND_SECRET": SECRET,
         "STREAMD_SCHEDULER_SECONDS": "0.5",
         "STREAMD_ACK_TIMEOUT_SECONDS": "10",
+        # the monitor reads the agent's public HLS output where the agent writes it
+        "STREAMD_MONITOR_HLS": str(folder / "agent" / "hls" / "index.m3u8"),
     }
     streamd = Streamd(env, tmp_path / "streamd.log")
     streamd.cli("db", "upgrade")
@@ -265,6 +267,15 @@ async def test_a_hearing_survives_a_streamd_restart_and_an_agent_crash(
                 assert action in actions, actions
             status, record = await api.call("GET", f"/hearings/{hid}/stream/case-file")
             assert [p["reason"] for p in record["pauses"]] == ["旁听人员喧哗", "证人情绪激动"]
+
+            # The monitor, killed with streamd, read back what it missed from the playlist.
+            await asyncio.sleep(3)
+            status, cov = await api.call("GET", f"/hearings/{hid}/coverage", user="admin")
+            assert status == 200, cov
+            assert cov["verdict"] == "full" and cov["coverage_percent"] == 100.0, cov
+            assert len(cov["paused"]) == 2 and cov["slate"], cov
+            assert cov["recording"]["verdict"] == "complete", cov["recording"]
+            assert cov["recording"]["transcript_lines"] == 1
 
             # The agent dies: the technicians know within 10 s.
             killed = time.monotonic()
