@@ -147,3 +147,34 @@ def test_picture_before_the_announcement_is_extra_and_nothing_aired_is_all_gap()
     assert cov.gaps == ((52_000, 78_000),)
     never = compute([(0, S.READY), (5_000, S.ABORTED)], [], now=9_000)
     assert never.verdict is Verdict.NOT_STREAMED and never.required_ms == 0
+
+
+def test_one_hearing_owns_an_output_at_a_time() -> None:
+    from streamd.monitor.records import Target, owners
+
+    def t(hid: int, state: S, at: int, room: str = "room-01") -> Target:
+        return Target(hid, room, state, at, at, "hls", "k")
+
+    template = "/hls/{room}/index.m3u8"
+    # the next hearing is being prepared while this one runs over: the running one owns it
+    got = owners([t(2, S.PREPARING, 50), t(1, S.LIVE, 10)], template)
+    assert [x.hearing_id for x in got.values()] == [1]
+    # ended a moment ago and the next not yet on air: output now is the ended one's extra
+    got = owners([t(2, S.READY, 50), t(1, S.ENDED, 60)], template)
+    assert [x.hearing_id for x in got.values()] == [1]
+    # the next goes live: it takes the output over
+    got = owners([t(2, S.LIVE, 70), t(1, S.ENDED, 60)], template)
+    assert [x.hearing_id for x in got.values()] == [2]
+    # two rooms, two outputs; a stream without a line has nothing to watch
+    got = owners(
+        [
+            t(1, S.LIVE, 1),
+            t(3, S.LIVE, 1, "room-02"),
+            Target(4, "room-03", S.LIVE, 1, 1, None, None),
+        ],
+        template,
+    )
+    assert sorted(x.hearing_id for x in got.values()) == [1, 3]
+    assert (
+        Target(5, "r", S.LIVE, 0, 0, "rtmp://h/live/", "key").where(template) == "rtmp://h/live/key"
+    )

@@ -77,8 +77,12 @@ def check(folders: list[str], required: Span | None) -> RecordingCheck:
         except ValueError as exc:
             out.problems.append(f"{name}: unreadable {mf.MANIFEST}: {exc}")
             continue
-        out.problems += [f"{name}/{p}" for p in mf.verify(folder)]
+        problems = mf.verify(folder)
+        out.problems += [f"{name}/{p}" for p in problems]
+        untrusted = {p.split(":", 1)[0] for p in problems}  # missing or not what was written
         for seg in manifest.segments:
+            if seg.file in untrusted:
+                continue
             span = (round(seg.start.timestamp() * 1000), round(seg.end.timestamp() * 1000))
             (video if seg.kind == "video" else audio).append(span)
         out.video_seconds += manifest.total("video")

@@ -45,6 +45,31 @@ class Target:
         return f"{self.push_url.rstrip('/')}/{self.stream_key}"
 
 
+ON_AIR_STATES = frozenset({StreamState.LIVE, StreamState.PAUSED, StreamState.OFF_AIR})
+
+
+def owners(found: Iterable[Target], hls_template: str) -> dict[str, Target]:
+    """One hearing per public output. A room's HLS folder, or a line, carries one hearing
+    at a time; what shows there is that hearing's, never the next one's being prepared:
+    a stream on air owns it, else the one that ended last (output after its adjournment is
+    its extra), else the earliest being prepared (picture then is before its announcement).
+    """
+    by_where: dict[str, list[Target]] = {}
+    for t in found:
+        where = t.where(hls_template)
+        if where is not None:
+            by_where.setdefault(where, []).append(t)
+
+    def rank(t: Target) -> tuple[int, int]:
+        if t.state in ON_AIR_STATES:
+            return (0, -t.state_ms)
+        if t.state in TERMINAL:
+            return (1, -t.state_ms)
+        return (2, t.since_ms)
+
+    return {where: min(ts, key=rank) for where, ts in by_where.items()}
+
+
 def targets(*, session: Session, now: datetime, linger_seconds: float) -> list[Target]:
     """Streams not finished, and those finished in the last `linger_seconds`: output after
     adjournment is exactly what must still be watched for."""

@@ -61,8 +61,9 @@ class Stats:
 
 
 class Watcher:
-    def __init__(self, monitor: Monitor, target: Target, where: str) -> None:
+    def __init__(self, monitor: Monitor, target: Target, where: str, since: int = 0) -> None:
         self.monitor = monitor
+        self.since = since
         self.target = target
         self.where = where
         self.runs = Runs()
@@ -78,7 +79,7 @@ class Watcher:
     async def run(self) -> None:
         m = self.monitor
         since = await m.work.call(records.last_seen, hearing_id=self.hearing_id)
-        since = max(since or 0, self.target.since_ms)
+        since = max(since or 0, self.target.since_ms, self.since)
         try:
             while True:
                 try:
@@ -142,9 +143,10 @@ class Watcher:
 
     def take(self, samples: list[Sample]) -> None:
         self.monitor.stats.samples += len(samples)
+        floor = max(self.target.since_ms, self.since)
         for s in samples:
-            if s.end > self.target.since_ms:
-                self.runs.add(s.track, s.kind, max(s.start, self.target.since_ms), s.end)
+            if s.end > floor:
+                self.runs.add(s.track, s.kind, max(s.start, floor), s.end)
 
     def check(self) -> None:
         """Raise what now holds, clear what no longer does."""
@@ -200,6 +202,7 @@ class Monitor:
         self.watchers: dict[int, Watcher] = {}
         self.stats = Stats()
         self.http: aiohttp.ClientSession | None = None
+        self._owned: set[str] = set()  # outputs a watcher has had since streamd started
         self._slate: Thumb | None = None
         self._slate_lock = asyncio.Lock()
 
@@ -232,18 +235,20 @@ class Monitor:
             now=datetime.now(UTC),
             linger_seconds=self.settings.monitor_linger_seconds,
         )
-        wanted: dict[int, tuple[Target, str]] = {}
-        for target in found:
-            where = target.where(self.settings.monitor_hls)
-            if where is not None:
-                wanted[target.hearing_id] = (target, where)
+        wanted = {
+            t.hearing_id: (t, where)
+            for where, t in records.owners(found, self.settings.monitor_hls).items()
+        }
         for hid in list(self.watchers):
             if hid not in wanted or wanted[hid][1] != self.watchers[hid].where:
                 await self._stop(hid)
         for hid, (target, where) in wanted.items():
             watcher = self.watchers.get(hid)
             if watcher is None:
-                watcher = self.watchers[hid] = Watcher(self, target, where)
+                # What the output showed before this hearing took it over was another's.
+                since = now_ms() if where in self._owned else 0
+                self._owned.add(where)
+                watcher = self.watchers[hid] = Watcher(self, target, where, since)
                 watcher.task = asyncio.create_task(watcher.run(), name=f"monitor {hid}")
             else:
                 watcher.target = target
