@@ -121,11 +121,32 @@ class Outcome:
     message: str = ""
 
 
+ROUND_TRIP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+@dataclass(slots=True)
+class RoundTrips:
+    """Command → ack seconds as histogram buckets: constant memory however long streamd runs."""
+
+    counts: list[int] = field(default_factory=lambda: [0] * len(ROUND_TRIP_BUCKETS))
+    total: int = 0
+    sum: float = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.total += 1
+        self.sum += seconds
+        for k, bound in enumerate(ROUND_TRIP_BUCKETS):
+            if seconds <= bound:
+                self.counts[k] += 1
+                break
+
+
 @dataclass(slots=True)
 class Stats:
     malformed: int = 0
     received: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    round_trips: list[float] = field(default_factory=list)
+    round_trips: RoundTrips = field(default_factory=RoundTrips)
+    commands: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by outcome
 
 
 class Orchestrator:
@@ -418,8 +439,9 @@ class Orchestrator:
         finally:
             self._acks.pop(cmd.id, None)
         if ack is not None:
-            self.stats.round_trips.append(time.perf_counter() - started)
+            self.stats.round_trips.observe(time.perf_counter() - started)
         status = "unacknowledged" if ack is None else ("acked" if ack.ok else "refused")
+        self.stats.commands[status] += 1
         answered = self.work.later(
             records.command_answered,
             command_id=cmd.id,

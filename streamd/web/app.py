@@ -6,15 +6,18 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib.metadata import version
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from streamd import court
 from streamd.broker import broker_url
 from streamd.config import Settings
+from streamd.metrics import registry_for
 from streamd.monitor.service import Monitor
 from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
@@ -27,6 +30,7 @@ DB_KEY = web.AppKey("db", Database)
 SETTINGS_KEY = web.AppKey("settings", Settings)
 OPENAPI_KEY = web.AppKey("openapi", str)
 log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(slots=True)
@@ -37,6 +41,47 @@ class Slot:
 
 
 SLOT_KEY = web.AppKey("orchestrator", Slot)
+
+
+@dataclass(slots=True)
+class MonitorSlot:
+    current: Monitor | None = None
+
+
+MONITOR_KEY = web.AppKey("monitor", MonitorSlot)
+METRICS_KEY = web.AppKey("metrics", CollectorRegistry)
+HTTP_LATENCY_KEY = web.AppKey("http_latency", Histogram)
+# The classic text format: what Debian's Prometheus 2.x and promtool read. (The client's
+# newest default announces version 1.0.0, which those do not know.)
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+
+
+@web.middleware
+async def latency_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every request's latency by route pattern (never the raw path: ids are unbounded)."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = request.match_info.route.resource
+        pattern = route.canonical if route is not None else "unmatched"
+        request.app[HTTP_LATENCY_KEY].labels(request.method, pattern, str(status)).observe(
+            time.perf_counter() - started
+        )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text format; the collectors query the database, so off the loop."""
+    body = await asyncio.get_running_loop().run_in_executor(
+        None, generate_latest, request.app[METRICS_KEY]
+    )
+    return web.Response(body=body, headers={"Content-Type": PROMETHEUS_TEXT})
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -95,6 +140,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             # starts then too, so its alerts join the ones the orchestrator recovered.
             await orch.started.wait()
             slot.current = orch
+            app[MONITOR_KEY].current = monitor
             watching.append(asyncio.create_task(monitor.run(), name="monitor"))
             log.info("orchestrator on %s", url)
 
@@ -103,6 +149,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             yield
         finally:
             slot.current = None
+            app[MONITOR_KEY].current = None
             exposing.cancel()
             for job in [*watching, task]:
                 job.cancel()
@@ -113,10 +160,17 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -> web.Application:
     """The server; with `orchestrate`, also the broker link to the courtroom agents."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=1_000_000)
+    app = web.Application(
+        middlewares=[latency_middleware, problem_middleware], client_max_size=1_000_000
+    )
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = db
     slot = app[SLOT_KEY] = Slot()
+    watching = app[MONITOR_KEY] = MonitorSlot()
+    app[METRICS_KEY], app[HTTP_LATENCY_KEY] = registry_for(
+        db, settings, lambda: slot.current, lambda: watching.current
+    )
+    app.router.add_get("/metrics", metrics)
     if orchestrate:
         app.cleanup_ctx.append(_orchestrate)
     api = build_api(db=db, settings=settings, orchestrator=lambda: slot.current)
