@@ -191,14 +191,40 @@ def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
-    """Print the key a room's agent checks commands with (its STREAMD_AGENT_SECRET)."""
+    """Print the key a room's agent checks commands with (its STREAMD_AGENT_SECRET), or
+    with --mqtt its broker password (STREAMD_AGENT_MQTT_PASSWORD)."""
+    from streamd.mqtt_acl import mqtt_password
     from streamd.orchestrator.rooms import court_secret, rooms_of
 
-    rooms = rooms_of(court.read_structure(settings.court_config_dir), court_secret(settings))
+    secret = court_secret(settings)
+    rooms = rooms_of(court.read_structure(settings.court_config_dir), secret)
     if args.room not in rooms:
         known = ", ".join(sorted(rooms)) or "none"
         raise CliError(f"no courtroom {args.room!r} in {settings.court_config_dir} ({known})")
-    print(rooms[args.room].key)
+    print(mqtt_password(secret, args.room) if args.mqtt else rooms[args.room].key)
+
+
+def cmd_mqtt_acl(settings: Settings, args: argparse.Namespace) -> None:
+    """Write Mosquitto's password and ACL files: each agent only under its own room."""
+    from streamd.mqtt_acl import STREAMD_USER, generate, mqtt_password
+    from streamd.orchestrator.rooms import court_secret
+
+    secret = court_secret(settings)
+    files = generate(court.read_structure(settings.court_config_dir), secret)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in (("passwd", files.passwd), ("acl", files.acl)):
+        path = out / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    print(f"wrote {out / 'passwd'} and {out / 'acl'}")
+    print("mosquitto.conf: allow_anonymous false, password_file and acl_file set to these")
+    print(
+        f"streamd: STREAMD_MQTT_URL=mqtt://{STREAMD_USER}:"
+        f"{mqtt_password(secret, STREAMD_USER)}@HOST:1883"
+    )
+    print("agents: STREAMD_AGENT_MQTT_PASSWORD from `streamd agent-key ROOM --mqtt`")
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
@@ -339,7 +365,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("agent-key", help="print the command key for a courtroom's agent")
     p.add_argument("room", help="courtroom code, e.g. room-01")
+    p.add_argument("--mqtt", action="store_true", help="the room's broker password instead")
     p.set_defaults(func=cmd_agent_key)
+
+    p = sub.add_parser("mqtt-acl", help="write Mosquitto password and ACL files for the court")
+    p.add_argument("--out", required=True, help="folder for passwd and acl")
+    p.set_defaults(func=cmd_mqtt_acl)
 
     p = sub.add_parser("import", help="import hearings from CSV (UTF-8 or GB18030) or JSON")
     p.add_argument("file")

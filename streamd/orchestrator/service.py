@@ -24,6 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 from pydantic import ValidationError
@@ -166,9 +167,11 @@ class Orchestrator:
         self.court = structure.court.code
         self.rooms: dict[str, Room] = rooms_of(structure, court_secret(settings))
         self.feed = feed or Feed()
-        host, _, port = mqtt_url.split("://", 1)[1].rpartition(":")
-        self._host, self._port = host, int(port or 1883)
-        self._tls = mqtt_url.startswith("mqtts://")
+        url = urlsplit(mqtt_url)
+        self._host, self._port = url.hostname or "127.0.0.1", url.port or 1883
+        self._tls = url.scheme == "mqtts"
+        # mqtt://streamd:PASSWORD@host: the broker user `streamd mqtt-acl` writes
+        self._auth = (unquote(url.username), unquote(url.password or "")) if url.username else None
         self.views: dict[int, StreamView] = {}
         self.agents: dict[str, AgentView] = {code: AgentView(code) for code in self.rooms}
         self.stats = Stats()
@@ -225,6 +228,8 @@ class Orchestrator:
             "keepalive": 5,
             "timeout": 5.0,
         }
+        if self._auth is not None:
+            args["username"], args["password"] = self._auth
         if self._tls:
             import ssl
 

@@ -1,0 +1,112 @@
+"""The generated Mosquitto files on a real Mosquitto: an agent may use only its own room."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from streamd import court
+from streamd.cli import main
+from streamd.mqtt_acl import STREAMD_USER, mqtt_password
+from tests.mqtt_support import _port_open, free_port
+
+pytestmark = [pytest.mark.broker]
+SECRET = "court-secret-for-the-acl-test-0123456789"
+
+
+def mosquitto() -> str:
+    found = shutil.which("mosquitto") or (
+        "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+    )
+    assert found, "this test needs Mosquitto itself: apt-get install mosquitto (.ci/run does)"
+    return found
+
+
+@contextlib.asynccontextmanager
+async def secured_broker(folder: Path) -> AsyncIterator[int]:
+    port = free_port()
+    conf = folder / "mosquitto.conf"
+    # As root, Mosquitto drops to its own user, which may not read our 0600 files; a
+    # deployment chowns them to it instead (docs/operations.md).
+    as_root = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        f"{as_root}listener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen([mosquitto(), "-c", str(conf)], stderr=subprocess.PIPE)
+    try:
+        for _ in range(200):
+            if _port_open("127.0.0.1", port):
+                break
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            await asyncio.sleep(0.05)
+        yield port
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def client(port: int, user: str, password: str) -> aiomqtt.Client:
+    return aiomqtt.Client("127.0.0.1", port, username=user, password=password, timeout=5)
+
+
+async def test_each_agent_may_publish_only_under_its_own_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("STREAMD_COMMAND_SECRET", SECRET)
+    monkeypatch.setenv("STREAMD_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "broker"
+    assert main(["mqtt-acl", "--out", str(out)]) == 0  # the sample court, Chinese code and all
+    said = capsys.readouterr().out
+    assert f"mqtt://{STREAMD_USER}:{mqtt_password(SECRET, STREAMD_USER)}@" in said
+    assert (out / "passwd").stat().st_mode & 0o077 == 0  # secrets are not world-readable
+    code = court.read_structure(Path("courtroom_configs")).court.code
+    base = f"court/{code}/room"
+    assert main(["agent-key", "room-01", "--mqtt"]) == 0
+    room1_password = capsys.readouterr().out.strip()
+    assert room1_password == mqtt_password(SECRET, "room-01")
+
+    async with secured_broker(out) as port:
+        with pytest.raises(aiomqtt.MqttError):
+            async with client(port, "room-01", "wrong password"):
+                pass
+        got: list[str] = []
+        async with client(port, STREAMD_USER, mqtt_password(SECRET, STREAMD_USER)) as streamd:
+            await streamd.subscribe(f"court/{code}/#", qos=1)
+
+            async def collect() -> None:
+                async for message in streamd.messages:
+                    got.append(f"{message.topic.value} {message.payload!r}")
+
+            reader = asyncio.create_task(collect())
+            async with client(port, "room-01", room1_password) as room1:
+                await room1.subscribe(f"{base}/room-02/#", qos=1)  # eavesdrop: refused
+                await room1.publish(f"{base}/room-01/telemetry", b"own", qos=1)
+                await room1.publish(f"{base}/room-02/state", b"forged", qos=1, retain=True)
+                await room1.publish(f"{base}/room-02/ack", b"forged", qos=1)
+                await room1.publish("court/other/room/room-01/events", b"elsewhere", qos=1)
+                await streamd.publish(f"{base}/room-02/cmd", b"for room 2", qos=1)
+                await streamd.publish(f"{base}/room-01/cmd", b"for room 1", qos=1)
+                await asyncio.sleep(1.0)
+                heard: list[str] = []
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(0.5):
+                        async for message in room1.messages:
+                            heard.append(message.topic.value)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+    assert f"{base}/room-01/telemetry b'own'" in got
+    assert not [g for g in got if "forged" in g or "elsewhere" in g], got
+    assert heard == [], heard  # room-01 heard nothing of room-02's commands
