@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -42,19 +41,22 @@ async def secured_broker(folder: Path) -> AsyncIterator[int]:
         f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n",
         encoding="utf-8",
     )
-    proc = subprocess.Popen([mosquitto(), "-c", str(conf)], stderr=subprocess.PIPE)
+    proc = await asyncio.create_subprocess_exec(
+        mosquitto(), "-c", str(conf), stderr=asyncio.subprocess.PIPE
+    )
     try:
         for _ in range(200):
             if _port_open("127.0.0.1", port):
                 break
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+            if proc.returncode is not None:
+                assert proc.stderr is not None
+                raise AssertionError((await proc.stderr.read()).decode())
             await asyncio.sleep(0.05)
         yield port
     finally:
-        proc.kill()
-        proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
 
 
 def client(port: int, user: str, password: str) -> aiomqtt.Client:
