@@ -20,9 +20,9 @@ silence.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
-import queue
 import threading
 import time
 from collections import deque
@@ -243,25 +243,39 @@ class UrlSource:
                         sound, sound_from = [], now
 
     async def samples(self) -> AsyncIterator[Sample]:
-        """Samples until the stream ends or stalls; raises ProbeError if it cannot open."""
-        out: queue.Queue[Sample | BaseException | None] = queue.Queue(maxsize=1000)
+        """Samples until the stream ends or stalls; raises ProbeError if it cannot open.
+
+        The reading thread hands samples to the loop with call_soon_threadsafe: a watcher
+        never parks a thread of the default executor, which the database work shares.
+        """
+        loop = asyncio.get_running_loop()
+        out: asyncio.Queue[Sample | BaseException | None] = asyncio.Queue()
+
+        def put(item: Sample | BaseException | None) -> None:
+            if self._stop.is_set():
+                return  # nobody is listening any more; the loop may be gone
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(out.put_nowait, item)
 
         def pump() -> None:
             try:
                 for sample in self._read():
-                    out.put(sample)
+                    put(sample)
             except (av.FFmpegError, OSError) as exc:
-                out.put(ProbeError(f"{self.url}: {exc}"))
+                put(ProbeError(f"{self.url}: {exc}"))
             except BaseException as exc:  # pragma: no cover - surfaced to the caller
-                out.put(exc)
-            out.put(None)
+                put(exc)
+            put(None)
 
         thread = threading.Thread(target=pump, name=f"probe {self.url}", daemon=True)
         thread.start()
-        while True:
-            item = await asyncio.to_thread(out.get)
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        try:
+            while True:
+                item = await out.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.close()
