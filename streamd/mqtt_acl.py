@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import os
 from dataclasses import dataclass
 
 from streamd.court import CourtStructure
+from streamd.orchestrator.rooms import derive
 from streamd.protocol import Topics
 
 STREAMD_USER = "streamd"
@@ -27,7 +27,7 @@ SALT_BYTES = 12
 
 
 def mqtt_password(secret: str, user: str) -> str:
-    return hmac.new(secret.encode(), f"mqtt-password:{user}".encode(), hashlib.sha256).hexdigest()
+    return derive(secret, f"mqtt-password:{user}")
 
 
 def password_line(user: str, password: str, salt: bytes | None = None) -> str:

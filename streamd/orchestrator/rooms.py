@@ -34,8 +34,13 @@ def court_secret(settings: Settings) -> str:
     return Path(path).read_text().strip()
 
 
+def derive(secret: str, label: str) -> str:
+    """A key for one purpose from the court secret: knowing it reveals nothing of others."""
+    return hmac.new(secret.encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
 def room_key(secret: str, topics: Topics) -> str:
-    return hmac.new(secret.encode(), topics.base.encode(), hashlib.sha256).hexdigest()
+    return derive(secret, topics.base)
 
 
 @dataclass(frozen=True, slots=True)
