@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -79,6 +80,15 @@ def dbfs(samples: npt.NDArray[np.floating]) -> float:
         return float("-inf")
     rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
     return 20 * float(np.log10(rms)) if rms > 0 else float("-inf")
+
+
+def silence(chunks: list[npt.NDArray[Any]]) -> Seen | None:
+    """SILENT if decoded audio chunks are below the threshold, or there are none: no audio
+    at all is silence to the public as much as a silent track is."""
+    if not chunks:
+        return Seen.SILENT
+    level = dbfs(np.concatenate([c.reshape(-1) for c in chunks]).astype(np.float32))
+    return Seen.SILENT if level < SILENT_DBFS else None
 
 
 class Classifier:

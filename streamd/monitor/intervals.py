@@ -9,9 +9,15 @@ non-empty spans; every function returns one in that form.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 
 Span = tuple[int, int]
 Spans = tuple[Span, ...]
+
+
+def ms(at: datetime) -> int:
+    """Epoch milliseconds of an aware datetime: the one unit the ledger counts in."""
+    return round(at.timestamp() * 1000)
 
 
 def normalize(spans: Iterable[Span]) -> Spans:

@@ -36,7 +36,8 @@ import av
 import m3u8
 import numpy as np
 
-from streamd.monitor.detect import SILENT_DBFS, THUMB, Classifier, Thumb, dbfs
+from streamd.monitor.detect import THUMB, Classifier, Thumb, silence
+from streamd.monitor.intervals import ms
 from streamd.monitor.ledger import Seen
 
 log = logging.getLogger(__name__)
@@ -116,13 +117,7 @@ def analyse_segment(
     if out:
         # the picture before the first keyframe continues the previous segment's run
         out[0] = Sample("video", out[0].kind, start_ms, out[0].end)
-    # no audio at all is silence to the public as much as a silent track is
-    level = (
-        dbfs(np.concatenate([a.reshape(-1) for a in audio]).astype(np.float32))
-        if audio
-        else float("-inf")
-    )
-    out.append(Sample("audio", Seen.SILENT if level < SILENT_DBFS else None, start_ms, end_ms))
+    out.append(Sample("audio", silence(audio), start_ms, end_ms))
     return out
 
 
@@ -174,7 +169,7 @@ class HlsSource:
             if when is None or seg.uri is None or seg.duration is None:
                 continue  # without a date-time a segment cannot be placed; ours always have one
             uri = self._resolve(seg.uri)
-            start = round(when.timestamp() * 1000)
+            start = ms(when)
             duration = round(seg.duration * 1000)
             if uri in self._seen_set or start + duration <= since_ms:
                 continue
@@ -232,14 +227,10 @@ class UrlSource:
                         last = (now, kind)
                 elif packet.stream.type == "audio":
                     sound.extend(
-                        f.to_ndarray().reshape(-1)
-                        for f in packet.decode()
-                        if isinstance(f, av.AudioFrame)
+                        f.to_ndarray() for f in packet.decode() if isinstance(f, av.AudioFrame)
                     )
                     if now - sound_from >= 1000:
-                        level = dbfs(np.concatenate(sound).astype(np.float32)) if sound else -1e9
-                        silent = Seen.SILENT if level < SILENT_DBFS else None
-                        yield Sample("audio", silent, sound_from, now)
+                        yield Sample("audio", silence(sound), sound_from, now)
                         sound, sound_from = [], now
 
     async def samples(self) -> AsyncIterator[Sample]:

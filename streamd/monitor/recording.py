@@ -83,7 +83,7 @@ def check(folders: list[str], required: Span | None) -> RecordingCheck:
         for seg in manifest.segments:
             if seg.file in untrusted:
                 continue
-            span = (round(seg.start.timestamp() * 1000), round(seg.end.timestamp() * 1000))
+            span = (iv.ms(seg.start), iv.ms(seg.end))
             (video if seg.kind == "video" else audio).append(span)
         out.video_seconds += manifest.total("video")
         out.audio_seconds += manifest.total("audio")

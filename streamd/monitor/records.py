@@ -15,13 +15,10 @@ from sqlmodel import Session, col, or_, select
 from streamd.lifecycle import TERMINAL, StreamState
 from streamd.models import AgentEvent, Hearing, Line, ObservedRun, Stream, StreamTransition
 from streamd.monitor import recording
+from streamd.monitor.intervals import ms
 from streamd.monitor.ledger import Coverage, Observation, Seen, compute
 from streamd.monitor.report import coverage_json
 from streamd.orchestrator.records import HLS_LINE
-
-
-def ms(at: datetime) -> int:
-    return round(at.timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)

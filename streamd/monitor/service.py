@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +37,6 @@ from streamd.monitor.probe import (
 )
 from streamd.monitor.records import Target
 from streamd.orchestrator.alerts import AlertDesk
-from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,6 @@ class Stats:
     samples: int = 0
     decode_seconds: float = 0.0
     watching: int = 0
-    by_room: dict[str, int] = field(default_factory=dict)
 
 
 def _timed(
@@ -192,13 +190,11 @@ class Monitor:
         *,
         work: Worker,
         alerts: AlertDesk,
-        feed: Feed,
         settings: Settings,
         court_name: str,
     ) -> None:
         self.work = work
         self.alerts = alerts
-        self.feed = feed
         self.settings = settings
         self.court_name = court_name
         self.limits = alarms.Limits(

@@ -128,7 +128,6 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         monitor = Monitor(
             work=orch.work,
             alerts=orch.alerts,
-            feed=orch.feed,
             settings=settings,
             court_name=structure.court.name,
         )
