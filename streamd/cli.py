@@ -6,14 +6,13 @@ Exit status: 0 success, 2 bad input or configuration (with a message naming what
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from aiohttp import web
@@ -21,23 +20,15 @@ from aiohttp import web
 from streamd import court, importer
 from streamd.auth import UserExistsError, create_user
 from streamd.config import ConfigError, Settings, load_settings
+from streamd.demo.day import DEFAULT_SPEED
 from streamd.domain import Role
 from streamd.policy import PolicyError, Ruleset, load_rules
 from streamd.store import Database, upgrade
 
 log = logging.getLogger("streamd")
 EXIT_BAD_INPUT = 2
-SAMPLE_SCHEDULE = Path("schedules/sample-fortnight.csv")
-SAMPLE_FIRST_MONDAY = date(2026, 11, 30)  # the sample fortnight's first day
-DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
-    ("clerk", Role.CLERK, "书记员 王敏", "civil-1"),
-    ("judge", Role.JUDGE, "承办法官 李明", "civil-1"),
-    ("depthead", Role.DEPARTMENT_HEAD, "庭长 陈刚", "civil-1"),
-    ("leader", Role.COURT_LEADER, "分管院领导 周华", None),
-    ("tech", Role.TECHNICIAN, "技术人员 赵强", None),
-    ("admin", Role.ADMIN, "司法公开办 刘洋", None),
-)
-DEMO_PASSWORD_SUFFIX = "-demo-2026"  # demo logins: NAME-demo-2026, printed at start
+SAMPLE_COURT_DIR = "courtroom_configs"  # the demo takes three of its rooms
+DEMO_DATA_DIR = "var/demo"
 
 
 class CliError(Exception):
@@ -127,7 +118,7 @@ def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_coverage(settings: Settings, args: argparse.Namespace) -> None:
     """One hearing's coverage as a table (or JSON), or every hearing's as a JSON list."""
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from streamd.monitor import records, report
 
@@ -290,52 +281,27 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     serve(settings, _db(settings))
 
 
-def _demo_shift(today: date) -> timedelta:
-    """Whole weeks that move the sample fortnight to start this week (next, at a weekend)."""
-    monday = today - timedelta(days=today.weekday())
-    if today.weekday() >= 5:
-        monday += timedelta(days=7)
-    return timedelta(days=(monday - SAMPLE_FIRST_MONDAY).days)
-
-
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
-    db = _db(settings)
-    upgrade(db.engine)
-    db.call(
-        court.apply_structure,
-        structure=court.read_structure(settings.court_config_dir),
-        actor="demo",
+    """A compressed court day on this machine; see streamd/demo/run.py."""
+    import asyncio
+
+    from streamd.demo.run import Options, run
+    from streamd.demo.stage import StageError
+
+    if not args.speed > 0:
+        raise CliError("--speed must be positive")
+    options = Options(
+        data_dir=Path(args.data_dir or DEMO_DATA_DIR),
+        sample_dir=Path(SAMPLE_COURT_DIR),
+        speed=args.speed,
+        once=args.once,
     )
-    shift = _demo_shift(datetime.now(settings.zone).date())
-    result = db.call(
-        importer.import_file,
-        path=SAMPLE_SCHEDULE,
-        zone=settings.zone,
-        actor="demo",
-        shift=shift,
-        rules=_rules(settings),
-    )
-    for name, role, display, department in DEMO_USERS:
-        with contextlib.suppress(UserExistsError):  # a rerun keeps its users
-            db.call(
-                create_user,
-                username=name,
-                password=name + DEMO_PASSWORD_SUFFIX,
-                roles=[role],
-                display_name=display,
-                department=department,
-            )
-    print(
-        f"streamd demo: sample court with {result.total} sessions "
-        f"(moved to start {SAMPLE_FIRST_MONDAY + shift})"
-    )
-    print(f"  open http://{settings.host}:{settings.port}/api/v1/openapi.json")
-    print("  demo logins (POST /api/v1/auth/token):")
-    for name, role, _, _ in DEMO_USERS:
-        print(f"    {name:9} / {name}{DEMO_PASSWORD_SUFFIX:12} {role.value}")
-    print("  Ctrl-C stops.")
-    sys.stdout.flush()
-    serve(settings, db)
+    try:
+        status = asyncio.run(run(settings, options))
+    except StageError as exc:
+        raise CliError(str(exc)) from None
+    if status:
+        raise SystemExit(status)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -348,9 +314,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int)
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", help="serve the sample court on SQLite with demo users")
+    p = sub.add_parser("demo", help="run a compressed court day: embedded broker, SQLite, agents")
+    p.add_argument("--data-dir", default=argparse.SUPPRESS, help=f"default {DEMO_DATA_DIR}")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument(
+        "--speed", type=float, default=DEFAULT_SPEED, help="court minutes per real minute"
+    )
+    p.add_argument("--once", action="store_true", help="exit after the day, with a summary")
     p.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_cmd", required=True)

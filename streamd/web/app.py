@@ -23,6 +23,7 @@ from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
 from streamd.web.api import build_api
+from streamd.web.hls import add_hls_routes
 from streamd.web.problems import ApiProblem, problem_middleware
 from streamd.web.public import add_public_routes
 
@@ -180,4 +181,5 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     add_public_routes(app, db=db, settings=settings)
+    add_hls_routes(app, settings=settings)
     return app

@@ -1,0 +1,1 @@
+"""`streamd demo`: the sample court running a compressed day with real agents."""

@@ -1,0 +1,131 @@
+"""The demo's folder: a court configuration of three rooms, their agents' configs, settings.
+
+Everything the demo writes lives under one data directory, marked as the demo's, so a rerun
+can start a fresh day there without ever deleting a folder it did not make.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from streamd.config import Settings
+from streamd.court import COURT_FILE
+from streamd.demo.day import LINES, ROOMS
+from streamd.orchestrator.records import HLS_LINE
+from streamd.orchestrator.rooms import court_secret, room_key
+from streamd.protocol import Topics
+
+MARKER = ".streamd-demo"
+# Small pictures keep six live x264 encodes (a recorder and a publisher per room) inside
+# two cores with room to spare for the monitor and streamd.
+VIDEO_SIZE = "640x360"
+RECORDING_SEGMENT_SECONDS = 4
+
+
+class StageError(Exception):
+    """The data directory cannot hold the demo; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    data_dir: Path
+
+    @property
+    def court_dir(self) -> Path:
+        return self.data_dir / "court"
+
+    @property
+    def agents_dir(self) -> Path:
+        return self.data_dir / "agents"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.data_dir / "logs"
+
+    def room_config(self, room: str) -> Path:
+        return self.court_dir / f"{room}.toml"
+
+    def hls_playlist(self) -> str:
+        return str(self.agents_dir / "{room}" / "hls" / "index.m3u8")
+
+
+def claim(data_dir: Path) -> Stage:
+    """An empty folder, or one an earlier demo made (its day is cleared); never another."""
+    data_dir = data_dir.resolve()
+    if data_dir.exists() and any(data_dir.iterdir()) and not (data_dir / MARKER).exists():
+        raise StageError(
+            f"{data_dir} is not empty and was not made by `streamd demo`; "
+            "give an empty or new folder with --data-dir"
+        )
+    if (data_dir / MARKER).exists():
+        for child in data_dir.iterdir():
+            if child.name != MARKER:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / MARKER).write_text("made by streamd demo; rerunning the demo clears it\n")
+    stage = Stage(data_dir)
+    stage.logs_dir.mkdir()
+    return stage
+
+
+def settings_for(base: Settings, stage: Stage, *, mqtt_url: str) -> Settings:
+    """The demo's own settings: SQLite and the embedded broker whatever the environment
+    says, and a court whose minutes are seconds (no pre-roll, recording at the start)."""
+    return base.model_copy(
+        update={
+            "data_dir": stage.data_dir,
+            "database_url": None,
+            "mqtt_url": mqtt_url,
+            "court_config_dir": stage.court_dir,
+            "monitor_hls": stage.hls_playlist(),
+            "prepare_minutes": 0,
+            "line_preroll_minutes": 0,
+            "line_postroll_minutes": 0,
+            "scheduler_seconds": 0.5,
+            "command_secret": None,
+        }
+    )
+
+
+def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
+    """The sample court with three of its rooms and `LINES` lines that air each room's own
+    HLS output (served by streamd), and one agent config per room pointing at the demo's
+    broker with the room's command key."""
+    sample = _toml(sample_dir / COURT_FILE)
+    sample["lines"] = [
+        {"code": f"L{i}", "name": f"演示线路{i}", "push_url": HLS_LINE, "stream_key": f"demo-{i}"}
+        for i in range(1, LINES + 1)
+    ]
+    stage.court_dir.mkdir(parents=True)
+    (stage.court_dir / COURT_FILE).write_bytes(tomli_w.dumps(sample).encode())
+    secret = court_secret(settings)
+    code = sample["court"]["code"]
+    assert settings.mqtt_url is not None
+    for room in ROOMS:
+        spec = _toml(sample_dir / f"{room}.toml")["room"]
+        agent_dir = stage.agents_dir / room
+        config = {
+            "room": spec,
+            "agent": {
+                "data_dir": str(agent_dir),
+                "segment_seconds": RECORDING_SEGMENT_SECONDS,
+                "command_secret": room_key(secret, Topics(code, room)),
+                "broker": {"url": settings.mqtt_url},
+                "source": {"kind": "lavfi", "video_size": VIDEO_SIZE, "fps": 25},
+            },
+        }
+        stage.room_config(room).write_bytes(tomli_w.dumps(config).encode())
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise StageError(f"{path}: {exc}") from None
