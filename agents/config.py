@@ -27,7 +27,11 @@ class _Strict(BaseModel):
 
 
 class BrokerSpec(_Strict):
-    url: str = Field(default="mqtt://127.0.0.1:1883", pattern=r"^mqtts?://[^/\s]+$")
+    url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        pattern=r"^mqtts?://[^/\s]+$",
+        description="Or STREAMD_AGENT_MQTT_URL.",
+    )
     username: str | None = None
     password: str | None = Field(default=None, description="Or STREAMD_AGENT_MQTT_PASSWORD.")
     ca_file: str | None = None
@@ -126,6 +130,15 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> AgentConfig:
         spec = AgentSpec.model_validate(data.get("agent", {}))
     except ValidationError as exc:
         raise AgentConfigError(f"{path}: [agent] {describe_validation_error(exc)}") from None
+    broker_url = env.get("STREAMD_AGENT_MQTT_URL")
+    if broker_url:  # a container gets the broker's address from its environment
+        try:
+            broker = BrokerSpec.model_validate({**spec.broker.model_dump(), "url": broker_url})
+        except ValidationError as exc:
+            raise AgentConfigError(
+                f"STREAMD_AGENT_MQTT_URL: {describe_validation_error(exc)}"
+            ) from None
+        spec = spec.model_copy(update={"broker": broker})
     court_code = spec.court or (court.code if court else None)
     if court_code is None:
         raise AgentConfigError(f"{path}: [agent] court: not set and no {COURT_FILE} beside it")

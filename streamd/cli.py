@@ -196,26 +196,42 @@ def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_mqtt_acl(settings: Settings, args: argparse.Namespace) -> None:
-    """Write Mosquitto's password and ACL files: each agent only under its own room."""
-    from streamd.mqtt_acl import STREAMD_USER, generate, mqtt_password
-    from streamd.orchestrator.rooms import court_secret
+    """Write Mosquitto's password and ACL files: each agent only under its own room.
 
-    secret = court_secret(settings)
-    files = generate(court.read_structure(settings.court_config_dir), secret)
+    With --env-dir, also the environment files a deployment hands to each process: streamd's
+    (its broker login and the court secret) and one per room (that room's command key and
+    broker password only), all 0600.
+    """
+    from streamd.mqtt_acl import generate, process_env
+
+    secret = court_secret_of(settings)
+    structure = court.read_structure(settings.court_config_dir)
+    files = generate(structure, secret)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in (("passwd", files.passwd), ("acl", files.acl)):
-        path = out / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+    _write_private(out, {"passwd": files.passwd, "acl": files.acl})
     print(f"wrote {out / 'passwd'} and {out / 'acl'}")
     print("mosquitto.conf: allow_anonymous false, password_file and acl_file set to these")
-    print(
-        f"streamd: STREAMD_MQTT_URL=mqtt://{STREAMD_USER}:"
-        f"{mqtt_password(secret, STREAMD_USER)}@HOST:1883"
-    )
-    print("agents: STREAMD_AGENT_MQTT_PASSWORD from `streamd agent-key ROOM --mqtt`")
+    envs = process_env(structure, secret, broker=args.broker)
+    if args.env_dir:
+        _write_private(Path(args.env_dir), {f"{name}.env": text for name, text in envs.items()})
+        print(f"wrote {', '.join(f'{name}.env' for name in envs)} in {args.env_dir}")
+    else:
+        print(envs["streamd"].splitlines()[0])
+        print("agents: STREAMD_AGENT_MQTT_PASSWORD from `streamd agent-key ROOM --mqtt`")
+
+
+def court_secret_of(settings: Settings) -> str:
+    from streamd.orchestrator.rooms import court_secret
+
+    return court_secret(settings)
+
+
+def _write_private(folder: Path, files: dict[str, str]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        fd = os.open(folder / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
@@ -341,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("mqtt-acl", help="write Mosquitto password and ACL files for the court")
     p.add_argument("--out", required=True, help="folder for passwd and acl")
+    p.add_argument("--env-dir", help="also write streamd.env and <room>.env here")
+    p.add_argument(
+        "--broker", default="mqtt://127.0.0.1:1883", help="the broker as the processes reach it"
+    )
     p.set_defaults(func=cmd_mqtt_acl)
 
     p = sub.add_parser("import", help="import hearings from CSV (UTF-8 or GB18030) or JSON")

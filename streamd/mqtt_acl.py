@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 
 from streamd.court import CourtStructure
-from streamd.orchestrator.rooms import derive
+from streamd.orchestrator.rooms import derive, room_key
 from streamd.protocol import Topics
 
 STREAMD_USER = "streamd"
@@ -56,3 +56,24 @@ def generate(structure: CourtStructure, secret: str) -> BrokerFiles:
     for room in structure.rooms:
         acl += ["", f"user {room.code}", f"topic readwrite {Topics(court, room.code).base}/#"]
     return BrokerFiles(passwd, "\n".join(acl) + "\n")
+
+
+def process_env(structure: CourtStructure, secret: str, *, broker: str) -> dict[str, str]:
+    """Environment files for a deployment: `streamd` gets its broker login and the court
+    secret; each room only its own command key, broker login and broker address."""
+    scheme, _, hostport = broker.partition("://")
+    court = structure.court.code
+    user = STREAMD_USER
+    out = {
+        "streamd": (
+            f"STREAMD_MQTT_URL={scheme}://{user}:{mqtt_password(secret, user)}@{hostport}\n"
+            f"STREAMD_COMMAND_SECRET={secret}\n"
+        )
+    }
+    for room in structure.rooms:
+        out[room.code] = (
+            f"STREAMD_AGENT_MQTT_URL={broker}\n"
+            f"STREAMD_AGENT_SECRET={room_key(secret, Topics(court, room.code))}\n"
+            f"STREAMD_AGENT_MQTT_PASSWORD={mqtt_password(secret, room.code)}\n"
+        )
+    return out
