@@ -81,7 +81,7 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
     assert "the day is over. 10 hearings, 7 streamed" in text, text
     assert "10/10 recordings complete and playable" in text, text
     assert f"http://127.0.0.1:{port}/hls/room-01/index.m3u8" in text
-    assert "clerk     / clerk-demo-2026" in text
+    assert "clerk     / clerk-demo-2026     clerk" in text
 
     summary = json.loads((data / "summary.json").read_text(encoding="utf-8"))
     assert summary["problems"] == []

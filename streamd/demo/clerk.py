@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -53,8 +54,10 @@ class Api:
 
 
 def detail(answer: Any) -> str:
+    """An API problem's message, without the field path validation errors start with."""
     if isinstance(answer, dict):
-        return str(answer.get("detail") or answer.get("title") or answer)
+        text = str(answer.get("detail") or answer.get("title") or answer)
+        return re.sub(r"^body\.\w+: ", "", text)
     return str(answer)
 
 

@@ -159,7 +159,7 @@ def _banner(settings: Settings, base: str, stage: stage_mod.Stage, ends: datetim
         _say(f"  watch {room}: {base}/hls/{room}/index.m3u8")
     _say("  logins (POST /api/v1/auth/token):")
     for name, role, _, _ in DEMO_USERS:
-        _say(f"    {name:9} / {name}{PASSWORD_SUFFIX:12} {role.value}")
+        _say(f"    {name:9} / {name + PASSWORD_SUFFIX:19} {role.value}")
     _say(f"  the day ends at {ends.astimezone(settings.zone).strftime('%H:%M:%S')}; Ctrl-C stops.")
 
 
