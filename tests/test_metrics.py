@@ -13,9 +13,11 @@ from asyncio.subprocess import PIPE, STDOUT
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import ROOT
 from tests.court_support import Court
 
 pytestmark = [pytest.mark.db, pytest.mark.broker]
+DOCKER = ROOT / "docker"
 
 
 def values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -51,6 +53,11 @@ async def test_metrics_report_streams_agents_commands_and_requests(court_: Court
     routes = {dict(k[1]).get("route") for k in got if k[0].startswith("streamd_http_request")}
     assert "/api/v1/hearings/{hearing_id}/stream/pause" in routes, routes
     assert not any(r and re.search(r"/\d+(/|$)", r) for r in routes), routes
+    # The deployment's alert rules and Grafana dashboard read only what streamd exports.
+    families = {f.name for f in text_string_to_metric_families(text)}
+    for source in ("prometheus/alerts.yml", "grafana/dashboards/streamd.json"):
+        for name in set(re.findall(r"streamd_[a-z_]+", (DOCKER / source).read_text())):
+            assert re.sub(r"_(bucket|count|sum|total)$", "", name) in families, (source, name)
     promtool = shutil.which("promtool")
     assert promtool is not None or os.environ.get("CI") != "true", ".ci/run installs promtool"
     if promtool is not None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiomqtt
@@ -29,18 +29,24 @@ def mosquitto() -> str:
     return found
 
 
+def minimal_conf(folder: Path, port: int) -> str:
+    return (
+        f"listener {port} 127.0.0.1\nallow_anonymous false\n"
+        f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n"
+    )
+
+
 @contextlib.asynccontextmanager
-async def secured_broker(folder: Path) -> AsyncIterator[int]:
+async def secured_broker(
+    folder: Path, conf_for: Callable[[Path, int], str] = minimal_conf
+) -> AsyncIterator[int]:
+    """Mosquitto on a free port with the password and ACL files in `folder`."""
     port = free_port()
     conf = folder / "mosquitto.conf"
     # As root, Mosquitto drops to its own user, which may not read our 0600 files; a
     # deployment chowns them to it instead (docs/operations.md).
     as_root = "user root\n" if os.geteuid() == 0 else ""
-    conf.write_text(
-        f"{as_root}listener {port} 127.0.0.1\nallow_anonymous false\n"
-        f"password_file {folder / 'passwd'}\nacl_file {folder / 'acl'}\n",
-        encoding="utf-8",
-    )
+    conf.write_text(as_root + conf_for(folder, port), encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
         mosquitto(), "-c", str(conf), stderr=asyncio.subprocess.PIPE
     )
