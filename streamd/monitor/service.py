@@ -78,6 +78,11 @@ class Watcher:
         self.raised: set[str] = set()
         self.task: asyncio.Task[None] | None = None
         self._last_save = 0.0
+        # Samples newer than the monitor's last look at the database wait here: until then
+        # nobody knows whether another hearing took the output over before they were shown
+        # (the next hearing in the room going live a moment after this one adjourned).
+        self.pending: list[Sample] = []
+        self.as_of = 0
 
     @property
     def hearing_id(self) -> int:
@@ -101,7 +106,7 @@ class Watcher:
                     log.debug("monitor %s: %s", self.where, exc)
                 await self.save()
                 await asyncio.sleep(1.0)
-                since = max(since, *self.runs.last_end.values(), 0)
+                since = max(since, *self.runs.last_end.values(), *(p.end for p in self.pending), 0)
         finally:
             self.runs.close_all()
             await self.save(force=True)
@@ -148,10 +153,20 @@ class Watcher:
 
     def take(self, samples: list[Sample]) -> None:
         self.monitor.stats.samples += len(samples)
+        self.pending.extend(samples)
+        self.commit()
+
+    def commit(self) -> None:
+        """Attribute to this hearing what was shown before the database was last read; the
+        ownership of anything later is decided at the next read."""
         floor = max(self.target.since_ms, self.since)
-        for s in samples:
-            if s.end > floor:
+        held: list[Sample] = []
+        for s in self.pending:
+            if s.end > self.as_of:
+                held.append(s)
+            elif s.end > floor:
                 self.runs.add(s.track, s.kind, max(s.start, floor), s.end)
+        self.pending = held
 
     def check(self) -> None:
         """Raise what now holds, clear what no longer does."""
@@ -233,6 +248,7 @@ class Monitor:
                 await self.stop_all()
 
     async def refresh(self) -> None:
+        as_of = now_ms()  # the database read below is at least this recent
         found = await self.work.call(
             records.targets,
             now=datetime.now(UTC),
@@ -248,13 +264,19 @@ class Monitor:
         for hid, (target, where) in wanted.items():
             watcher = self.watchers.get(hid)
             if watcher is None:
-                # What the output showed before this hearing took it over was another's.
-                since = now_ms() if where in self._owned else 0
+                # What the output showed before this hearing took it over was another's;
+                # from the moment it went on air, everything there is its own.
+                since = 0
+                if where in self._owned:
+                    on_air = target.state in records.ON_AIR_STATES
+                    since = target.state_ms if on_air else as_of
                 self._owned.add(where)
                 watcher = self.watchers[hid] = Watcher(self, target, where, since)
                 watcher.task = asyncio.create_task(watcher.run(), name=f"monitor {hid}")
             else:
                 watcher.target = target
+            watcher.as_of = as_of
+            watcher.commit()
             watcher.check()
         self.stats.watching = len(self.watchers)
 
