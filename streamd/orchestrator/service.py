@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -64,6 +64,7 @@ from streamd.protocol.transport import no_delay
 from streamd.store import Database
 
 log = logging.getLogger(__name__)
+HISTORY = 180  # telemetry beats kept per room (3 minutes at one a second)
 
 COMMAND_TTL = timedelta(seconds=60)
 EXPECTED_PHASE = {
@@ -91,6 +92,8 @@ class AgentView:
     telemetry: Telemetry | None = None
     last_seen: float = 0.0  # monotonic
     silent: bool = False
+    # The last few minutes of telemetry, for the technicians' wall (fps and bitrate lines).
+    history: deque[Telemetry] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     @property
     def online(self) -> bool:
@@ -352,6 +355,7 @@ class Orchestrator:
     def _on_telemetry(self, room: str, telemetry: Telemetry) -> None:
         agent = self._seen(room)
         agent.telemetry = telemetry
+        agent.history.append(telemetry)
         self.feed.publish("telemetry", telemetry.model_dump(mode="json"))
 
     async def _store_events_loop(self) -> None:
