@@ -153,11 +153,12 @@ def _prepare_database(settings: Settings, stage: stage_mod.Stage) -> Database:
 
 def _banner(settings: Settings, base: str, stage: stage_mod.Stage, ends: datetime) -> None:
     _say(f"streamd demo: {len(DAY)} hearings in {len(ROOMS)} courtrooms, data in {stage.data_dir}")
+    _say(f"  open {base}/  (clerk console, technician wall, statistics; 中文 / English)")
     _say(f"  API {base}/api/v1/openapi.json  metrics {base}/metrics")
     _say(f"  public announcements {base}/public/announcements")
     for room in ROOMS:
         _say(f"  watch {room}: {base}/hls/{room}/index.m3u8")
-    _say("  logins (POST /api/v1/auth/token):")
+    _say("  logins:")
     for name, role, _, _ in DEMO_USERS:
         _say(f"    {name:9} / {name + PASSWORD_SUFFIX:19} {role.value}")
     _say(f"  the day ends at {ends.astimezone(settings.zone).strftime('%H:%M:%S')}; Ctrl-C stops.")
