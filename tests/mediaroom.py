@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ from agents import pipelines
 from agents.config import AgentConfig, load
 from agents.slate import render
 from streamd.media import ffmpeg_exe
-from streamd.protocol import Mask, PublishTarget
+from streamd.protocol import Command, CommandKind, Mask, PublishTarget
+from tests.court_support import Court
 from tests.mqtt_support import room_config
+
+K = CommandKind
 
 HLS = PublishTarget(kind="hls")
 
@@ -73,3 +77,26 @@ class MediaRoom:
             return
         proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
         await proc.wait()
+
+
+def media_for(court: Court, room: str = "room-01", **kw: Any) -> MediaRoom:
+    folder = Path(court.settings.monitor_hls.format(room=room)).parent.parent
+    return MediaRoom(folder, **kw)
+
+
+def plays(
+    media: MediaRoom, *, ignore: frozenset[CommandKind] = frozenset()
+) -> Callable[[Command], Awaitable[None]]:
+    """What a working agent does with its publisher; `ignore`: the faults to play."""
+
+    async def on_command(cmd: Command) -> None:
+        if cmd.kind in ignore:
+            return
+        if cmd.kind in (K.GO_LIVE, K.RESUME):
+            await media.live()
+        elif cmd.kind is K.PAUSE:
+            await media.slate()
+        elif cmd.kind in (K.END_STREAM, K.STOP):
+            await media.stop()
+
+    return on_command

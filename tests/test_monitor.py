@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,35 +17,12 @@ import pytest
 from streamd.cli import main
 from streamd.models import Alert
 from streamd.orchestrator import records
-from streamd.protocol import Command, CommandKind
+from streamd.protocol import CommandKind
 from tests.court_support import Court
-from tests.mediaroom import MediaRoom, clip
+from tests.mediaroom import clip, media_for, plays
 
 pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
 K = CommandKind
-
-
-def media_for(court: Court, room: str = "room-01", **kw: Any) -> MediaRoom:
-    folder = Path(court.settings.monitor_hls.format(room=room)).parent.parent
-    return MediaRoom(folder, **kw)
-
-
-def plays(
-    media: MediaRoom, *, ignore: frozenset[CommandKind] = frozenset()
-) -> Callable[[Command], Awaitable[None]]:
-    """What a working agent does with its publisher; `ignore`: the faults to play."""
-
-    async def on_command(cmd: Command) -> None:
-        if cmd.kind in ignore:
-            return
-        if cmd.kind in (K.GO_LIVE, K.RESUME):
-            await media.live()
-        elif cmd.kind is K.PAUSE:
-            await media.slate()
-        elif cmd.kind in (K.END_STREAM, K.STOP):
-            await media.stop()
-
-    return on_command
 
 
 async def coverage(court: Court, hearing: int) -> dict[str, Any]:
