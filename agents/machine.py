@@ -18,6 +18,7 @@ from streamd.protocol import (
     GoLive,
     Pause,
     Prepare,
+    RestartPublisher,
     Resume,
     Shutdown,
     Stop,
@@ -74,7 +75,7 @@ def decide(now: Snapshot, cmd: Command) -> Decision:
             Snapshot(AgentPhase.READY, cmd.hearing_id), (Effect.START_RECORDING,), message=""
         )
     if not now.recording:
-        if isinstance(cmd, Stop | Pause | EndStream):
+        if isinstance(cmd, Stop | Pause | EndStream | RestartPublisher):
             return Decision(now, message="nothing to do: not recording")
         return _refuse(now, "not prepared: send prepare first")
     if isinstance(cmd, GoLive):
@@ -93,6 +94,13 @@ def decide(now: Snapshot, cmd: Command) -> Decision:
         if now.phase is AgentPhase.LIVE:
             return Decision(now, message="already live")
         return _refuse(now, "not live yet: send go_live")
+    if isinstance(cmd, RestartPublisher):
+        # The same public output again, from a fresh encoder: never more than was public.
+        if now.phase is AgentPhase.LIVE:
+            return Decision(now, (Effect.PUBLISH_LIVE,), message="publisher restarted")
+        if now.phase is AgentPhase.PAUSED:
+            return Decision(now, (Effect.PUBLISH_SLATE,), message="slate restarted")
+        return Decision(now, message="nothing public to restart")
     if isinstance(cmd, EndStream):
         if now.phase in (AgentPhase.LIVE, AgentPhase.PAUSED):
             return Decision(Snapshot(AgentPhase.READY, now.hearing_id), (Effect.STOP_PUBLISHING,))

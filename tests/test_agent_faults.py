@@ -275,3 +275,36 @@ async def test_an_agent_stopped_mid_hearing_resumes_the_same_session(tmp_path: P
     # In-process the restart takes tens of milliseconds: a gap is recorded only if longer.
     assert all(g.cause == "stopped" for g in manifest.gaps) and len(manifest.gaps) <= 1
     assert manifest.set_aside == [] and not any(s.recovered for s in manifest.segments)
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_a_technicians_restart_gives_a_fresh_encoder_in_the_same_mode(
+    tmp_path: Path,
+) -> None:
+    """restart_publisher: a new publisher process, courtroom or slate as before, and the
+    recording's process untouched; with nothing public it does nothing."""
+
+    def pid_of(supervised: object) -> int:
+        proc = supervised._proc  # type: ignore[attr-defined]
+        assert proc is not None and proc.returncode is None
+        return int(proc.pid)
+
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = room_config(tmp_path, port)
+        async with running_agent(load(path)) as agent, court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 4)).ok
+            idle = await court.send(K.RESTART_PUBLISHER, 4)
+            assert idle.ok and idle.message == "nothing public to restart"
+            assert (await court.send(K.GO_LIVE, 4, target={"kind": "hls"})).ok
+            await asyncio.sleep(1.5)
+            assert agent.recorder is not None
+            recorder, publisher = pid_of(agent.recorder.proc), pid_of(agent.publisher._proc)
+            ack = await court.send(K.RESTART_PUBLISHER, 4)
+            assert ack.ok and ack.message == "publisher restarted"
+            assert agent.publisher.mode == "live" and pid_of(agent.publisher._proc) != publisher
+            assert pid_of(agent.recorder.proc) == recorder
+            assert (await court.send(K.PAUSE, 4, reason="旁听人员喧哗")).ok
+            ack = await court.send(K.RESTART_PUBLISHER, 4)
+            assert ack.ok and agent.publisher.mode == "slate"  # never the courtroom
+            assert (await court.send(K.STOP, 4)).ok

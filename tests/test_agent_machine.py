@@ -18,6 +18,7 @@ from streamd.protocol import (
     Pause,
     Prepare,
     PublishTarget,
+    RestartPublisher,
     Resume,
     Shutdown,
     Stop,
@@ -86,7 +87,9 @@ def test_repeats_are_harmless() -> None:
     assert decide(Snapshot(), make(GoLive)).error is ErrorCode.WRONG_STATE
 
 
-KINDS = st.sampled_from([Prepare, GoLive, Pause, Resume, EndStream, Stop, Shutdown])
+KINDS = st.sampled_from(
+    [Prepare, GoLive, Pause, Resume, EndStream, Stop, Shutdown, RestartPublisher]
+)
 
 
 @given(st.lists(st.tuples(KINDS, st.integers(1, 3)), max_size=40))
@@ -107,4 +110,8 @@ def test_recording_ends_only_on_stop_and_nothing_airs_without_it(
             assert kind in (GoLive, Resume)
         if s.phase is P.PAUSED and d.after.phase is P.LIVE:
             assert kind is Resume  # only resume lifts a pause
+        if kind is RestartPublisher:  # the same public output again, never more
+            assert d.after == s
+            assert (Effect.PUBLISH_LIVE in d.effects) == (s.phase is P.LIVE and d.ok)
+            assert (Effect.PUBLISH_SLATE in d.effects) == (s.phase is P.PAUSED and d.ok)
         s = d.after

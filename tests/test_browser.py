@@ -148,6 +148,8 @@ async def test_the_court_runs_a_hearing_through_the_pages(
                 " return v && v.readyState >= 2 && v.currentTime > 0; }",
                 timeout=30_000,
             )
+            await tech.locator("#restart-room-01").click()  # the confirmation is accepted
+            await expect(tech.locator("#status")).to_contain_text("法庭已确认")
             court_.orch.alerts.raise_(
                 "test_alert", "warning", "room-01", None, "演示告警：请确认", "demo alert"
             )

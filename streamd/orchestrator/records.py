@@ -228,6 +228,32 @@ def persist_step(
     )
 
 
+def note_command(
+    *, session: Session, stream_id: int, command: CommandNote, room: str, actor: str
+) -> None:
+    """A command that changes no state (a restart): recorded and audited all the same."""
+    row = session.get(Stream, stream_id)
+    assert row is not None
+    session.add(
+        StreamCommand(
+            id=command.id,
+            stream_id=stream_id,
+            room=room,
+            kind=command.kind,
+            issued_at=command.issued_at,
+            expires_at=command.expires_at,
+            status="sent",
+        )
+    )
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"stream.{command.kind}",
+        obj=row,
+        after={"command_id": command.id, "room": room},
+    )
+
+
 def command_answered(
     *,
     session: Session,

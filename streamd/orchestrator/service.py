@@ -53,6 +53,7 @@ from streamd.protocol import (
     Pause,
     Prepare,
     PublishTarget,
+    RestartPublisher,
     Resume,
     Stop,
     Telemetry,
@@ -82,6 +83,7 @@ _BUILD: dict[CommandKind, type[Any]] = {
     CommandKind.RESUME: Resume,
     CommandKind.END_STREAM: EndStream,
     CommandKind.STOP: Stop,
+    CommandKind.RESTART_PUBLISHER: RestartPublisher,
 }
 
 
@@ -626,6 +628,30 @@ class Orchestrator:
         if cmd.kind is CommandKind.PREPARE and view.state is StreamState.PREPARING:
             await self._mark_prepared(view, "recording started")
         return replace(out, state=view.state, delivery="acked", message=ack.message)
+
+    async def restart_publisher(self, hearing_id: int, *, actor: str) -> Outcome:
+        """A technician's restart of the room's public encoder. The stream's state does
+        not change; the command is recorded with the stream like every other."""
+        async with self._locks[hearing_id]:
+            view = await self._view(hearing_id)
+            if view.state not in (StreamState.LIVE, StreamState.PAUSED):
+                raise Refused(
+                    f"直播未进行，无需重启 / nothing public to restart ({view.state.value})"
+                )
+            self._require_online(view.room)
+            cmd = self._command(view, CommandKind.RESTART_PUBLISHER)
+            await self.work.call(
+                records.note_command,
+                stream_id=view.stream_id,
+                command=_note(cmd),
+                room=view.room,
+                actor=actor,
+            )
+            ack = await self._deliver(view, cmd)
+            out = Outcome(hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
+            if ack is None:
+                return replace(out, delivery="unacknowledged", message="the agent did not answer")
+            return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
 
     async def pause(self, hearing_id: int, *, actor: str, reason: str | None) -> Outcome:
         """The fast path: memory, one fsynced journal line, send. No database, no lock."""

@@ -48,6 +48,7 @@ class CommandKind(StrEnum):
     END_STREAM = "end_stream"
     STOP = "stop"
     SHUTDOWN = "shutdown"
+    RESTART_PUBLISHER = "restart_publisher"
 
 
 class ErrorCode(StrEnum):
@@ -152,8 +153,16 @@ class Shutdown(_CommandBase):
     hearing_id: int | None = Field(default=None, ge=1)  # type: ignore[assignment]
 
 
+class RestartPublisher(_CommandBase):
+    """A technician restarts the public encoder (a stalled or degraded picture). It comes
+    back in the mode it was in, courtroom or slate; the recording is not touched."""
+
+    kind: Literal[CommandKind.RESTART_PUBLISHER] = CommandKind.RESTART_PUBLISHER
+
+
 Command = Annotated[
-    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown, Field(discriminator="kind")
+    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown | RestartPublisher,
+    Field(discriminator="kind"),
 ]
 _COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
 

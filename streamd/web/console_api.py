@@ -25,6 +25,7 @@ from streamd.web.routing import Api, Call, dump
 CONSOLE = frozenset({Role.CLERK, Role.ADMIN})
 HIDE = frozenset({Role.CLERK, Role.JUDGE, Role.TECHNICIAN, Role.ADMIN})  # may pause / abort
 WATCH = frozenset(Role)
+TECH = frozenset({Role.TECHNICIAN, Role.ADMIN})
 HEARTBEAT_SECONDS = 15.0
 REASON = Field(min_length=1, max_length=500)
 
@@ -252,6 +253,21 @@ def register_console(
         "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, CONSOLE
     )
     console_route("abort", Action.ABORT, "Abort the stream and recording", ReasonRequired, HIDE)
+
+    @api.route(
+        "POST",
+        "/hearings/{hearing_id}/stream/restart-publisher",
+        summary="Restart the room's public encoder (technicians); the recording is untouched",
+        tag="operations",
+        roles=TECH,
+        responses={200: OutcomeOut},
+        errors=(409, 503),
+    )
+    async def restart_publisher(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        return await guarded(
+            running().restart_publisher(call.params["hearing_id"], actor=call.user.username)
+        )
 
     @api.route(
         "POST",
