@@ -65,7 +65,7 @@ def parse_month(text: str) -> date:
     return first
 
 
-def _month_bounds(month: date, zone: tzinfo) -> tuple[datetime, datetime]:
+def month_bounds(month: date, zone: tzinfo) -> tuple[datetime, datetime]:
     start = datetime(month.year, month.month, 1, tzinfo=zone)
     nxt = date(month.year + month.month // 12, month.month % 12 + 1, 1)
     return start, datetime(nxt.year, nxt.month, 1, tzinfo=zone)
@@ -80,7 +80,7 @@ def monthly(
         if not departments:
             raise ReportError(f"unknown department {department!r}")
     dept_ids = [d.id for d in departments]
-    start, end = _month_bounds(month, zone)
+    start, end = month_bounds(month, zone)
     hearings = list(
         session.exec(
             select(Hearing)

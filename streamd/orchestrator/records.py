@@ -207,17 +207,7 @@ def persist_step(
         )
     )
     if command is not None:
-        session.add(
-            StreamCommand(
-                id=command.id,
-                stream_id=stream_id,
-                room=room,
-                kind=command.kind,
-                issued_at=command.issued_at,
-                expires_at=command.expires_at,
-                status="sent",
-            )
-        )
+        _add_command(session, stream_id, room, command)
     audit.record(
         session=session,
         actor=actor,
@@ -234,6 +224,17 @@ def note_command(
     """A command that changes no state (a restart): recorded and audited all the same."""
     row = session.get(Stream, stream_id)
     assert row is not None
+    _add_command(session, stream_id, room, command)
+    audit.record(
+        session=session,
+        actor=actor,
+        action=f"stream.{command.kind}",
+        obj=row,
+        after={"command_id": command.id, "room": room},
+    )
+
+
+def _add_command(session: Session, stream_id: int, room: str, command: CommandNote) -> None:
     session.add(
         StreamCommand(
             id=command.id,
@@ -244,13 +245,6 @@ def note_command(
             expires_at=command.expires_at,
             status="sent",
         )
-    )
-    audit.record(
-        session=session,
-        actor=actor,
-        action=f"stream.{command.kind}",
-        obj=row,
-        after={"command_id": command.id, "room": room},
     )
 
 

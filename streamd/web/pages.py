@@ -339,7 +339,7 @@ def add_pages(
             )
             tables = {t.sheet: t for t in report.tables}
             use = utilisation(session, month, zone)
-            verdicts = coverage_rows(session, month, zone)
+            verdicts = coverage_rows(session, month, zone, settings.monitor_allowance_seconds)
             curve = what_if(session, month, zone, rules())
             return {"tables": tables, "use": use, "verdicts": verdicts, "curve": curve}
 
@@ -446,8 +446,7 @@ def _month(request: web.Request, zone: Any) -> date:
 
 def utilisation(session: Session, month: date, zone: Any) -> dict[str, Any]:
     """Share of the court's line-hours (08:30-17:30, working days) carrying a stream."""
-    start = datetime(month.year, month.month, 1, tzinfo=zone)
-    end = (start + timedelta(days=32)).replace(day=1)
+    start, end = reports.month_bounds(month, zone)
     lines = len(list(session.exec(select(Line).where(Line.active == True))))  # noqa: E712
     streams = session.exec(
         select(Stream).where(
@@ -482,9 +481,10 @@ def utilisation(session: Session, month: date, zone: Any) -> dict[str, Any]:
     }
 
 
-def coverage_rows(session: Session, month: date, zone: Any) -> list[dict[str, Any]]:
-    start = datetime(month.year, month.month, 1, tzinfo=zone)
-    end = (start + timedelta(days=32)).replace(day=1)
+def coverage_rows(
+    session: Session, month: date, zone: Any, allowance: float
+) -> list[dict[str, Any]]:
+    start, end = reports.month_bounds(month, zone)
     rows = session.exec(
         select(Stream, Hearing)
         .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
@@ -501,7 +501,7 @@ def coverage_rows(session: Session, month: date, zone: Any) -> list[dict[str, An
     for stream, h in rows:
         assert h.id is not None
         data = monitor_records.hearing_coverage(
-            session=session, hearing_id=h.id, now=now, allowance_seconds=2.0
+            session=session, hearing_id=h.id, now=now, allowance_seconds=allowance
         )
         if data is not None:
             out.append({"h": h, "room": stream.room, "cov": data})
@@ -513,8 +513,7 @@ def what_if(session: Session, month: date, zone: Any, rules: Ruleset) -> list[tu
     from streamd.allocation import Hearing as Slot
     from streamd.allocation.capacity import capacity_curve
 
-    start = datetime(month.year, month.month, 1, tzinfo=zone)
-    end = (start + timedelta(days=32)).replace(day=1)
+    start, end = reports.month_bounds(month, zone)
     rows = session.exec(
         select(Booking, Hearing)
         .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
