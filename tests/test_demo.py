@@ -101,8 +101,8 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
     # The incident pause: authorised, so coverage stays whole; the slate was seen.
     assert cov["A"]["verdict"] == "full" and cov["A"]["coverage_percent"] == 100.0
     assert len(cov["A"]["paused"]) == 1 and cov["A"]["slate"], cov["A"]
-    # The encoder crash: the monitor counts the public gap (漏播) it made.
-    assert cov["H"]["verdict"] == "gaps" and cov["H"]["gap_seconds"] > 0, cov["H"]
+    # The hung encoder: the agent's watchdog (3 s) restarts it; the monitor counts the gap.
+    assert cov["H"]["verdict"] == "gaps" and cov["H"]["gap_seconds"] >= 2, cov["H"]
     for key in ("B", "D", "F", "I", "J"):
         assert cov[key]["verdict"] == "full", (key, cov[key])
     # 三同步: every hearing, streamed or not, is recorded whole, checksums verified.

@@ -34,7 +34,7 @@ def test_compression_scales_every_time_and_keeps_each_hearings_cues_in_order(
 
 def test_the_day_shows_every_feature() -> None:
     """Rooms never double-booked; more streamable hearings than lines at once; a pause,
-    a crash, a non-public and a divorce case."""
+    a hung encoder, a non-public and a divorce case."""
     for room in ROOMS:
         mine = sorted((h.start, h.end) for h in DAY if h.room == room)
         assert all(a[1] <= b[0] for a, b in pairwise(mine)), room
@@ -43,7 +43,7 @@ def test_the_day_shows_every_feature() -> None:
     at_930 = [h for h in DAY if h.public and h.start <= half_past_nine < h.end]
     assert len(at_930) > LINES
     kinds = {h.incident.kind for h in DAY if h.incident}
-    assert kinds == {CueKind.PAUSE, CueKind.CRASH}
+    assert kinds == {CueKind.PAUSE, CueKind.HANG}
     assert any(not h.public for h in DAY) and any("离婚" in h.cause for h in DAY)
 
 

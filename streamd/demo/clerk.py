@@ -21,7 +21,7 @@ READY_WITHIN_S = 30.0
 LATE_REASON = "演示：当日临时安排直播 / demo: booked on the day"
 
 Say = Callable[[str], None]
-Crash = Callable[[str], Awaitable[bool]]
+Hang = Callable[[str], Awaitable[bool]]
 
 
 class ApiError(Exception):
@@ -75,8 +75,8 @@ class Outcome:
 
 
 class Clerks:
-    def __init__(self, api: Api, script: Script, say: Say, crash: Crash) -> None:
-        self.api, self.script, self.say, self.crash = api, script, say, crash
+    def __init__(self, api: Api, script: Script, say: Say, hang: Hang) -> None:
+        self.api, self.script, self.say, self.hang = api, script, say, hang
         self.outcomes = {t.hearing.key: Outcome(t) for t in script.hearings}
 
     # ---- before the day ------------------------------------------------------------
@@ -166,11 +166,11 @@ class Clerks:
         elif cue.kind is CueKind.RESUME:
             status, out = await self.api.call("POST", f"/hearings/{hid}/stream/resume", {})
             self.say(f"{where} 恢复直播 / resume: {_answer(status, out)}")
-        elif cue.kind is CueKind.CRASH:
-            killed = await self.crash(o.timed.hearing.room)
+        elif cue.kind is CueKind.HANG:
+            hung = await self.hang(o.timed.hearing.room)
             self.say(
-                f"{where} 编码器崩溃（演示故障）/ encoder crash injected: "
-                + ("publisher ffmpeg killed" if killed else "no publisher was running")
+                f"{where} 直播编码器卡死（演示故障）/ encoder hang injected: "
+                + ("publisher ffmpeg frozen (SIGSTOP)" if hung else "no publisher was running")
             )
         elif cue.kind is CueKind.ADJOURN:
             await self._transcript(o, "审判长", "本案今天审理到此，现在休庭。", 3)

@@ -4,7 +4,8 @@ Ten hearings in three courtrooms, chosen so that every part of streamd shows in 
 more streamable hearings than lines at 09:30 (the allocation engine leaves one without a
 line and says why), a divorce case and a non-public case (never streamed, still
 recorded: 三同步), an incident pause (the slate, and a ledger that stays at 100 %) and
-an encoder crash (the monitor's gap, 漏播, and the agent restarting its encoder).
+an encoder that hangs (the agent's stall watchdog restarts it; the monitor counts the
+gap, 漏播).
 
 A day's clock time `t` happens at `start + (t - opening) / speed` in real time, so a
 45-minute hearing lasts 45 s at speed 60. Nothing else is virtual: the database, the
@@ -22,13 +23,13 @@ class CueKind(StrEnum):
     OPEN = "open"  # 宣布法庭纪律: the clerk's go-live
     PAUSE = "pause"  # 暂停: an incident in the courtroom
     RESUME = "resume"  # 恢复
-    CRASH = "crash"  # the room's public encoder dies (SIGKILL), unannounced
+    HANG = "hang"  # the room's public encoder freezes (SIGSTOP), unannounced
     ADJOURN = "adjourn"  # 休庭
 
 
 @dataclass(frozen=True, slots=True)
 class Incident:
-    kind: CueKind  # PAUSE (ends with a RESUME) or CRASH
+    kind: CueKind  # PAUSE (ends with a RESUME) or HANG
     at: time
     until: time | None = None  # a pause's end
     reason: str | None = None
@@ -154,7 +155,7 @@ DAY: tuple[DemoHearing, ...] = (
         ("原告 示例银行股份有限公司广州分行", "被告 林某"),
         "陈晓峰",
         "孙悦",
-        incident=Incident(CueKind.CRASH, _h(14, 0)),
+        incident=Incident(CueKind.HANG, _h(14, 0)),
     ),
     DemoHearing(
         "I",
@@ -222,7 +223,7 @@ class Script:
 _ORDER = {
     CueKind.ADJOURN: 0,
     CueKind.RESUME: 1,
-    CueKind.CRASH: 2,
+    CueKind.HANG: 2,
     CueKind.PAUSE: 3,
     CueKind.OPEN: 4,
 }

@@ -87,8 +87,10 @@ class Agents:
                     start_new_session=True,
                 )
 
-    async def crash_publisher(self, room: str) -> bool:
-        """SIGKILL the room's public encoder, as a crash would; the agent must notice."""
+    async def hang_publisher(self, room: str) -> bool:
+        """Freeze the room's public encoder (SIGSTOP), as a hung encoder would: alive and
+        silent. The agent's stall watchdog must notice, kill it and start another. (A kill
+        is restarted so fast that the public gap can be under the monitor's 0.5 s grain.)"""
         proc = self.procs.get(room)
         if proc is None:
             return False
@@ -100,7 +102,7 @@ class Agents:
         for child in children:
             with contextlib.suppress(psutil.Error):
                 if any(hls in arg for arg in child.cmdline()):
-                    child.send_signal(signal.SIGKILL)
+                    child.send_signal(signal.SIGSTOP)
                     return True
         return False
 
@@ -214,7 +216,7 @@ async def run(base_settings: Settings, options: Options) -> int:
                 Api(http, base, "clerk", "clerk" + PASSWORD_SUFFIX),
                 script,
                 _say,
-                agents.crash_publisher,
+                agents.hang_publisher,
             )
             await clerks.file_and_book()
             _banner(settings, base, stage, script.ends)
