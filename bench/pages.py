@@ -76,7 +76,7 @@ async def main() -> None:
         day = "2026-11-30"  # the sample fortnight's first Monday
         print(f"court: {result.total} sessions imported; {args.requests} requests per row")
         print(f"{'page':>32} | {'median ms':>9} {'p95 ms':>8} | {'ratio to API':>12}")
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             async with http.post(
                 f"{base}/api/v1/auth/session", json={"username": "admin", "password": PASSWORD}
             ) as resp:
