@@ -115,6 +115,10 @@ async function refreshNow() {
     url.searchParams.set("part", el.dataset.part);
     try {
       const resp = await fetch(url, { credentials: "same-origin" });
+      if (resp.redirected) {  // the session ended: log in again, then come back here
+        window.location.assign("/login?next=" + encodeURIComponent(location.pathname + location.search));
+        return;
+      }
       if (resp.ok) {
         const html = await resp.text();
         if (html !== el.dataset.html) { el.innerHTML = html; el.dataset.html = html; }
