@@ -20,7 +20,7 @@ from streamd import approvals, audit
 from streamd.allocation import Hearing as Slot
 from streamd.allocation import Line as Channel
 from streamd.allocation import Problem, solve
-from streamd.allocation.explain import describe_both
+from streamd.allocation.explain import describe_both, first_free
 from streamd.domain import BookingStatus, HearingStatus, SessionKind
 from streamd.models import Booking, Hearing, Line, utcnow
 from streamd.policy import Outcome, Ruleset
@@ -83,9 +83,10 @@ def replan(
         )
         if booking.line_status != "pending":
             previous[key] = current.code if current is not None else None
-    plan = solve(
-        Problem(lines=[Channel(line.code) for line in lines], hearings=slots, previous=previous)
+    problem = Problem(
+        lines=[Channel(line.code) for line in lines], hearings=slots, previous=previous
     )
+    plan = solve(problem)
 
     case_of = {str(b.id): h.case_number for b, h in rows}
 
@@ -111,6 +112,18 @@ def replan(
                 for c in plan.why(key)
             )
             reason = describe_both(plan.unassigned[key], named, show)
+            local_day = hearing.planned_start.astimezone(zone).date()
+            midnight = datetime(local_day.year, local_day.month, local_day.day, tzinfo=zone)
+            until = int((midnight + timedelta(days=1)).timestamp())
+            free = first_free(problem, plan.assignments, key, until=until)
+            if free is None:
+                reason["zh"] += "；当日没有其他空闲时段"
+                reason["en"] += "; no other free time that day"
+            else:
+                line_code, slot_start = free
+                at = show(slot_start + int(preroll.total_seconds()))
+                reason["zh"] += f"；可行方案：改到 {at} 起，{line_code} 空闲"
+                reason["en"] += f"; would work: {line_code} is free from {at} if the hearing moves"
         audit.update(
             session=session,
             actor=actor,

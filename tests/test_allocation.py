@@ -166,3 +166,43 @@ def test_ineligible_is_never_streamed_even_when_pinned() -> None:
 def test_inconsistent_instances_are_refused(hearings: list[Hearing], message: str) -> None:
     with pytest.raises(AllocationError, match=message):
         solve(Problem(lines=[Line("L1")], hearings=hearings))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 40), st.integers(1, 12), st.sampled_from(["L1", "L2", None])),
+        min_size=1,
+        max_size=12,
+    ),
+    st.integers(0, 40),
+    st.integers(1, 12),
+    st.integers(20, 70),
+)
+def test_first_free_is_free_and_nothing_earlier_is(
+    placed: list[tuple[int, int, str | None]], start: int, length: int, until: int
+) -> None:
+    """`first_free` (what would work) against a minute-by-minute search."""
+    from streamd.allocation.explain import first_free
+
+    lines = [Line("L1"), Line("L2", available=((0, 30), (35, 60)))]
+    hearings = [Hearing(f"h{k}", s, s + d) for k, (s, d, _) in enumerate(placed)]
+    assignments = {f"h{k}": line for k, (_, _, line) in enumerate(placed) if line is not None}
+    hearings.append(Hearing("x", start, start + length))
+    problem = Problem(lines=lines, hearings=hearings)
+
+    def free(line: Line, t: int) -> bool:
+        busy = [h for h in hearings if assignments.get(h.id) == line.id]
+        return line.covers(t, t + length) and not any(
+            h.start < t + length and t < h.end for h in busy
+        )
+
+    expected = next(
+        ((t, line.id) for t in range(start, until - length + 1) for line in lines if free(line, t)),
+        None,
+    )
+    got = first_free(problem, assignments, "x", until=until)
+    if got is not None:
+        assert expected is not None and got[1] == expected[0]  # the earliest start
+        assert free(next(line for line in lines if line.id == got[0]), got[1])
+    else:
+        assert expected is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from openapi_spec_validator import validate
@@ -287,6 +288,13 @@ async def test_booking_answers_at_once_with_a_line_or_the_reason(client: Client)
     assert "（2026）粤0111民初500号" in last["line_reason"]["zh"]
     assert last["line_reason"]["en"].startswith("no line free ")
     assert "L4 carries （2026）粤0111民初503号 (priority 3)" in last["line_reason"]["en"]
+    # ...and what would work: the first line free for its whole length, after the others'
+    # hearings and their 5-minute post-roll, and its own 5-minute pre-roll.
+    moved = (start + timedelta(hours=2, minutes=10)).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert last["line_reason"]["en"].endswith(
+        f"; would work: L1 is free from {moved:%H:%M} if the hearing moves"
+    ), last["line_reason"]
+    assert f"可行方案：改到 {moved:%H:%M} 起，L1 空闲" in last["line_reason"]["zh"]
     # A cancellation frees a line for the hearing that waited, and says so at once.
     resp = await client.post(
         f"/api/v1/bookings/{answers[1]['id']}/cancel", json={"reason": "撤诉"}, headers=clerk

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
-from streamd.allocation.model import Conflict, Unassigned
+from streamd.allocation.model import Conflict, Problem, Unassigned
 
 Show = Callable[[int], str]
 
@@ -36,3 +36,33 @@ def describe_both(u: Unassigned, conflicts: Sequence[Conflict], show: Show) -> d
         "zh": describe(u, conflicts, show, lang="zh"),
         "en": describe(u, conflicts, show, lang="en"),
     }
+
+
+def first_free(
+    problem: Problem, assignments: Mapping[str, str], hearing_id: str, *, until: int
+) -> tuple[str, int] | None:
+    """What would work: the earliest start at or after the hearing's own when some line is
+    free for its whole length, ending by `until` (line, start); None if nothing is.
+
+    The earliest feasible start is the hearing's start, the end of a hearing already on
+    the line, or the start of an availability window, so only those are tried.
+    """
+    wanted = next(h for h in problem.hearings if h.id == hearing_id)
+    length = wanted.end - wanted.start
+    best: tuple[int, str] | None = None
+    for line in problem.lines:
+        busy = sorted(
+            (h.start, h.end)
+            for h in problem.hearings
+            if h.id != hearing_id and assignments.get(h.id) == line.id
+        )
+        starts = {wanted.start}
+        starts.update(end for _, end in busy if end > wanted.start)
+        starts.update(a for a, _ in line.available or () if a > wanted.start)
+        for t in sorted(starts):
+            if t + length > until or (best is not None and t >= best[0]):
+                break
+            if line.covers(t, t + length) and not any(s < t + length and t < e for s, e in busy):
+                best = (t, line.id)
+                break
+    return (best[1], best[0]) if best is not None else None
