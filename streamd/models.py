@@ -290,7 +290,7 @@ class StreamCommand(SQLModel, table=True):
     id: str = Field(sa_type=sa.String(64), primary_key=True)
     stream_id: int = Field(foreign_key="stream.id", index=True)
     room: str = _text(32)
-    kind: str = _text(16)
+    kind: str = _text(32)  # CommandKind values, e.g. restart_publisher
     issued_at: datetime = _time()
     expires_at: datetime = _time()
     status: str = _text(16, index=True)  # sent | acked | refused | unacknowledged
