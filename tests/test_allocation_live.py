@@ -222,3 +222,19 @@ def test_chinese_reasons() -> None:
     problem, clock = read_instance(INSTANCE)
     document = plan_document(solve(problem), clock, lang="zh")
     assert document["unassigned"]["H2"].startswith("09:30–10:30 无空闲线路：L1 已分配给 H1")
+
+
+def test_events_that_only_narrow_the_day_keep_the_plan_without_solving() -> None:
+    lines = [Line("L1"), Line("L2")]
+    hearings = [Hearing("a", 0, 10, 3), Hearing("b", 20, 30, 2), Hearing("c", 0, 25, 1)]
+    day, plan = Day.start(lines, hearings)
+    on_time = day.apply(GoLive("a", 0))
+    assert on_time.plan.stats.kept and not on_time.changes
+    roomy = day.apply(Overrun("a", 15))  # b starts at 20: still fits
+    assert roomy.plan.stats.kept and roomy.plan.assignments == plan.assignments
+    assert roomy.plan.objective == solve(roomy.problem).objective
+    crowded = day.apply(Overrun("a", 22))  # now a collides with b on its line: solve
+    assert not crowded.plan.stats.kept
+    assert crowded.plan.objective == solve(crowded.problem).objective
+    late = day.apply(LateStart("b", 25))  # a shift frees time: never kept
+    assert not late.plan.stats.kept

@@ -41,11 +41,11 @@ def capacity_curve(hearings: Sequence[Hearing], max_lines: int) -> list[Capacity
         for h in group:
             key = (index[h.start], index[h.end], h.priority * scale + 1)
             weights[key] = weights.get(key, 0) + 1
-        _, phases = flow.pack(
+        phases = flow.pack(
             len(times),
             [max_lines] * (len(times) - 1),
             [(a, b, count, w) for (a, b, w), count in weights.items()],
-        )
+        ).phases
         k = 1
         for phase in phases:
             for _ in range(phase.units):

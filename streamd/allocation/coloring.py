@@ -12,6 +12,7 @@ not be clever in every case, only right in the common ones.
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -123,3 +124,17 @@ def _next_claim(
             return start
         k += 1
     return None
+
+
+def lay_onto(hearings: Sequence[Candidate], lines: Sequence[str]) -> dict[str, str]:
+    """Interval colouring in start order: never needs more lines than the overlap."""
+    free = list(lines)
+    busy: list[tuple[int, str]] = []
+    out: dict[str, str] = {}
+    for c in sorted(hearings, key=lambda c: c.hearing.start):
+        while busy and busy[0][0] <= c.hearing.start:
+            free.append(heapq.heappop(busy)[1])
+        line = free.pop()
+        out[c.hearing.id] = line
+        heapq.heappush(busy, (c.hearing.end, line))
+    return out

@@ -14,13 +14,14 @@ unchanged.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_array
+
+from streamd.allocation import coloring
 
 if TYPE_CHECKING:
     from streamd.allocation.solver import Candidate
@@ -130,19 +131,5 @@ def solve_component(
                 in_pool.append(component[i])
             else:
                 out[component[i].hearing.id] = line
-    out.update(_lay_onto(in_pool, pool))
-    return out
-
-
-def _lay_onto(hearings: Sequence[Candidate], lines: Sequence[str]) -> dict[str, str]:
-    """Interval colouring in start order: never needs more lines than the overlap."""
-    free = list(lines)
-    busy: list[tuple[int, str]] = []
-    out: dict[str, str] = {}
-    for c in sorted(hearings, key=lambda c: c.hearing.start):
-        while busy and busy[0][0] <= c.hearing.start:
-            free.append(heapq.heappop(busy)[1])
-        line = free.pop()
-        out[c.hearing.id] = line
-        heapq.heappush(busy, (c.hearing.end, line))
+    out.update(coloring.lay_onto(in_pool, pool))
     return out

@@ -45,16 +45,28 @@ class _Network:
         return arc
 
 
+@dataclass(frozen=True, slots=True)
+class Packing:
+    """`taken` per group; `phases` (for a capacity curve when the profile is flat);
+    `penalty` per group: by how much any packing's weight falls short of the optimum for
+    each member it takes beyond `taken` (or leaves out below it). These are the reduced
+    costs of the optimal dual; they add up over groups, so a search that must beat a
+    known packing by less than G may fix every group whose penalty is at least G."""
+
+    taken: list[int]
+    phases: list[Phase]
+    penalty: list[int]
+
+
 def pack(
     points: int,
     capacity: Sequence[int],
     intervals: Sequence[tuple[int, int, int, int]],
-) -> tuple[list[int], list[Phase]]:
+) -> Packing:
     """Choose how many of each interval group to take.
 
     `points` timeline points 0..points-1; `capacity[k]` units over segment [k, k+1);
-    `intervals` are (first point, last point, count, weight > 0). Returns the number taken
-    per group and the phases (for a capacity curve when the profile is flat).
+    `intervals` are (first point, last point, count, weight > 0).
     """
     source, sink = points, points + 1
     net = _Network(points + 2)
@@ -100,7 +112,12 @@ def pack(
         pushed = _blocking_flow(net, potential, source, sink)
         # Reduced cost 0 on every arc of the path: its true cost is potential[sink] - 0.
         phases.append(Phase(units=pushed, gain=-(potential[sink] - potential[source])))
-    return [intervals[i][2] - cap[arc] for i, arc in enumerate(group_arcs)], phases
+    taken = [intervals[i][2] - cap[arc] for i, arc in enumerate(group_arcs)]
+    penalty = [
+        abs(cost[arc] + potential[a] - potential[b])
+        for arc, (a, b, _, _) in zip(group_arcs, intervals, strict=True)
+    ]
+    return Packing(taken, phases, penalty)
 
 
 def _dag_potentials(net: _Network, points: int, source: int, sink: int) -> list[int]:

@@ -111,13 +111,17 @@ class Unassigned:
 
 @dataclass(frozen=True, slots=True)
 class Stats:
-    """How the plan was reached: components solved, and how many needed the exact
-    integer programme because the flow bound could not certify the fast answer."""
+    """How the plan was reached: components solved, and how many needed an exact search
+    (the state search, or the integer programme when that grew too large) because the
+    flow bound could not certify the fast answer. `kept` is set when a repair proved the
+    previous plan still optimal without solving anything."""
 
     components: int = 0
     flow_solved: int = 0
     trivial: int = 0
     milp_solved: int = 0
+    search_solved: int = 0
+    kept: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,11 @@ announced hearings on their announced line, then the fewest changes. Live hearin
 fixed (a live hearing never moves; only if its own line dies does it take any free line,
 ahead of everything not yet started). Only components that touch what changed are solved
 again; the rest keep their lines, which were optimal and are still.
+
+Some events can only take plans away: an overrun, a hearing going live no later than
+planned, a line going down under nobody live. The current plan was optimal among more
+plans under the same ranking (with itself as "previous" it also changes nothing), so if
+it is still feasible it is still optimal and nothing is solved at all.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from dataclasses import dataclass, field, replace
 
 from streamd.allocation.model import Conflict, Hearing, Line, Plan, Problem
-from streamd.allocation.solver import solve
+from streamd.allocation.solver import keep, solve
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,10 +126,13 @@ class Day:
 
     def apply(self, event: Event) -> Repair:
         began = time.perf_counter()
+        narrows = self._narrows(event)
         focus = self._change(event)
         before = dict(self.plan)
         problem = self.problem()
-        plan = solve(problem, focus=focus)
+        plan = keep(problem, self.plan) if narrows else None
+        if plan is None:
+            plan = solve(problem, focus=focus)
         self.plan = dict(plan.assignments)
         for hid in list(self.displaced):
             if hid in self.plan:
@@ -136,6 +144,26 @@ class Day:
             if before.get(hid) != plan.assignments.get(hid)
         )
         return Repair(problem, plan, changes, time.perf_counter() - began)
+
+    def _narrows(self, event: Event) -> bool:
+        """True when the event, applied to the current state, can only remove plans and
+        leaves the ranking of the rest alone (asked before the event is applied)."""
+        if isinstance(event, Overrun):
+            return event.end >= self.hearings[event.hearing].end
+        if isinstance(event, GoLive):
+            # Going live fixes the hearing on the line it already has; its pin no longer
+            # counts, which is the same for every plan left. Starting early only widens it.
+            return event.at <= self.hearings[event.hearing].start
+        if isinstance(event, LineDown):
+            # A live hearing on that line would be displaced and boosted: a new ranking.
+            end = event.end if event.end is not None else _FOREVER
+            return not any(
+                on == event.line
+                and self.hearings[hid].start < end
+                and event.start < self.hearings[hid].end
+                for hid, on in self.live.items()
+            )
+        return False
 
     def _change(self, event: Event) -> tuple[int, int]:
         """Apply the event to the state; return the time window it touched."""

@@ -9,19 +9,21 @@ overlapping intervals); components never interact. In each one:
 2. Give the chosen hearings real lines by a sweep that honours pins, the previous plan,
    windows and live hearings (`coloring.assign`).
 3. If the coloured plan reaches the bound, it is optimal, certified. If not (windows
-   that cut through a busy period, pins that clash), the component goes to an exact
-   integer programme (`exact.solve_component`). Either way the answer is optimal; the
-   statistics say which path each component took.
+   that cut through a busy period, pins that clash), an exact search over line
+   occupancy (`search.best_plan`) explores only the plans that could still beat the
+   sweep, as the flow's reduced costs tell; in the rare case that it grows too large,
+   the component goes to an exact integer programme (`exact.solve_component`). Either
+   way the answer is optimal; the statistics say which path each component took.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from streamd.allocation import coloring, exact, flow
+from streamd.allocation import coloring, exact, flow, search
 from streamd.allocation.model import (
     AllocationError,
     Conflict,
@@ -113,7 +115,7 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
             open_hearings.append(h)
         else:
             unassigned[h.id] = Unassigned(h.id, h.start, h.end, ineligible=True)
-    stats = {"components": 0, "flow": 0, "trivial": 0, "milp": 0}
+    stats = {"components": 0, "flow": 0, "trivial": 0, "milp": 0, "search": 0}
     for group in _components(open_hearings):
         component, special = _candidates(group, lines, blockers, previous)
         if not component:
@@ -144,7 +146,47 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
             flow_solved=stats["flow"],
             trivial=stats["trivial"],
             milp_solved=stats["milp"],
+            search_solved=stats["search"],
         ),
+        explainer=_Explainer(problem, assignments),
+    )
+
+
+def keep(problem: Problem, assignments: Mapping[str, str]) -> Plan | None:
+    """`assignments` as the plan of `problem` if it is still feasible there, else None.
+
+    Live repair uses it when an event can only take plans away (an overrun, a hearing
+    going live on time, a line going down under nobody live): the previous optimum,
+    still feasible, is still optimal, so nothing needs solving.
+    """
+    lines = {line.id: line for line in problem.lines}
+    hearings = {h.id: h for h in problem.hearings}
+    per_line: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for hid, line_id in assignments.items():
+        h = hearings.get(hid)
+        if h is None or not h.eligible or line_id not in lines:
+            return None
+        if not lines[line_id].covers(h.start, h.end):
+            return None
+        per_line[line_id].append((h.start, h.end))
+    for h in problem.hearings:
+        if h.fixed_line is not None and assignments.get(h.id) != h.fixed_line:
+            return None
+    for spans in per_line.values():
+        spans.sort()
+        for (_, end), (start, _) in itertools.pairwise(spans):
+            if start < end:
+                return None
+    unassigned = {
+        h.id: Unassigned(h.id, h.start, h.end, ineligible=not h.eligible)
+        for h in problem.hearings
+        if h.id not in assignments
+    }
+    return Plan(
+        assignments=dict(assignments),
+        unassigned=unassigned,
+        objective=evaluate(problem, assignments),
+        stats=Stats(kept=True),
         explainer=_Explainer(problem, assignments),
     )
 
@@ -292,26 +334,27 @@ def _solve_component(
         return c.hearing.priority * weight_a + weight_b + pin * weight_c + prevd
 
     depth_ok = _fits(component, times, index, capacity)
+    packing: tuple[list[tuple[int, int, int]], list[int], list[int]] | None = None
     if depth_ok:
         selected = component
     else:
-        groups: dict[tuple[int, int, int], list[Candidate]] = defaultdict(list)
-        for c in component:
-            groups[(index[c.hearing.start], index[c.hearing.end], weight(c))].append(c)
-        keys = list(groups)
-        taken, _ = flow.pack(
-            len(times), capacity, [(a, b, len(groups[(a, b, w)]), w) for a, b, w in keys]
-        )
+        packing = _pack(component, times, index, capacity, weight)
+        keys, taken, _ = packing
+        groups = _grouped(component, index, weight)
         selected = []
         for key, amount in zip(keys, taken, strict=True):
-            members = groups[key]
-            # Equal in every tier; prefer ones whose preferred line is less contested.
-            selected.extend(members[:amount])
+            # Equal in every tier; the sweep and the search decide among them.
+            selected.extend(groups[key][:amount])
     chosen = coloring.assign(selected, line_order, lines)
     bound = _relaxed(component, selected)
     got = _value(component, chosen)
     if _certified(component, bound, got):
         return chosen, "trivial" if depth_ok else "flow"
+    if packing is None:
+        packing = _pack(component, times, index, capacity, weight)
+    found = _search(component, chosen, weight, packing, index, special, line_order, n)
+    if found is not None:
+        return found, "search"
     if got[:2] == bound[:2]:
         # The flow proved priority and count; only pins and changes remain open, and the
         # sweep's plan is a floor for them.
@@ -321,6 +364,110 @@ def _solve_component(
             "milp",
         )
     return exact.solve_component(component, list(line_order)), "milp"
+
+
+def _grouped(
+    component: Sequence[Candidate], index: Mapping[int, int], weight: Callable[[Candidate], int]
+) -> dict[tuple[int, int, int], list[Candidate]]:
+    """Candidates the flow cannot tell apart: same ends, same weight (in start order)."""
+    groups: dict[tuple[int, int, int], list[Candidate]] = defaultdict(list)
+    for c in component:
+        groups[(index[c.hearing.start], index[c.hearing.end], weight(c))].append(c)
+    return groups
+
+
+def _pack(
+    component: Sequence[Candidate],
+    times: Sequence[int],
+    index: Mapping[int, int],
+    capacity: Sequence[int],
+    weight: Callable[[Candidate], int],
+) -> tuple[list[tuple[int, int, int]], list[int], list[int]]:
+    """The relaxation: group keys, members taken per group, and each group's penalty."""
+    groups = _grouped(component, index, weight)
+    keys = list(groups)
+    packed = flow.pack(
+        len(times), capacity, [(a, b, len(groups[(a, b, w)]), w) for a, b, w in keys]
+    )
+    return keys, packed.taken, packed.penalty
+
+
+def _search(
+    component: Sequence[Candidate],
+    chosen: Mapping[str, str],
+    weight: Callable[[Candidate], int],
+    packing: tuple[list[tuple[int, int, int]], list[int], list[int]],
+    index: Mapping[int, int],
+    special: Sequence[Line],
+    line_order: Mapping[str, int],
+    n: int,
+) -> dict[str, str] | None:
+    """The exact plan by `search.best_plan`, or None when the search grows too large.
+
+    Every plan is worth the relaxation's bound minus its losses: the flow's penalty for
+    each hearing taken or left against the flow, plus the pin and previous-line bonuses
+    the relaxation counted but the plan's lines do not give. The sweep's plan loses G, so
+    only plans losing less can improve on it; the search explores nothing else.
+    """
+    weight_c = 2 * n + 1
+    keys, taken, penalty = packing
+    settled: dict[tuple[int, int, int], tuple[bool, int]] = {}
+    for key, amount, pen in zip(keys, taken, penalty, strict=True):
+        settled[key] = (amount > 0, pen)
+    group_of = {
+        c.hearing.id: (index[c.hearing.start], index[c.hearing.end], weight(c)) for c in component
+    }
+
+    def value(c: Candidate, line: str | None) -> int:
+        if line is None:
+            return 0
+        kept = weight_c if line == c.pin else 0
+        return (
+            group_of[c.hearing.id][2]
+            - weight_c * (c.pin is not None)
+            - _prevd(c)
+            + kept
+            + ((line == c.prev) - c.was_unassigned)
+        )
+
+    def loss(c: Candidate, line: str | None) -> int:
+        key = group_of[c.hearing.id]
+        flow_took, pen = settled[key]
+        deviation = pen if (line is None) == flow_took else 0
+        return deviation + (key[2] - value(c, line) if line is not None else 0)
+
+    bound = sum(w * t for (_, _, w), t in zip(keys, taken, strict=True))
+    got = sum(value(c, chosen.get(c.hearing.id)) for c in component)
+    gap = bound - got
+    # Whoever would cost the whole gap on their own keeps the flow's decision; the ones
+    # the flow left out never enter the search.
+    members = [
+        c
+        for c in component
+        if settled[group_of[c.hearing.id]][0] or settled[group_of[c.hearing.id]][1] < gap
+    ]
+    special_ids = {line.id for line in special}
+    preferred = {c.pin for c in members} | {c.prev for c in members}
+    ordered = sorted(line_order, key=line_order.__getitem__)
+    tracked = [line for line in ordered if line in special_ids or line in preferred]
+    pool = [line for line in ordered if line not in special_ids and line not in preferred]
+    # Widen the budget step by step: a plan worth at least bound - budget beats every
+    # plan the narrower search left out, and the optimum usually loses little.
+    budget = min(gap, 4)
+    while True:
+        found = search.best_plan(members, value, loss, budget, tracked, pool)
+        if found is None:
+            return None
+        best, plan = found
+        if budget >= gap:
+            return plan if best > got else dict(chosen)
+        if best >= bound - budget:
+            return plan
+        budget = min(gap, budget * 4)
+
+
+def _prevd(c: Candidate) -> int:
+    return 1 if c.prev is not None else (-1 if c.was_unassigned else 0)
 
 
 def _capacity(

@@ -1,0 +1,113 @@
+"""Exact plans for one component by dynamic programming over line occupancy.
+
+When the flow bound cannot certify the sweep (pins that clash after a late start, a
+window through a busy morning), line identity matters and the problem is hard in
+general: it contains precolouring extension of interval graphs. Two things make it
+small in a court's day:
+
+- the flow's reduced costs: the sweep's plan is within G of the bound, and every group
+  whose penalty is at least G must stay as the flow left it, so only hearings the flow
+  was indifferent about are really decided here;
+- the state of a sweep in start order is just when each line is next free. Lines that
+  nobody here prefers and that are up throughout are interchangeable, so they are one
+  sorted pool; the others are tracked one by one. States equal after forgetting what has
+  already ended are merged, keeping the better value.
+
+The search gives up (returns None) past `limit` states, and the caller falls back to the
+integer programme, so the answer is always exact; the search only makes it fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from streamd.allocation import coloring
+
+if TYPE_CHECKING:
+    from streamd.allocation.solver import Candidate
+
+# A decision trail: (candidate index, slot, rest); slot -1 is the pool.
+Trail = tuple[int, int, "Trail"] | None
+_POOL = -1
+NOTHING = -(1 << 62)
+# States alive at once before the search hands over to the integer programme.
+LIMIT = 4000
+
+
+def best_plan(
+    members: Sequence[Candidate],
+    value: Callable[[Candidate, str | None], int],
+    loss: Callable[[Candidate, str | None], int],
+    budget: int,
+    tracked: Sequence[str],
+    pool: Sequence[str],
+    *,
+    limit: int | None = None,
+) -> tuple[int, dict[str, str]] | None:
+    """The best plan of `members` (sorted by start) among those losing less than
+    `budget`: `(value, plan)`, or `(NOTHING, {})` if no plan loses less.
+
+    `value(c, line)` is what placing `c` on `line` (None: leaving it out) is worth;
+    `loss(c, line)` is a lower bound on what that decision costs against the
+    relaxation's bound. Both add up over decisions, so a partial plan that has already
+    lost `budget` is dropped: it cannot beat the plan that set the budget. `tracked`:
+    lines some member may prefer or cannot always use; `pool`: lines every member can
+    use and none prefers. None when more than `limit` states are alive at once.
+    """
+    limit = LIMIT if limit is None else limit
+    width = len(tracked)
+    pool_size = len(pool)
+    slot_of = {line: k for k, line in enumerate(tracked)}
+    State = tuple[int, int, Trail]  # value, loss so far, decisions
+    states: dict[tuple[int, ...], State] = {(0,) * (width + pool_size): (0, 0, None)}
+    for i, c in enumerate(members):
+        s, e = c.hearing.start, c.hearing.end
+        moves: list[tuple[int, int, int]] = [(-2, value(c, None), loss(c, None))]
+        moves.extend(
+            (slot_of[line], value(c, line), loss(c, line)) for line in c.usable if line in slot_of
+        )
+        if pool_size:
+            moves.append((_POOL, value(c, pool[0]), loss(c, pool[0])))
+        merged: dict[tuple[int, ...], State] = {}
+        for state, (worth, spent, trail) in states.items():
+            free = [0 if b <= s else b for b in state]
+            for k, gain, cost in moves:
+                if spent + cost >= budget:
+                    continue
+                if k == -2:
+                    nxt = free
+                    step: Trail = trail
+                elif k == _POOL:
+                    if 0 not in free[width:]:
+                        continue
+                    nxt = free[:]
+                    nxt[nxt.index(0, width)] = e
+                    step = (i, k, trail)
+                else:
+                    if free[k]:
+                        continue
+                    nxt = free[:]
+                    nxt[k] = e
+                    step = (i, k, trail)
+                key = tuple(nxt[:width]) + tuple(sorted(nxt[width:])) if pool_size else tuple(nxt)
+                total = worth + gain
+                held = merged.get(key)
+                if held is None or total > held[0] or (total == held[0] and spent + cost < held[1]):
+                    merged[key] = (total, spent + cost, step)
+        if len(merged) > limit:
+            return None
+        if not merged:
+            return NOTHING, {}
+        states = merged
+    best, _, trail = max(states.values(), key=lambda st: st[0])
+    out: dict[str, str] = {}
+    in_pool: list[Candidate] = []
+    while trail is not None:
+        i, k, trail = trail
+        if k == _POOL:
+            in_pool.append(members[i])
+        else:
+            out[members[i].hearing.id] = tracked[k]
+    out.update(coloring.lay_onto(in_pool, pool))
+    return best, out
