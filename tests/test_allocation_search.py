@@ -5,7 +5,11 @@ the sweep alone cannot be certified (pins that clash, previous lines that moved)
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import random
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings
@@ -107,3 +111,50 @@ def test_search_giving_up_falls_back_to_the_integer_programme(
         milp += plan.stats.milp_solved
         assert plan.objective.key() == cpsat_optimum(problem), seed
     assert milp > 0
+
+
+_TWO_CORES = """
+import json, random
+from streamd.allocation import Hearing, Line, Problem, parallel, solve, solver
+
+rng = random.Random(5)
+lines = [Line(f"L{k + 1}") for k in range(3)]
+hearings = []
+for day in range(30):
+    for i in range(12):
+        start = day * 1000 + rng.randrange(0, 200)
+        pin = rng.choice(["L1", "L2", None])
+        hearings.append(
+            Hearing(f"d{day}-{i}", start, start + rng.randint(10, 90), rng.randint(1, 3),
+                    pinned_line=pin)
+        )
+problem = Problem(lines=lines, hearings=hearings)
+one = solve(problem)
+solver.PARALLEL_FROM = 1
+two = solve(problem)
+print(json.dumps({"forked": parallel.available(), "same": dict(one.assignments) ==
+      dict(two.assignments) and one.stats == two.stats, "count": one.objective.count}))
+"""
+
+
+def test_two_cores_give_the_same_plan_as_one() -> None:
+    """A large court's components are solved in two processes: the plan must not change.
+    Run in a fresh interpreter, where no other thread stops the fork."""
+    done = subprocess.run(
+        [sys.executable, "-c", _TWO_CORES], capture_output=True, text=True, check=True
+    )
+    result = json.loads(done.stdout)
+    assert result["forked"] and result["same"] and result["count"] > 100, result
+
+
+def test_a_failing_child_is_redone_in_the_parent() -> None:
+    from streamd.allocation import parallel
+
+    def square_or_fail(part: list[int]) -> list[int]:
+        if part and part[0] == 99 and os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return [x * x for x in part]
+
+    parent = os.getpid()
+    assert parallel.halves(square_or_fail, [1, 2], [99, 3]) == [[1, 4], [9801, 9]]
+    assert parallel.split([3, 1, 1, 1], lambda x: x) == ([3], [1, 1, 1])

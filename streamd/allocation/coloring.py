@@ -127,14 +127,16 @@ def _next_claim(
 
 
 def lay_onto(hearings: Sequence[Candidate], lines: Sequence[str]) -> dict[str, str]:
-    """Interval colouring in start order: never needs more lines than the overlap."""
-    free = list(lines)
-    busy: list[tuple[int, str]] = []
+    """Interval colouring in start order, each hearing on the first free line in `lines`
+    order (what `assign` does when nobody prefers a line and all are up): never needs
+    more lines than the overlap."""
+    free = list(range(len(lines)))
+    busy: list[tuple[int, int]] = []
     out: dict[str, str] = {}
     for c in sorted(hearings, key=lambda c: c.hearing.start):
         while busy and busy[0][0] <= c.hearing.start:
-            free.append(heapq.heappop(busy)[1])
-        line = free.pop()
-        out[c.hearing.id] = line
-        heapq.heappush(busy, (c.hearing.end, line))
+            heapq.heappush(free, heapq.heappop(busy)[1])
+        k = heapq.heappop(free)
+        out[c.hearing.id] = lines[k]
+        heapq.heappush(busy, (c.hearing.end, k))
     return out

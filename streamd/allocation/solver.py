@@ -19,11 +19,12 @@ overlapping intervals); components never interact. In each one:
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from streamd.allocation import coloring, exact, flow, search
+from streamd.allocation import coloring, exact, flow, parallel, search
 from streamd.allocation.model import (
     AllocationError,
     Conflict,
@@ -36,6 +37,10 @@ from streamd.allocation.model import (
     Unassigned,
 )
 from streamd.allocation.spans import LineSpans
+
+# From this many open hearings on, the components are solved on two cores (a year of a
+# large court); below it a fork costs more than it saves.
+PARALLEL_FROM = 20_000
 
 
 @dataclass(slots=True)
@@ -100,8 +105,6 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
     was optimal and nothing outside the focus changed)."""
     validate(problem)
     lines = list(problem.lines)
-    line_order = {line.id: k for k, line in enumerate(lines)}
-    by_id = {line.id: line for line in lines}
     previous = problem.previous
     fixed = [h for h in problem.hearings if h.fixed_line is not None]
     blockers = LineSpans((h.fixed_line, h.start, h.end, h.id) for h in fixed if h.fixed_line)
@@ -115,8 +118,50 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
             open_hearings.append(h)
         else:
             unassigned[h.id] = Unassigned(h.id, h.start, h.end, ineligible=True)
+    groups = list(_components(open_hearings))
+
+    def run(part: Sequence[list[Hearing]]) -> tuple[dict[str, str], dict[str, int]]:
+        return _solve_groups(part, lines, blockers, previous, focus)
+
+    if len(open_hearings) >= PARALLEL_FROM:
+        results = parallel.halves(run, *parallel.split(groups, len))
+    else:
+        results = [run(groups)]
     stats = {"components": 0, "flow": 0, "trivial": 0, "milp": 0, "search": 0}
-    for group in _components(open_hearings):
+    for chosen, counts in results:
+        assignments.update(chosen)
+        for key, amount in counts.items():
+            stats[key] += amount
+    for h in open_hearings:
+        if h.id not in assignments:
+            unassigned[h.id] = Unassigned(h.id, h.start, h.end)
+    return Plan(
+        assignments=assignments,
+        unassigned=unassigned,
+        objective=evaluate(problem, assignments),
+        stats=Stats(
+            components=stats["components"],
+            flow_solved=stats["flow"],
+            trivial=stats["trivial"],
+            milp_solved=stats["milp"],
+            search_solved=stats["search"],
+        ),
+        explainer=_Explainer(problem, assignments),
+    )
+
+
+def _solve_groups(
+    groups: Sequence[list[Hearing]],
+    lines: list[Line],
+    blockers: LineSpans,
+    previous: Mapping[str, str | None],
+    focus: tuple[int, int] | None,
+) -> tuple[dict[str, str], dict[str, int]]:
+    line_order = {line.id: k for k, line in enumerate(lines)}
+    by_id = {line.id: line for line in lines}
+    assignments: dict[str, str] = {}
+    stats = {"components": 0, "flow": 0, "trivial": 0, "milp": 0, "search": 0}
+    for group in groups:
         component, special = _candidates(group, lines, blockers, previous)
         if not component:
             continue
@@ -134,22 +179,7 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
         )
         stats[path] += 1
         assignments.update(chosen)
-    for h in open_hearings:
-        if h.id not in assignments:
-            unassigned[h.id] = Unassigned(h.id, h.start, h.end)
-    return Plan(
-        assignments=assignments,
-        unassigned=unassigned,
-        objective=evaluate(problem, assignments),
-        stats=Stats(
-            components=stats["components"],
-            flow_solved=stats["flow"],
-            trivial=stats["trivial"],
-            milp_solved=stats["milp"],
-            search_solved=stats["search"],
-        ),
-        explainer=_Explainer(problem, assignments),
-    )
+    return assignments, stats
 
 
 def keep(problem: Problem, assignments: Mapping[str, str]) -> Plan | None:
@@ -269,18 +299,21 @@ def evaluate(problem: Problem, assignments: Mapping[str, str]) -> Objective:
 
 def _components(hearings: Iterable[Hearing]) -> Iterable[list[Hearing]]:
     """Maximal runs of overlapping intervals, each sorted by start."""
-    ordered = sorted(hearings, key=lambda h: (h.start, h.end))
+    ordered = sorted(hearings, key=operator.attrgetter("start", "end"))
     group: list[Hearing] = []
     reach = 0
     for h in ordered:
-        if group and h.start >= reach:
+        start, end = h.start, h.end
+        if start >= reach and group:
             yield group
-            group = []
+            group = [h]
+            reach = end
+            continue
         if not group:
-            reach = h.end
+            reach = end
         group.append(h)
-        if h.end > reach:
-            reach = h.end
+        if end > reach:
+            reach = end
     if group:
         yield group
 
@@ -345,6 +378,11 @@ def _solve_component(
         for key, amount in zip(keys, taken, strict=True):
             # Equal in every tier; the sweep and the search decide among them.
             selected.extend(groups[key][:amount])
+    if not special and all(c.preferred is None for c in selected):
+        # Identical lines and nobody prefers one: colouring in start order places every
+        # hearing the flow chose (the overlap never exceeds the lines), so it is optimal.
+        ordered = sorted(line_order, key=line_order.__getitem__)
+        return coloring.lay_onto(selected, ordered), "trivial" if depth_ok else "flow"
     chosen = coloring.assign(selected, line_order, lines)
     bound = _relaxed(component, selected)
     got = _value(component, chosen)
@@ -454,14 +492,15 @@ def _search(
     # Widen the budget step by step: a plan worth at least bound - budget beats every
     # plan the narrower search left out, and the optimum usually loses little.
     budget = min(gap, 4)
+    incumbent, plan = got, dict(chosen)
     while True:
         found = search.best_plan(members, value, loss, budget, tracked, pool)
         if found is None:
             return None
-        best, plan = found
-        if budget >= gap:
-            return plan if best > got else dict(chosen)
-        if best >= bound - budget:
+        best, candidate = found
+        if best > incumbent:
+            incumbent, plan = best, candidate
+        if budget >= gap or incumbent >= bound - budget:
             return plan
         budget = min(gap, budget * 4)
 
