@@ -37,7 +37,8 @@ def test_penalties_bound_every_packing(
     case: tuple[int, list[int], list[tuple[int, int, int, int]]],
 ) -> None:
     """Any packing's weight is at most the optimum minus the penalty of each member it
-    takes or leaves against the flow: what makes fixing and pruning in the search safe."""
+    takes or leaves against the flow and the price of each line it leaves idle: what
+    makes fixing and pruning in the search safe."""
     points, capacity, groups = case
     packed = flow.pack(points, capacity, groups)
     best = sum(g[3] * t for g, t in zip(groups, packed.taken, strict=True))
@@ -54,7 +55,8 @@ def test_penalties_bound_every_packing(
         penalty = sum(
             p * abs(k - t) for p, k, t in zip(packed.penalty, counts, packed.taken, strict=True)
         )
-        assert weight <= best - penalty
+        idle = sum(p * (c - d) for p, c, d in zip(packed.price, capacity, depth, strict=True))
+        assert weight <= best - penalty - idle
     assert seen_best == best
 
 

@@ -5,8 +5,10 @@ for free or take an interval's arc and collect its weight; at most `capacity[k]`
 exist over segment k, so at most that many chosen intervals overlap there. Units enter
 where the profile rises and leave where it falls, which is exactly how lines come back
 and go down. Every arc points forward in time, so the first potentials come from one
-pass over the DAG; after that, primal-dual rounds: Dijkstra on reduced costs, then a
-blocking flow (Dinic) on the zero-reduced-cost arcs. Parallel intervals with the same
+pass over the DAG; after that, successive shortest paths: Dijkstra on reduced costs,
+stopped at the sink, then one augmentation along the path found. (A court's tiered
+weights make equal-cost paths rare, so a blocking flow per round only added two
+breadth-first passes per line.) Parallel intervals with the same
 ends and weight share one arc with their count as capacity, which is what keeps a
 court's timetable (starts on the quarter hour, a few priority levels) small.
 """
@@ -49,13 +51,16 @@ class _Network:
 class Packing:
     """`taken` per group; `phases` (for a capacity curve when the profile is flat);
     `penalty` per group: by how much any packing's weight falls short of the optimum for
-    each member it takes beyond `taken` (or leaves out below it). These are the reduced
-    costs of the optimal dual; they add up over groups, so a search that must beat a
-    known packing by less than G may fix every group whose penalty is at least G."""
+    each member it takes beyond `taken` (or leaves out below it); `price` per segment:
+    by how much it falls short for each usable line it leaves idle there. These are the
+    reduced costs of the optimal dual; they add up over groups and segments, so a search
+    that must beat a known packing by less than G may fix every group whose penalty is
+    at least G and drop every partial plan whose idle lines already cost G."""
 
     taken: list[int]
     phases: list[Phase]
     penalty: list[int]
+    price: list[int]
 
 
 def pack(
@@ -86,15 +91,21 @@ def pack(
     phases: list[Phase] = []
     head, cap, cost, adj = net.head, net.cap, net.cost, net.adj
     nodes = points + 2
-    inf = float("inf")
+    far = 1 << 126
+    heappush, heappop = heapq.heappush, heapq.heappop
     while True:
-        dist: list[float] = [inf] * nodes
+        # Dijkstra on reduced costs, stopped once the sink is settled: every node not
+        # settled by then is at least that far, which keeps reduced costs non-negative.
+        dist = [far] * nodes
+        via = [-1] * nodes
         dist[source] = 0
-        heap: list[tuple[float, int]] = [(0, source)]
+        heap: list[tuple[int, int]] = [(0, source)]
         while heap:
-            d, u = heapq.heappop(heap)
+            d, u = heappop(heap)
             if d > dist[u]:
                 continue
+            if u == sink:
+                break
             pu = potential[u]
             for arc in adj[u]:
                 if cap[arc]:
@@ -102,22 +113,39 @@ def pack(
                     nd = d + cost[arc] + pu - potential[v]
                     if nd < dist[v]:
                         dist[v] = nd
-                        heapq.heappush(heap, (nd, v))
-        if dist[sink] == inf:
+                        via[v] = arc
+                        heappush(heap, (nd, v))
+        reach = dist[sink]
+        if reach == far:
             break
-        reach = max(x for x in dist if x != inf)
         for v in range(nodes):
             dv = dist[v]
-            potential[v] += int(dv) if dv != inf else int(reach)
-        pushed = _blocking_flow(net, potential, source, sink)
-        # Reduced cost 0 on every arc of the path: its true cost is potential[sink] - 0.
-        phases.append(Phase(units=pushed, gain=-(potential[sink] - potential[source])))
+            potential[v] += dv if dv < reach else reach
+        path = []
+        v = sink
+        while v != source:
+            arc = via[v]
+            path.append(arc)
+            v = head[arc ^ 1]
+        bottleneck = min(cap[a] for a in path)
+        for a in path:
+            cap[a] -= bottleneck
+            cap[a ^ 1] += bottleneck
+        # Reduced cost 0 on every arc of the path: its true cost is the potentials' rise.
+        gain = -(potential[sink] - potential[source])
+        if phases and phases[-1].gain == gain:
+            phases[-1] = Phase(phases[-1].units + bottleneck, gain)
+        else:
+            phases.append(Phase(bottleneck, gain))
     taken = [intervals[i][2] - cap[arc] for i, arc in enumerate(group_arcs)]
     penalty = [
         abs(cost[arc] + potential[a] - potential[b])
         for arc, (a, b, _, _) in zip(group_arcs, intervals, strict=True)
     ]
-    return Packing(taken, phases, penalty)
+    # The chain arc over segment k carries the idle lines; where its reduced cost is
+    # positive the optimum leaves none idle, and each idle one costs exactly that.
+    price = [max(0, potential[k] - potential[k + 1]) for k in range(points - 1)]
+    return Packing(taken, phases, penalty, price)
 
 
 def _dag_potentials(net: _Network, points: int, source: int, sink: int) -> list[int]:
@@ -140,67 +168,3 @@ def _dag_potentials(net: _Network, points: int, source: int, sink: int) -> list[
                 if du + cost[arc] < dist[v]:
                     dist[v] = du + cost[arc]
     return dist
-
-
-def _blocking_flow(net: _Network, potential: list[int], source: int, sink: int) -> int:
-    """Dinic on the admissible arcs (residual capacity, reduced cost zero)."""
-    head, cap, cost, adj = net.head, net.cap, net.cost, net.adj
-    nodes = len(adj)
-    total = 0
-    while True:
-        level = [-1] * nodes
-        level[source] = 0
-        queue = [source]
-        admissible: list[list[int]] = [[] for _ in range(nodes)]
-        for u in queue:
-            pu = potential[u]
-            next_level = level[u] + 1
-            out = admissible[u]
-            for arc in adj[u]:
-                if cap[arc]:
-                    v = head[arc]
-                    if cost[arc] + pu - potential[v] == 0:
-                        if level[v] < 0:
-                            level[v] = next_level
-                            queue.append(v)
-                        if level[v] == next_level:
-                            out.append(arc)
-        if level[sink] < 0:
-            return total
-        total += _push_all(head, cap, admissible, source, sink)
-
-
-def _push_all(
-    head: list[int], cap: list[int], admissible: list[list[int]], source: int, sink: int
-) -> int:
-    """Augment along level-graph paths until none is left (iterative DFS)."""
-    pointer = [0] * len(admissible)
-    dead = [False] * len(admissible)
-    total = 0
-    path: list[int] = []
-    u = source
-    while True:
-        if u == sink:
-            bottleneck = min(cap[a] for a in path)
-            for a in path:
-                cap[a] -= bottleneck
-                cap[a ^ 1] += bottleneck
-            total += bottleneck
-            path.clear()
-            u = source
-            continue
-        arcs = admissible[u]
-        k = pointer[u]
-        while k < len(arcs) and (not cap[arcs[k]] or dead[head[arcs[k]]]):
-            k += 1
-        pointer[u] = k
-        if k < len(arcs):
-            arc = arcs[k]
-            path.append(arc)
-            u = head[arc]
-            continue
-        if u == source:
-            return total
-        dead[u] = True
-        arc = path.pop()
-        u = head[arc ^ 1]
