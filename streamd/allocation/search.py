@@ -20,7 +20,9 @@ makes it fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import bisect
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from streamd.allocation import coloring
@@ -32,9 +34,23 @@ if TYPE_CHECKING:
 Trail = tuple[int, int, "Trail"] | None
 _POOL = -1
 NOTHING = -(1 << 62)
+_NEVER = 1 << 62  # busy past every later start
 # States alive at once before the search hands over to the integer programme: past
 # this the integer programme is faster (about 30 ms on a 100-hearing morning).
 LIMIT = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class Idle:
+    """What leaving a line idle costs against the relaxation (the flow's segment
+    prices), as running sums over the component's time points, so a stretch costs one
+    subtraction: `tracked[k][index[b]] - tracked[k][index[a]]` for tracked line k."""
+
+    index: Mapping[int, int]  # time -> point
+    tracked: Sequence[Sequence[int]]
+    pool: Sequence[int]
+    start: int  # the component's first and last times
+    end: int
 
 
 def best_plan(
@@ -45,17 +61,20 @@ def best_plan(
     tracked: Sequence[str],
     pool: Sequence[str],
     *,
+    idle: Idle | None = None,
     limit: int | None = None,
-) -> tuple[int, dict[str, str]] | None:
+) -> tuple[int, dict[str, str], int] | None:
     """The best plan of `members` (sorted by start) among those losing less than
-    `budget`: `(value, plan)`, or `(NOTHING, {})` if no plan loses less.
+    `budget`: `(value, plan, floor)`, value `NOTHING` if no plan loses less; every plan
+    not looked at loses at least `floor`.
 
     `value(c, line)` is what placing `c` on `line` (None: leaving it out) is worth;
     `loss(c, line)` is a lower bound on what that decision costs against the
-    relaxation's bound. Both add up over decisions, so a partial plan that has already
-    lost `budget` is dropped: it cannot beat the plan that set the budget. `tracked`:
-    lines some member may prefer or cannot always use; `pool`: lines every member can
-    use and none prefers. None when more than `limit` states are alive at once.
+    relaxation's bound, and `idle` prices each stretch a line stands unused. All add up,
+    so a partial plan that has already lost `budget` is dropped: it cannot beat the plan
+    that set the budget. `tracked`: lines some member may prefer or cannot always use;
+    `pool`: lines every member can use and none prefers. None when more than `limit`
+    states are alive at once.
     """
     limit = LIMIT if limit is None else limit
     width = len(tracked)
@@ -63,19 +82,53 @@ def best_plan(
     slot_of = {line: k for k, line in enumerate(tracked)}
     State = tuple[int, int, Trail]  # value, loss so far, decisions
     states: dict[tuple[int, ...], State] = {(0,) * (width + pool_size): (0, 0, None)}
+    starts = [c.hearing.start for c in members]
+    starts.append(_NEVER)
+    floor = _NEVER
+    last = idle.start if idle is not None else 0
     for i, c in enumerate(members):
-        s, e = c.hearing.start, c.hearing.end
+        s = c.hearing.start
+        # Only whether a line is free by each later start matters, so its busy-until is
+        # rounded up to the next start: states that no later member can tell apart merge.
+        e = starts[bisect.bisect_left(starts, c.hearing.end, i + 1)]
+        place = [0] * width
+        place_pool = 0
+        rest: list[int] | None = None
+        rest_pool = 0
+        if idle is not None:
+            # The line is idle from the hearing's end to that next start, for certain;
+            # lines free since the last start were idle until this one.
+            at, to = idle.index[c.hearing.end], idle.index[e if e != _NEVER else idle.end]
+            place = [run[to] - run[at] for run in idle.tracked]
+            place_pool = idle.pool[to] - idle.pool[at]
+            if s > last:
+                a, b = idle.index[last], idle.index[s]
+                rest = [run[b] - run[a] for run in idle.tracked]
+                rest_pool = idle.pool[b] - idle.pool[a]
+                if not any(rest) and not rest_pool:
+                    rest = None
+            last = s
         moves: list[tuple[int, int, int]] = [(-2, value(c, None), loss(c, None))]
         moves.extend(
-            (slot_of[line], value(c, line), loss(c, line)) for line in c.usable if line in slot_of
+            (slot_of[line], value(c, line), loss(c, line) + place[slot_of[line]])
+            for line in c.usable
+            if line in slot_of
         )
         if pool_size:
-            moves.append((_POOL, value(c, pool[0]), loss(c, pool[0])))
+            moves.append((_POOL, value(c, pool[0]), loss(c, pool[0]) + place_pool))
         merged: dict[tuple[int, ...], State] = {}
         for state, (worth, spent, trail) in states.items():
+            if rest is not None:
+                spent += sum(rest[k] for k in range(width) if not state[k])
+                if rest_pool:
+                    spent += rest_pool * state[width:].count(0)
+                if spent >= budget:
+                    floor = min(floor, spent)
+                    continue
             free = [0 if b <= s else b for b in state]
             for k, gain, cost in moves:
                 if spent + cost >= budget:
+                    floor = min(floor, spent + cost)
                     continue
                 if k == -2:
                     nxt = free
@@ -100,7 +153,7 @@ def best_plan(
         if len(merged) > limit:
             return None
         if not merged:
-            return NOTHING, {}
+            return NOTHING, {}, floor
         states = merged
     best, _, trail = max(states.values(), key=lambda st: st[0])
     out: dict[str, str] = {}
@@ -112,4 +165,4 @@ def best_plan(
         else:
             out[members[i].hearing.id] = tracked[k]
     out.update(coloring.lay_onto(in_pool, pool))
-    return best, out
+    return best, out, floor

@@ -22,7 +22,7 @@ import itertools
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from streamd.allocation import coloring, exact, flow, parallel, search
 from streamd.allocation.model import (
@@ -367,15 +367,14 @@ def _solve_component(
         return c.hearing.priority * weight_a + weight_b + pin * weight_c + prevd
 
     depth_ok = _fits(component, times, index, capacity)
-    packing: tuple[list[tuple[int, int, int]], list[int], list[int]] | None = None
+    packing: _Relaxation | None = None
     if depth_ok:
         selected = component
     else:
         packing = _pack(component, times, index, capacity, weight)
-        keys, taken, _ = packing
         groups = _grouped(component, index, weight)
         selected = []
-        for key, amount in zip(keys, taken, strict=True):
+        for key, amount in zip(packing.keys, packing.taken, strict=True):
             # Equal in every tier; the sweep and the search decide among them.
             selected.extend(groups[key][:amount])
     if not special and all(c.preferred is None for c in selected):
@@ -388,9 +387,22 @@ def _solve_component(
     got = _value(component, chosen)
     if _certified(component, bound, got):
         return chosen, "trivial" if depth_ok else "flow"
+    if any(c.pin is not None and c.prev is not None and c.pin != c.prev for c in selected):
+        # Pins an earlier repair had to break: the sweep's plan chases them again; the
+        # previous plan's lines are usually still the best start for the search.
+        again = coloring.assign(
+            [replace(c, pin=None) if c.pin != c.prev else c for c in selected],
+            line_order,
+            lines,
+        )
+        better = _value(component, again)
+        if better > got:
+            chosen, got = again, better
+            if _certified(component, bound, got):
+                return chosen, "trivial" if depth_ok else "flow"
     if packing is None:
         packing = _pack(component, times, index, capacity, weight)
-    found = _search(component, chosen, weight, packing, index, special, line_order, n)
+    found = _search(component, chosen, weight, packing, times, index, special, line_order, blockers)
     if found is not None:
         return found, "search"
     if got[:2] == bound[:2]:
@@ -414,43 +426,53 @@ def _grouped(
     return groups
 
 
+@dataclass(frozen=True, slots=True)
+class _Relaxation:
+    """The flow's answer per group of indistinguishable candidates, with its duals."""
+
+    keys: list[tuple[int, int, int]]
+    taken: list[int]
+    penalty: list[int]
+    price: list[int]
+
+
 def _pack(
     component: Sequence[Candidate],
     times: Sequence[int],
     index: Mapping[int, int],
     capacity: Sequence[int],
     weight: Callable[[Candidate], int],
-) -> tuple[list[tuple[int, int, int]], list[int], list[int]]:
-    """The relaxation: group keys, members taken per group, and each group's penalty."""
+) -> _Relaxation:
     groups = _grouped(component, index, weight)
     keys = list(groups)
     packed = flow.pack(
         len(times), capacity, [(a, b, len(groups[(a, b, w)]), w) for a, b, w in keys]
     )
-    return keys, packed.taken, packed.penalty
+    return _Relaxation(keys, packed.taken, packed.penalty, packed.price)
 
 
 def _search(
     component: Sequence[Candidate],
     chosen: Mapping[str, str],
     weight: Callable[[Candidate], int],
-    packing: tuple[list[tuple[int, int, int]], list[int], list[int]],
+    relaxed: _Relaxation,
+    times: Sequence[int],
     index: Mapping[int, int],
     special: Sequence[Line],
     line_order: Mapping[str, int],
-    n: int,
+    blockers: LineSpans,
 ) -> dict[str, str] | None:
     """The exact plan by `search.best_plan`, or None when the search grows too large.
 
     Every plan is worth the relaxation's bound minus its losses: the flow's penalty for
-    each hearing taken or left against the flow, plus the pin and previous-line bonuses
-    the relaxation counted but the plan's lines do not give. The sweep's plan loses G, so
-    only plans losing less can improve on it; the search explores nothing else.
+    each hearing taken or left against the flow, its price for each line left idle, plus
+    the pin and previous-line bonuses the relaxation counted but the plan's lines do not
+    give. The sweep's plan loses G, so only plans losing less can improve on it; the
+    search explores nothing else.
     """
-    weight_c = 2 * n + 1
-    keys, taken, penalty = packing
+    weight_c = 2 * len(component) + 1
     settled: dict[tuple[int, int, int], tuple[bool, int]] = {}
-    for key, amount, pen in zip(keys, taken, penalty, strict=True):
+    for key, amount, pen in zip(relaxed.keys, relaxed.taken, relaxed.penalty, strict=True):
         settled[key] = (amount > 0, pen)
     group_of = {
         c.hearing.id: (index[c.hearing.start], index[c.hearing.end], weight(c)) for c in component
@@ -474,7 +496,7 @@ def _search(
         deviation = pen if (line is None) == flow_took else 0
         return deviation + (key[2] - value(c, line) if line is not None else 0)
 
-    bound = sum(w * t for (_, _, w), t in zip(keys, taken, strict=True))
+    bound = sum(w * t for (_, _, w), t in zip(relaxed.keys, relaxed.taken, strict=True))
     got = sum(value(c, chosen.get(c.hearing.id)) for c in component)
     gap = bound - got
     # Whoever would cost the whole gap on their own keeps the flow's decision; the ones
@@ -489,20 +511,60 @@ def _search(
     ordered = sorted(line_order, key=line_order.__getitem__)
     tracked = [line for line in ordered if line in special_ids or line in preferred]
     pool = [line for line in ordered if line not in special_ids and line not in preferred]
+    idle = _idle(relaxed.price, times, index, tracked, special, blockers)
     # Widen the budget step by step: a plan worth at least bound - budget beats every
-    # plan the narrower search left out, and the optimum usually loses little.
+    # plan the narrower search left out, and the optimum usually loses little. Each
+    # search also says how little the plans it did not look at lose at least.
     budget = min(gap, 4)
     incumbent, plan = got, dict(chosen)
     while True:
-        found = search.best_plan(members, value, loss, budget, tracked, pool)
+        found = search.best_plan(members, value, loss, budget, tracked, pool, idle=idle)
         if found is None:
             return None
-        best, candidate = found
+        best, candidate, floor = found
         if best > incumbent:
             incumbent, plan = best, candidate
-        if budget >= gap or incumbent >= bound - budget:
+        if incumbent >= bound - floor or budget >= gap:
             return plan
-        budget = min(gap, budget * 4)
+        budget = min(gap, max(budget * 4, floor + 1))
+
+
+def _idle(
+    price: Sequence[int],
+    times: Sequence[int],
+    index: Mapping[int, int],
+    tracked: Sequence[str],
+    special: Sequence[Line],
+    blockers: LineSpans,
+) -> search.Idle | None:
+    """Running sums of the segment prices, per line over the segments it can serve."""
+    if not any(price):
+        return None
+
+    def running(line: Line | None) -> list[int]:
+        out = [0]
+        total = 0
+        for k, p in enumerate(price):
+            if p and (
+                line is None
+                or (
+                    line.covers(times[k], times[k + 1])
+                    and blockers.first_overlap(line.id, times[k], times[k + 1]) is None
+                )
+            ):
+                total += p
+            out.append(total)
+        return out
+
+    plain = running(None)
+    by_id = {line.id: line for line in special}
+    return search.Idle(
+        index=index,
+        tracked=[running(by_id[line]) if line in by_id else plain for line in tracked],
+        pool=plain,
+        start=times[0],
+        end=times[-1],
+    )
 
 
 def _prevd(c: Candidate) -> int:
