@@ -18,6 +18,7 @@ overlapping intervals); components never interact. In each one:
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import operator
 from collections import defaultdict
@@ -258,15 +259,23 @@ def _candidates(
             special.append(line)
     everyone = tuple(plain)
     out: list[Candidate] = []
+    # One pointer per special line walks its blocked stretches as the starts advance.
+    walks = [(line.id, _blocked(line, blockers, lo, hi)) for line in special]
+    at = [0] * len(walks)
     for h in group:
         usable = everyone
-        if special:
-            usable = everyone + tuple(
-                line.id
-                for line in special
-                if line.covers(h.start, h.end)
-                and blockers.first_overlap(line.id, h.start, h.end) is None
-            )
+        if walks:
+            start, end = h.start, h.end
+            extra: list[str] = []
+            for k, (line_id, blocked) in enumerate(walks):
+                j = at[k]
+                while j < len(blocked) and blocked[j][1] <= start:
+                    j += 1
+                at[k] = j
+                if j == len(blocked) or blocked[j][0] >= end:
+                    extra.append(line_id)
+            if extra:
+                usable = everyone + tuple(extra)
         if not usable:
             continue
         prev_line = previous.get(h.id)
@@ -280,6 +289,38 @@ def _candidates(
             )
         )
     return out, special
+
+
+def _blocked(line: Line, blockers: LineSpans, lo: int, hi: int) -> list[tuple[int, int]]:
+    """Where `line` cannot carry a hearing within [lo, hi): outside its windows or under
+    a fixed hearing; sorted, overlapping stretches merged."""
+    spans: list[tuple[int, int]] = []
+    if line.available is not None:
+        t = lo
+        for a, b in line.available:
+            if b <= t:
+                continue
+            if a >= hi:
+                break
+            if a > t:
+                spans.append((t, a))
+            t = b
+        if t < hi:
+            spans.append((t, hi))
+    starts, ends = blockers.starts.get(line.id, []), blockers.ends.get(line.id, [])
+    k = bisect.bisect_right(ends, lo)
+    while k < len(starts) and starts[k] < hi:
+        spans.append((starts[k], ends[k]))
+        k += 1
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            if b > merged[-1][1]:
+                merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    return merged
 
 
 def evaluate(problem: Problem, assignments: Mapping[str, str]) -> Objective:
@@ -515,7 +556,8 @@ def _search(
     # Widen the budget step by step: a plan worth at least bound - budget beats every
     # plan the narrower search left out, and the optimum usually loses little. Each
     # search also says how little the plans it did not look at lose at least.
-    budget = min(gap, 4)
+    step = 4
+    budget = min(gap, step)
     incumbent, plan = got, dict(chosen)
     while True:
         found = search.best_plan(members, value, loss, budget, tracked, pool, idle=idle)
@@ -526,7 +568,9 @@ def _search(
             incumbent, plan = best, candidate
         if incumbent >= bound - floor or budget >= gap:
             return plan
-        budget = min(gap, max(budget * 4, floor + 1))
+        # Nothing loses less than the floor; look a widening step beyond it.
+        step *= 4
+        budget = min(gap, floor + step)
 
 
 def _idle(
