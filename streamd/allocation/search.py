@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 Trail = tuple[int, int, "Trail"] | None
 _POOL = -1
 NOTHING = -(1 << 62)
-_NEVER = 1 << 62  # busy past every later start
+NEVER = 1 << 62  # busy past every later start; no floor
 # States alive at once before the search hands over to the integer programme: past
 # this the integer programme is faster (about 30 ms on a 100-hearing morning).
 LIMIT = 4000
@@ -83,8 +83,8 @@ def best_plan(
     State = tuple[int, int, Trail]  # value, loss so far, decisions
     states: dict[tuple[int, ...], State] = {(0,) * (width + pool_size): (0, 0, None)}
     starts = [c.hearing.start for c in members]
-    starts.append(_NEVER)
-    floor = _NEVER
+    starts.append(NEVER)
+    floor = NEVER
     last = idle.start if idle is not None else 0
     for i, c in enumerate(members):
         s = c.hearing.start
@@ -98,7 +98,7 @@ def best_plan(
         if idle is not None:
             # The line is idle from the hearing's end to that next start, for certain;
             # lines free since the last start were idle until this one.
-            at, to = idle.index[c.hearing.end], idle.index[e if e != _NEVER else idle.end]
+            at, to = idle.index[c.hearing.end], idle.index[e if e != NEVER else idle.end]
             place = [run[to] - run[at] for run in idle.tracked]
             place_pool = idle.pool[to] - idle.pool[at]
             if s > last:

@@ -560,10 +560,20 @@ def _search(
     budget = min(gap, step)
     incumbent, plan = got, dict(chosen)
     while True:
-        found = search.best_plan(members, value, loss, budget, tracked, pool, idle=idle)
+        # Likewise for this budget: whoever it would cost to take stays out.
+        active: list[Candidate] = []
+        floor = search.NEVER
+        for c in members:
+            took, pen = settled[group_of[c.hearing.id]]
+            if took or pen < budget:
+                active.append(c)
+            elif pen < floor:
+                floor = pen
+        found = search.best_plan(active, value, loss, budget, tracked, pool, idle=idle)
         if found is None:
             return None
-        best, candidate, floor = found
+        best, candidate, searched = found
+        floor = min(floor, searched)
         if best > incumbent:
             incumbent, plan = best, candidate
         if incumbent >= bound - floor or budget >= gap:
