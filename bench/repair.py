@@ -91,9 +91,10 @@ def main() -> None:
             ours.append(repair.seconds)
             changes += len(repair.changes)
             began = time.perf_counter()
-            full = solve(day.problem())
+            full = solve(repair.problem)
             peer.append(time.perf_counter() - began)
-            # The focused repair is exact: it must match a full re-solve of the same day.
+            # The focused repair is exact: it must match a full re-solve of what it solved
+            # (the changed day with the plan before the event as "previous").
             if full.objective.key() != repair.plan.objective.key():
                 raise SystemExit(
                     f"day {seed}, {event}: repair {repair.plan.objective} "
