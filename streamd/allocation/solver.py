@@ -553,6 +553,17 @@ def _search(
     tracked = [line for line in ordered if line in special_ids or line in preferred]
     pool = [line for line in ordered if line not in special_ids and line not in preferred]
     idle = _idle(relaxed.price, times, index, tracked, special, blockers)
+    # What each member may do, worked out once for every budget below.
+    slot_of = {line: k for k, line in enumerate(tracked)}
+    moves: dict[str, list[search.Move]] = {}
+    for c in members:
+        options = [(search.OUT, value(c, None), loss(c, None))]
+        options.extend(
+            (slot_of[line], value(c, line), loss(c, line)) for line in c.usable if line in slot_of
+        )
+        if pool:
+            options.append((search.POOL, value(c, pool[0]), loss(c, pool[0])))
+        moves[c.hearing.id] = options
     # Widen the budget step by step: a plan worth at least bound - budget beats every
     # plan the narrower search left out, and the optimum usually loses little. Each
     # search also says how little the plans it did not look at lose at least.
@@ -569,7 +580,9 @@ def _search(
                 active.append(c)
             elif pen < floor:
                 floor = pen
-        found = search.best_plan(active, value, loss, budget, tracked, pool, idle=idle)
+        found = search.best_plan(
+            active, [moves[c.hearing.id] for c in active], budget, tracked, pool, idle=idle
+        )
         if found is None:
             return None
         best, candidate, searched = found
