@@ -41,6 +41,7 @@ from streamd.protocol import (
     ProcessState,
     ProcessStats,
     ProtocolError,
+    RestartPublisher,
     Telemetry,
     Topics,
     parse_command,
@@ -351,6 +352,8 @@ class Agent:
             st.session = str(session_folder(self.cfg.data_dir, cmd.hearing_id or 0))
         if isinstance(cmd, GoLive):
             st.target, st.mask = cmd.target, cmd.mask
+        if isinstance(cmd, RestartPublisher) and cmd.target is not None and st.target is not None:
+            st.target = cmd.target  # another line: the old one went down
         if isinstance(cmd, Pause):
             st.pause_reason = cmd.reason
         if decision.after.phase is AgentPhase.IDLE:

@@ -63,6 +63,13 @@ class Settings(BaseSettings):
     line_postroll_minutes: int = Field(
         default=5, ge=0, le=120, description="Line held after a hearing's planned end."
     )
+    repair_step_seconds: float = Field(
+        default=600.0,
+        ge=1,
+        le=7200,
+        description="An overrun or a late start is assumed to go on this much longer, "
+        "re-extended as time passes; the live plan is repaired at each step.",
+    )
     policy_file: Path | None = Field(
         default=None,
         description="The court's streaming rules (TOML); the rules shipped with streamd if unset.",

@@ -96,6 +96,22 @@ class Line(SQLModel, table=True):
         return f"Line(id={self.id!r}, code={self.code!r}, push_url={self.push_url!r}, key=***)"
 
 
+class LineOutage(SQLModel, table=True):
+    """A stretch when a line cannot carry a stream: a maintenance window booked ahead, or
+    a failure a technician reports (`end` None: until restored). The plan keeps every
+    hearing off it; a hearing on air on it is moved to another line."""
+
+    __tablename__ = "line_outage"
+    id: int | None = Field(default=None, primary_key=True)
+    line_id: int = Field(foreign_key="line.id", index=True)
+    start: datetime = _time()
+    end: datetime | None = _time(nullable=True, default=None)
+    reason: str = _text(512)
+    reported_by: str = _text(64)
+    reported_at: datetime = _time(default_factory=utcnow)
+    ended_by: str | None = _text(64, nullable=True, default=None)
+
+
 class Hearing(SQLModel, table=True):
     """One court session (开庭, evidence exchange, ...). Key: case number + planned start."""
 

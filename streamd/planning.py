@@ -1,29 +1,44 @@
 """Planning: run the allocation engine over the booked hearings and persist its answer.
 
-The I/O edge of `streamd.allocation`. Whenever a booking is made or cancelled, the
-bookings of the days around it are planned again, with the current lines as the previous
-plan (fewest changes) and announced hearings pinned to their line. Each booking then
-carries its line, or `no_line` (or `excluded` by the policy) with the reason in Chinese
-and English, written in the
-same transaction as the booking itself, so the clerk sees the answer at once and a
-restart answers the same.
+The I/O edge of `streamd.allocation`. Whenever a booking is made or cancelled, a hearing
+goes live, runs over, starts late or ends, the bookings of the days around it are planned
+again, with the current lines as the previous plan (fewest changes) and announced hearings
+pinned to their line. The plan is made on what the court can see now
+(`allocation.holds`): a hearing on air is fixed on its line until its expected end, a late
+one holds its line later, one that has ended holds nothing. Each booking then carries its
+line, or `no_line` (or `excluded` by the policy) with the reason in Chinese and English,
+written in the same transaction as whatever caused it, so the clerk sees the answer at
+once and a restart answers the same. The changes come back to the caller, who tells the
+people affected (the orchestrator alerts the technicians and the consoles).
+
+Plans are made one at a time (`_plan_lock`): two made at once could each give the same
+free line to a different hearing.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit
+from streamd import approvals, audit, outages
 from streamd.allocation import Hearing as Slot
 from streamd.allocation import Line as Channel
-from streamd.allocation import Problem, solve
-from streamd.allocation.explain import describe_both, first_free
+from streamd.allocation import Plan, Problem, solve
+from streamd.allocation.explain import describe, first_free
+from streamd.allocation.holds import Hold, Phase, hold
+from streamd.allocation.spans import LineSpans
+from streamd.config import Settings
 from streamd.domain import BookingStatus, HearingStatus, SessionKind
-from streamd.models import Booking, Hearing, Line, utcnow
+from streamd.lifecycle import PUBLIC, StreamState
+from streamd.models import Booking, Courtroom, Hearing, Line, Stream, utcnow
 from streamd.policy import Outcome, Ruleset
+
+log = logging.getLogger(__name__)
 
 # A hearing in open court outranks the preparatory sessions; all are streamable.
 PRIORITY = {
@@ -32,6 +47,46 @@ PRIORITY = {
     SessionKind.EVIDENCE_EXCHANGE.value: 2,
     SessionKind.INQUIRY.value: 1,
 }
+# Streams in these states are over as far as lines go: their bookings are history.
+DONE = frozenset({StreamState.OFF_AIR.value, StreamState.ENDED.value, StreamState.ABORTED.value})
+_PUBLIC = frozenset(state.value for state in PUBLIC)
+# How far past the window an on-air hearing's hold may reach, for the outages read.
+LATEST = timedelta(days=1)
+_PLAN_LOCK = 0x5354_524D  # "STRM": the PostgreSQL advisory lock every plan takes
+_SQLITE_LOCK = sa.text("UPDATE line SET active = active WHERE id = (SELECT min(id) FROM line)")
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The court's line timing: pre/post-roll, the announcement deadline (announced
+    hearings keep their line), and the step by which overruns and late starts grow."""
+
+    preroll: timedelta
+    postroll: timedelta
+    announce: timedelta
+    step: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def of(cls, settings: Settings) -> Timing:
+        return cls(
+            preroll=timedelta(minutes=settings.line_preroll_minutes),
+            postroll=timedelta(minutes=settings.line_postroll_minutes),
+            announce=timedelta(days=settings.announce_days),
+            step=timedelta(seconds=settings.repair_step_seconds),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LineChange:
+    """One booking whose line changed, and why, for the clerk and the technician."""
+
+    booking_id: int
+    hearing_id: int
+    room: str
+    case_number: str
+    before: str | None
+    after: str | None
+    reason: dict[str, str] | None
 
 
 def replan(
@@ -39,95 +94,379 @@ def replan(
     session: Session,
     around: datetime,
     zone: tzinfo,
-    preroll: timedelta,
-    postroll: timedelta,
-    announce: timedelta,
+    timing: Timing,
     rules: Ruleset,
     actor: str,
-) -> None:
+    now: datetime | None = None,
+    starting: int | None = None,
+) -> list[LineChange]:
     """Plan the active bookings of the local day holding `around`, and the days either
-    side (a long hearing can reach across midnight), persisting every change."""
+    side (a long hearing can reach across midnight), persisting every change.
+
+    `starting`: a hearing going live now (the plan must give it a line from now on, or
+    say why not)."""
+    _plan_lock(session)
+    now = now or utcnow()
     local = around.astimezone(zone)
     day_start = datetime(local.year, local.month, local.day, tzinfo=zone) - timedelta(days=1)
     day_end = day_start + timedelta(days=3)
     rows = session.exec(
-        select(Booking, Hearing)
+        select(Booking, Hearing, Courtroom, Stream)
         .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
+        .join(Courtroom, col(Courtroom.id) == col(Hearing.courtroom_id))
+        .outerjoin(Stream, col(Stream.hearing_id) == col(Hearing.id))
         .where(
             Booking.status != BookingStatus.CANCELLED.value,
             col(Hearing.planned_start) < day_end,
             col(Hearing.planned_end) > day_start,
         )
+        .order_by(col(Booking.id))
     ).all()
+    # A stream that is over holds no line and its booking keeps the line it had.
+    rows = [r for r in rows if r[3] is None or r[3].state not in DONE]
     lines = session.exec(select(Line).where(Line.active == True).order_by(col(Line.code))).all()  # noqa: E712
     by_code = {line.code: line for line in lines}
     by_id = {line.id: line for line in lines}
-    now = utcnow()
-    policy = approvals.decisions(session, [h for _, h in rows], rules)
+    # Outages anywhere near: a hearing on air may hold its line past the window.
+    down = outages.overlapping(
+        session, [line.id for line in lines if line.id is not None], day_start, day_end + LATEST
+    )
+    channels = {
+        line.code: Channel(line.code, outages.windows(down.get(line.id or 0, []))) for line in lines
+    }
+    why_down = {
+        line.code: "；".join(o.reason for o in down.get(line.id or 0, [])) for line in lines
+    }
+    policy = approvals.decisions(session, [h for _, h, _, _ in rows], rules)
+    clock = _Clock(zone, now)
+    boost = 1 + sum(PRIORITY.get(h.session_kind, 1) for _, h, _, _ in rows)
     slots: list[Slot] = []
+    holds: dict[str, Hold] = {}
     previous: dict[str, str | None] = {}
-    for booking, hearing in rows:
+    on_line: dict[str, list[tuple[int, int]]] = {}
+    waiting: set[str] = set()
+    # Hearings on air first, earliest on air first: if two ever share a line, the one
+    # that was there first keeps it and the other is planned as displaced.
+    ordered = sorted(rows, key=lambda r: _on_air_order(r[3]))
+    for booking, hearing, _, stream in ordered:
         key = str(booking.id)
         current = by_id.get(booking.line_id) if booking.line_id is not None else None
-        announced = hearing.planned_start - now <= announce
-        slots.append(
-            Slot(
-                id=key,
-                start=int((hearing.planned_start - preroll).timestamp()),
-                end=int((hearing.planned_end + postroll).timestamp()),
-                priority=PRIORITY.get(hearing.session_kind, 1),
-                eligible=hearing.status != HearingStatus.CANCELLED.value
-                and policy[hearing.id or 0].outcome is Outcome.STREAM,
-                pinned_line=current.code if current is not None and announced else None,
-            )
+        phase = Phase.WAITING
+        if stream is not None and stream.state in _PUBLIC:
+            phase = Phase.ON_AIR
+        elif hearing.id == starting:
+            phase = Phase.STARTING
+        held = hold(
+            start=clock.at(hearing.planned_start),
+            end=clock.at(hearing.planned_end),
+            phase=phase,
+            now=clock.now,
+            step=max(1, int(timing.step.total_seconds())),
+            preroll=int(timing.preroll.total_seconds()),
+            postroll=int(timing.postroll.total_seconds()),
         )
+        holds[key] = held
+        if (
+            phase is Phase.WAITING
+            and held.late
+            and current is None
+            and booking.line_status == "no_line"
+        ):
+            # Its hearing may well be sitting without a stream: a line now would only air
+            # its end (漏播) and could take the line of one that starts on time. It keeps
+            # its answer; going live plans it afresh.
+            waiting.add(key)
+            continue
+        eligible = (
+            hearing.status != HearingStatus.CANCELLED.value
+            and policy[hearing.id or 0].outcome is Outcome.STREAM
+        )
+        announced = hearing.planned_start - now <= timing.announce
+        slot = Slot(
+            id=key,
+            start=held.start,
+            end=held.end,
+            priority=PRIORITY.get(hearing.session_kind, 1),
+            eligible=eligible,
+            pinned_line=current.code if current is not None and announced else None,
+        )
+        if phase is Phase.ON_AIR and eligible:
+            air = by_id.get(stream.line_id) if stream is not None else None
+            spans = on_line.setdefault(air.code, []) if air is not None else None
+            if (
+                air is not None
+                and spans is not None
+                and channels[air.code].covers(held.start, held.end)
+                and _free(spans, held)
+            ):
+                spans.append((held.start, held.end))
+                slot = replace(slot, fixed_line=air.code, pinned_line=None)
+            else:
+                # Its line went down or is taken: it needs a line before anyone else.
+                log.warning("hearing %s is on air without a usable line", hearing.id)
+                slot = replace(slot, priority=boost, pinned_line=None)
+        slots.append(slot)
         if booking.line_status != "pending":
             previous[key] = current.code if current is not None else None
-    problem = Problem(
-        lines=[Channel(line.code) for line in lines], hearings=slots, previous=previous
-    )
+    problem = Problem(lines=list(channels.values()), hearings=slots, previous=previous)
     plan = solve(problem)
-
-    case_of = {str(b.id): h.case_number for b, h in rows}
-
-    def show(t: int) -> str:
-        return datetime.fromtimestamp(t, zone).strftime("%H:%M")
-
-    for booking, hearing in rows:
+    named = _Names(rows, holds, clock)
+    changes: list[LineChange] = []
+    for booking, hearing, room, _ in rows:
         key = str(booking.id)
+        if key in waiting:
+            continue
         code = plan.assignments.get(key)
-        line_id = by_code[code].id if code is not None else None
-        status = "assigned" if code is not None else "no_line"
-        reason = None
         decided = policy[hearing.id or 0]
         if hearing.status == HearingStatus.CANCELLED.value:
             status = "excluded"
-            reason = {"zh": "庭审已取消", "en": "the hearing is cancelled"}
+            reason: dict[str, str] | None = {"zh": "庭审已取消", "en": "the hearing is cancelled"}
         elif decided.outcome is not Outcome.STREAM:
             status = "excluded"
             reason = {"zh": decided.reason_zh, "en": decided.reason_en}
         elif code is None:
-            named = tuple(
-                replace(c, hearing=case_of[c.hearing]) if c.hearing in case_of else c
-                for c in plan.why(key)
-            )
-            reason = describe_both(plan.unassigned[key], named, show)
-            local_day = hearing.planned_start.astimezone(zone).date()
-            midnight = datetime(local_day.year, local_day.month, local_day.day, tzinfo=zone)
-            until = int((midnight + timedelta(days=1)).timestamp())
-            free = first_free(problem, plan.assignments, key, until=until)
-            if free is None:
-                reason["zh"] += "；当日没有其他空闲时段"
-                reason["en"] += "; no other free time that day"
-            else:
-                line_code, slot_start = free
-                at = show(slot_start + int(preroll.total_seconds()))
-                reason["zh"] += f"；可行方案：改到 {at} 起，{line_code} 空闲"
-                reason["en"] += f"; would work: {line_code} is free from {at} if the hearing moves"
-        audit.update(
+            status = "no_line"
+            reason = _no_line(problem, plan, key, hearing, named, clock, timing)
+        else:
+            status = "assigned"
+            reason = _moved(plan, problem, key, booking, by_id, named, clock, why_down)
+        had = by_id.get(booking.line_id) if booking.line_id is not None else None
+        before = had.code if had is not None else None
+        line_id = by_code[code].id if code is not None else None
+        if audit.update(
             session=session,
             actor=actor,
             action="booking.line",
             obj=booking,
             values={"line_id": line_id, "line_status": status, "line_reason": reason},
+        ) and (before != code):
+            changes.append(
+                LineChange(
+                    booking.id or 0,
+                    hearing.id or 0,
+                    room.code,
+                    hearing.case_number,
+                    before,
+                    code,
+                    reason,
+                )
+            )
+    return changes
+
+
+def live_signature(
+    *, session: Session, now: datetime, timing: Timing
+) -> tuple[tuple[int, str, int], ...]:
+    """What the live plan depends on beyond the bookings: each hearing on air (its line
+    and expected end), each late one (its expected end), each line outage now or soon.
+    When this changes (a hearing goes on air or comes off it, an overrun or a late start
+    reaches its next step, a line goes down or comes back), the plan must be repaired;
+    when it does not, nothing needs solving."""
+    step = max(1, int(timing.step.total_seconds()))
+    clock = _Clock(None, now)
+    out: list[tuple[int, str, int]] = []
+    on_air = session.exec(
+        select(Stream, Hearing)
+        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
+        .where(col(Stream.state).in_(sorted(_PUBLIC)))
+    ).all()
+    for stream, hearing in on_air:
+        held = hold(
+            start=clock.at(hearing.planned_start),
+            end=clock.at(hearing.planned_end),
+            phase=Phase.ON_AIR,
+            now=clock.now,
+            step=step,
+            preroll=0,
+            postroll=0,
         )
+        out.append((hearing.id or 0, f"on_air:{stream.line_id}", held.end))
+    late = session.exec(
+        select(Hearing, Stream)
+        .join(Booking, col(Booking.hearing_id) == col(Hearing.id))
+        .outerjoin(Stream, col(Stream.hearing_id) == col(Hearing.id))
+        .where(
+            Booking.status != BookingStatus.CANCELLED.value,
+            Hearing.status == HearingStatus.SCHEDULED.value,
+            col(Hearing.planned_start) < now,
+            col(Hearing.planned_end) > now,
+        )
+    ).all()
+    for hearing, stream in late:
+        if stream is not None and (stream.state in _PUBLIC or stream.state in DONE):
+            continue
+        held = hold(
+            start=clock.at(hearing.planned_start),
+            end=clock.at(hearing.planned_end),
+            phase=Phase.WAITING,
+            now=clock.now,
+            step=step,
+            preroll=0,
+            postroll=0,
+        )
+        out.append((hearing.id or 0, "late", held.end))
+    ids = [line.id for line in session.exec(select(Line)).all() if line.id is not None]
+    for line_id, rows in outages.overlapping(session, ids, now, now + LATEST).items():
+        for row in rows:
+            end = clock.at(row.end) if row.end is not None else 0
+            out.append((line_id, f"down:{row.id}:{clock.at(row.start)}", end))
+    return tuple(sorted(out))
+
+
+def moved_on_air(*, session: Session) -> list[int]:
+    """Hearings on air whose booking the plan has moved to another line (or none): their
+    publisher must follow, or stop."""
+    rows = session.exec(
+        select(Stream, Booking)
+        .join(Booking, col(Booking.hearing_id) == col(Stream.hearing_id))
+        .where(
+            col(Stream.state).in_(sorted(_PUBLIC)),
+            Booking.status != BookingStatus.CANCELLED.value,
+        )
+    ).all()
+    return sorted(
+        stream.hearing_id
+        for stream, booking in rows
+        if booking.line_id != stream.line_id or booking.line_status != "assigned"
+    )
+
+
+def _plan_lock(session: Session) -> None:
+    """Take the plan lock for the rest of the caller's transaction: an advisory lock on
+    PostgreSQL, the database's write lock on SQLite (a write of nothing takes it)."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PLAN_LOCK})
+    elif bind.dialect.name == "sqlite":
+        session.execute(_SQLITE_LOCK)
+
+
+def _on_air_order(stream: Stream | None) -> tuple[int, float]:
+    if stream is not None and stream.state in _PUBLIC:
+        since = stream.discipline_at or stream.state_at
+        return 0, since.timestamp()
+    return 1, 0.0
+
+
+def _free(spans: Sequence[tuple[int, int]], held: Hold) -> bool:
+    return all(end <= held.start or held.end <= start for start, end in spans)
+
+
+class _Clock:
+    """Datetimes to the engine's integer seconds and back, in the court's zone."""
+
+    def __init__(self, zone: tzinfo | None, now: datetime) -> None:
+        self.zone = zone
+        self.now = int(now.timestamp())
+
+    @staticmethod
+    def at(moment: datetime) -> int:
+        return int(moment.timestamp())
+
+    def show(self, t: int) -> str:
+        return datetime.fromtimestamp(t, self.zone).strftime("%H:%M")
+
+
+class _Names:
+    """How a hearing holding a line is named to the clerk: its case number and, when the
+    day has moved it, why it holds the line longer than planned."""
+
+    def __init__(
+        self,
+        rows: Sequence[tuple[Booking, Hearing, Courtroom, Stream | None]],
+        holds: dict[str, Hold],
+        clock: _Clock,
+    ) -> None:
+        self.case = {str(b.id): h.case_number for b, h, _, _ in rows}
+        self.holds = holds
+        self.clock = clock
+
+    def label(self, key: str, lang: str) -> str:
+        case = self.case.get(key, key)
+        held = self.holds.get(key)
+        if held is not None and held.overrun:
+            until = self.clock.show(held.end)
+            if lang == "zh":
+                return f"{case}（超时，预计至 {until}）"
+            return f"{case} (running over, until about {until})"
+        if held is not None and held.late:
+            return f"{case}（迟延开庭）" if lang == "zh" else f"{case} (started late)"
+        return case
+
+
+def _no_line(
+    problem: Problem,
+    plan: Plan,
+    key: str,
+    hearing: Hearing,
+    named: _Names,
+    clock: _Clock,
+    timing: Timing,
+) -> dict[str, str]:
+    reason = {}
+    for lang in ("zh", "en"):
+        conflicts = tuple(
+            replace(c, hearing=named.label(c.hearing, lang)) if c.hearing is not None else c
+            for c in plan.why(key)
+        )
+        reason[lang] = describe(plan.unassigned[key], conflicts, clock.show, lang=lang)
+    local_day = hearing.planned_start.astimezone(clock.zone).date()
+    midnight = datetime(local_day.year, local_day.month, local_day.day, tzinfo=clock.zone)
+    until = int((midnight + timedelta(days=1)).timestamp())
+    free = first_free(problem, plan.assignments, key, until=until)
+    if free is None:
+        reason["zh"] += "；当日没有其他空闲时段"
+        reason["en"] += "; no other free time that day"
+    else:
+        line_code, slot_start = free
+        at = clock.show(slot_start + int(timing.preroll.total_seconds()))
+        reason["zh"] += f"；可行方案：改到 {at} 起，{line_code} 空闲"
+        reason["en"] += f"; would work: {line_code} is free from {at} if the hearing moves"
+    return reason
+
+
+def _moved(
+    plan: Plan,
+    problem: Problem,
+    key: str,
+    booking: Booking,
+    lines: dict[int | None, Line],
+    named: _Names,
+    clock: _Clock,
+    why_down: dict[str, str],
+) -> dict[str, str] | None:
+    """Why an assigned hearing is on another line than before: what now holds the old
+    one, or that it is down. A hearing on the line it had keeps the reason it was given,
+    if any."""
+    code = plan.assignments[key]
+    old = lines.get(booking.line_id)
+    if booking.line_status == "assigned" and old is not None and old.code == code:
+        return booking.line_reason
+    if old is None:
+        return None
+    slot = next(h for h in problem.hearings if h.id == key)
+    occupancy = LineSpans(
+        (line, h.start, h.end, h.id)
+        for h in problem.hearings
+        if (line := plan.assignments.get(h.id)) is not None
+    )
+    hit = occupancy.first_overlap(old.code, slot.start, slot.end)
+    channel = next((line for line in problem.lines if line.id == old.code), None)
+    if channel is None or not channel.covers(slot.start, slot.end):
+        cause = why_down.get(old.code) or "停用"
+        return {
+            "zh": f"线路由 {old.code} 改为 {code}：{old.code} 故障或停用（{cause}）",
+            "en": f"moved from {old.code} to {code}: {old.code} is down ({cause})",
+        }
+    if hit is None:
+        return {
+            "zh": f"线路由 {old.code} 改为 {code}：为其他庭审让出线路",
+            "en": f"moved from {old.code} to {code} to make room for another hearing",
+        }
+    start, end, other = hit
+    when = f"{clock.show(start)}–{clock.show(end)}"
+    zh, en = named.label(other, "zh"), named.label(other, "en")
+    return {
+        "zh": f"线路由 {old.code} 改为 {code}：{old.code} {when} 已分配给 {zh}",
+        "en": f"moved from {old.code} to {code}: {old.code} carries {en} {when}",
+    }

@@ -29,12 +29,18 @@ from tests.simagent import simulated
 SECRET = "court-secret-for-the-tests-0123456789"
 
 
-def write_court(folder: Path, code: str, rooms: int = 2) -> None:
+def write_court(folder: Path, code: str, rooms: int = 2, lines: int = 1) -> None:
+    """The test court: L1 airs the room's own HLS output; any further line pushes RTMP."""
     folder.mkdir(parents=True, exist_ok=True)
+    more = "".join(
+        f'[[lines]]\ncode = "L{n}"\nname = "直播线路{n}"\n'
+        f'push_url = "rtmp://127.0.0.1:1935/live"\nstream_key = "k{n}"\n'
+        for n in range(2, lines + 1)
+    )
     (folder / "court.toml").write_text(
         f'[court]\ncode = "{code}"\nname = "示例区人民法院"\n'
         '[[departments]]\ncode = "civil-1"\nname = "民事审判第一庭"\n'
-        '[[lines]]\ncode = "L1"\nname = "直播线路一"\npush_url = "hls"\nstream_key = "k1"\n',
+        '[[lines]]\ncode = "L1"\nname = "直播线路一"\npush_url = "hls"\nstream_key = "k1"\n' + more,
         encoding="utf-8",
     )
     for n in range(1, rooms + 1):
@@ -121,10 +127,28 @@ class Court:
 
 
 @pytest.fixture
-async def court_(tmp_path: Path, aiohttp_client: MakeClient, db_url: str) -> AsyncIterator[Court]:
+def court_settings() -> dict[str, Any]:
+    """Settings a test module needs beyond the court's defaults (override the fixture)."""
+    return {}
+
+
+@pytest.fixture
+def court_lines() -> int:
+    """How many lines the test court has (override the fixture)."""
+    return 1
+
+
+@pytest.fixture
+async def court_(
+    tmp_path: Path,
+    aiohttp_client: MakeClient,
+    db_url: str,
+    court_settings: dict[str, Any],
+    court_lines: int,
+) -> AsyncIterator[Court]:
     host, port, private = shared_broker(tmp_path)
     code = f"t{uuid.uuid4().hex[:10]}"
-    write_court(tmp_path / "court", code)
+    write_court(tmp_path / "court", code, lines=court_lines)
     settings = load_settings(
         environ={},
         data_dir=str(tmp_path / "data"),
@@ -137,6 +161,7 @@ async def court_(tmp_path: Path, aiohttp_client: MakeClient, db_url: str) -> Asy
         agent_silence_seconds=3,
         scheduler_seconds=0.2,
         monitor_hls=str(tmp_path / "media" / "{room}" / "hls" / "index.m3u8"),
+        **court_settings,
     )
     db = Database.from_url(settings.effective_database_url)
     upgrade(db.engine)

@@ -31,13 +31,6 @@ def describe(u: Unassigned, conflicts: Sequence[Conflict], show: Show, *, lang: 
     return f"no line free {span}: " + "; ".join(parts)
 
 
-def describe_both(u: Unassigned, conflicts: Sequence[Conflict], show: Show) -> dict[str, str]:
-    return {
-        "zh": describe(u, conflicts, show, lang="zh"),
-        "en": describe(u, conflicts, show, lang="en"),
-    }
-
-
 def first_free(
     problem: Problem, assignments: Mapping[str, str], hearing_id: str, *, until: int
 ) -> tuple[str, int] | None:

@@ -18,6 +18,9 @@ from streamd.demo.day import Cue, CueKind, Script, Timed
 
 log = logging.getLogger(__name__)
 READY_WITHIN_S = 30.0
+# A hearing with a line that is refused at go-live (the one before it on that line is
+# still being adjourned) is announced again, as a clerk told so would, for this long.
+RETRY_OPEN_S = 5.0
 LATE_REASON = "演示：当日临时安排直播 / demo: booked on the day"
 
 Say = Callable[[str], None]
@@ -148,9 +151,7 @@ class Clerks:
         hid, where = o.hearing_id, self._where(o, cue)
         if cue.kind is CueKind.OPEN:
             await self._wait_ready(o)
-            status, out = await self.api.call(
-                "POST", f"/hearings/{hid}/stream/discipline-announced", {}
-            )
+            status, out = await self._open(o)
             o.opened = True
             if status == 200:
                 self.say(f"{where} 宣布法庭纪律，直播开始 / live on {o.line}")
@@ -177,6 +178,16 @@ class Clerks:
             status, out = await self.api.call("POST", f"/hearings/{hid}/stream/adjourned", {})
             o.adjourned = status == 200
             self.say(f"{where} 休庭 / adjourned: {_answer(status, out)}")
+
+    async def _open(self, o: Outcome) -> tuple[int, Any]:
+        deadline = asyncio.get_running_loop().time() + RETRY_OPEN_S
+        while True:
+            status, out = await self.api.call(
+                "POST", f"/hearings/{o.hearing_id}/stream/discipline-announced", {}
+            )
+            if status != 409 or o.line is None or asyncio.get_running_loop().time() > deadline:
+                return status, out
+            await asyncio.sleep(0.25)
 
     async def _wait_ready(self, o: Outcome) -> None:
         """The recording starts at the planned start; the clerk waits for the console to

@@ -185,7 +185,7 @@ async def run(base_settings: Settings, options: Options) -> int:
     _log_to(stage.logs_dir)
     broker = EmbeddedBroker()
     url = await broker.start()
-    settings = stage_mod.settings_for(base_settings, stage, mqtt_url=url)
+    settings = stage_mod.settings_for(base_settings, stage, mqtt_url=url, speed=options.speed)
     stage_mod.write_court(stage, options.sample_dir, settings)
     db = await asyncio.to_thread(_prepare_database, settings, stage)
 

@@ -74,9 +74,10 @@ def claim(data_dir: Path) -> Stage:
     return stage
 
 
-def settings_for(base: Settings, stage: Stage, *, mqtt_url: str) -> Settings:
+def settings_for(base: Settings, stage: Stage, *, mqtt_url: str, speed: float) -> Settings:
     """The demo's own settings: SQLite and the embedded broker whatever the environment
-    says, and a court whose minutes are seconds (no pre-roll, recording at the start)."""
+    says, and a court whose minutes are seconds (no pre-roll, recording at the start, an
+    overrun or a late start assumed to go on five court minutes at a time)."""
     return base.model_copy(
         update={
             "data_dir": stage.data_dir,
@@ -88,6 +89,7 @@ def settings_for(base: Settings, stage: Stage, *, mqtt_url: str) -> Settings:
             "line_preroll_minutes": 0,
             "line_postroll_minutes": 0,
             "scheduler_seconds": 0.5,
+            "repair_step_seconds": max(1.0, 5 * 60 / speed),
             "command_secret": None,
         }
     )

@@ -7,7 +7,9 @@ checked every second alerts once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from streamd.orchestrator import records
 from streamd.orchestrator.feed import Feed
@@ -31,6 +33,30 @@ class AlertDesk:
         key = records.alert_key(kind, room, hearing_id)
         if key in self.open_keys:
             return
+        self._open(key, kind, severity, room, hearing_id, zh, en, records.raise_alert)
+
+    def renew(
+        self, kind: str, severity: str, room: str | None, hearing_id: int | None, zh: str, en: str
+    ) -> None:
+        """Raise the alert afresh even if one is open: the news changed."""
+        key = records.alert_key(kind, room, hearing_id)
+        if key in self.open_keys:
+            self.feed.publish(
+                "alert_cleared", {"key": key, "cleared_at": datetime.now(UTC).isoformat()}
+            )
+        self._open(key, kind, severity, room, hearing_id, zh, en, records.renew_alert)
+
+    def _open(
+        self,
+        key: str,
+        kind: str,
+        severity: str,
+        room: str | None,
+        hearing_id: int | None,
+        zh: str,
+        en: str,
+        write: Callable[..., Any],
+    ) -> None:
         self.open_keys.add(key)
         at = datetime.now(UTC)
         self.feed.publish(
@@ -48,7 +74,7 @@ class AlertDesk:
         )
         log.warning("alert %s: %s", key, en)
         self.work.write(
-            records.raise_alert,
+            write,
             kind=kind,
             severity=severity,
             room=room,

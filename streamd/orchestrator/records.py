@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit, bookings
+from streamd import approvals, audit, bookings, planning
 from streamd.domain import HearingStatus
-from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState
+from streamd.lifecycle import PUBLIC, RECORDING, TERMINAL, Action, StreamState
 from streamd.models import (
     AgentEvent,
     Alert,
@@ -156,10 +156,96 @@ def publish_target(
         why = (booking.line_reason or {}).get("zh", "") if booking.line_reason else ""
         raise Refused(f"no line in the current plan / 当前计划未分配直播线路 {why}".strip())
     assert line.id is not None
+    holder = session.exec(
+        select(Stream, Hearing)
+        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
+        .where(
+            Stream.line_id == line.id,
+            col(Stream.state).in_([state.value for state in PUBLIC]),
+            Stream.hearing_id != hearing_id,
+        )
+    ).first()
+    if holder is not None:
+        # The plan never gives an occupied line; if it ever did, nothing goes out on it.
+        case = holder[1].case_number
+        raise Refused(f"线路 {line.code} 正在直播 {case} / line {line.code} is carrying {case}")
     if line.push_url == HLS_LINE:
         return PublishTarget(kind="hls"), line.id
     url = f"{line.push_url.rstrip('/')}/{line.stream_key}"
     return PublishTarget(kind="rtmp", url=url), line.id
+
+
+def plan_go_live(
+    *, session: Session, hearing_id: int, zone: tzinfo, timing: planning.Timing, rules: Ruleset
+) -> list[planning.LineChange]:
+    """Repair the plan for a hearing going live now, before its line is read: a late
+    start or the hearing before it running over may have moved it. Committed on its own,
+    so the clerk is told even when the go-live is then refused."""
+    hearing = session.get(Hearing, hearing_id)
+    if hearing is None or bookings.active(session, hearing_id) is None:
+        return []
+    return planning.replan(
+        session=session,
+        around=hearing.planned_start,
+        zone=zone,
+        timing=timing,
+        rules=rules,
+        actor="orchestrator",
+        starting=hearing_id,
+    )
+
+
+Signature = tuple[tuple[int, str, int], ...]
+
+
+def live_repair(
+    *,
+    session: Session,
+    zone: tzinfo,
+    timing: planning.Timing,
+    rules: Ruleset,
+    known: Signature | None,
+    now: datetime | None = None,
+) -> tuple[Signature, list[planning.LineChange], list[int]]:
+    """Repair the plan when what it depends on moved (a hearing came on or off air, an
+    overrun or a late start reached its next step, a line went down or came back);
+    otherwise one small query. Also the hearings on air the plan has moved off their
+    line (`planning.moved_on_air`)."""
+    now = now or utcnow()
+    signature = planning.live_signature(session=session, now=now, timing=timing)
+    if signature == known:
+        return signature, [], []
+    changes = planning.replan(
+        session=session,
+        around=now,
+        zone=zone,
+        timing=timing,
+        rules=rules,
+        actor="orchestrator",
+        now=now,
+    )
+    return signature, changes, planning.moved_on_air(session=session)
+
+
+def move_line(
+    *, session: Session, stream_id: int, line_id: int, command: CommandNote, room: str, actor: str
+) -> None:
+    """A hearing on air changes line (its old one went down): recorded with the command
+    that moves its publisher, before the command is sent."""
+    row = session.get(Stream, stream_id)
+    assert row is not None
+    old = audit.snapshot(row)
+    row.line_id = line_id
+    session.add(row)
+    _add_command(session, stream_id, room, command)
+    audit.record(
+        session=session,
+        actor=actor,
+        action="stream.move_line",
+        obj=row,
+        before=old,
+        after={**audit.snapshot(row), "command_id": command.id},
+    )
 
 
 def persist_step(
@@ -316,6 +402,33 @@ def raise_alert(
     session.add(row)
     session.flush()
     return row
+
+
+def renew_alert(
+    *,
+    session: Session,
+    kind: str,
+    severity: str,
+    room: str | None,
+    hearing_id: int | None,
+    zh: str,
+    en: str,
+    at: datetime,
+) -> Alert | None:
+    """Clear the open alert of this kind, room and hearing and open the new one, in one
+    transaction: news about the same thing (a hearing moved again) is never lost."""
+    clear_alert(session=session, key=alert_key(kind, room, hearing_id), at=at)
+    session.flush()
+    return raise_alert(
+        session=session,
+        kind=kind,
+        severity=severity,
+        room=room,
+        hearing_id=hearing_id,
+        zh=zh,
+        en=en,
+        at=at,
+    )
 
 
 def clear_alert(*, session: Session, key: str, at: datetime) -> list[int]:

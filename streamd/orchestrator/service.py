@@ -37,6 +37,7 @@ from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.journal import FastJournal
 from streamd.orchestrator.records import CommandNote, Refused, StreamView
+from streamd.orchestrator.repairs import PlanRepair
 from streamd.orchestrator.rooms import Room, court_secret, rooms_of
 from streamd.orchestrator.worker import Worker
 from streamd.policy import Ruleset
@@ -189,6 +190,14 @@ class Orchestrator:
         self._connected = asyncio.Event()
         self.work = Worker(db)
         self.alerts = AlertDesk(self.feed, self.work)
+        self.repairs = PlanRepair(
+            work=self.work,
+            alerts=self.alerts,
+            feed=self.feed,
+            settings=settings,
+            rules=rules,
+            follow=self.follow_line,
+        )
         self.started = asyncio.Event()  # recovered and subscribed
 
     # ---- running ---------------------------------------------------------------------
@@ -414,7 +423,7 @@ class Orchestrator:
             "issued_at": now,
             "expires_at": now + COMMAND_TTL,
         }
-        if kind is CommandKind.GO_LIVE:
+        if kind in (CommandKind.GO_LIVE, CommandKind.RESTART_PUBLISHER):
             fields["target"] = target
         if kind is CommandKind.PAUSE:
             fields["reason"] = (reason or "incident")[:500]
@@ -539,6 +548,7 @@ class Orchestrator:
             if decided.command in (CommandKind.PREPARE, CommandKind.GO_LIVE):
                 self._require_online(view.room)
             if decided.command is CommandKind.GO_LIVE:
+                await self.repairs.before_go_live(hearing_id)
                 target, line_id = await self.work.call(
                     records.publish_target, hearing_id=hearing_id, rules=self.rules
                 )
@@ -652,6 +662,42 @@ class Orchestrator:
             if ack is None:
                 return replace(out, delivery="unacknowledged", message="the agent did not answer")
             return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
+
+    async def follow_line(self, hearing_id: int) -> None:
+        """Move a hearing on air to the line the plan now gives it (its own went down):
+        the publisher restarts on the new line, the recording is not touched. With no line
+        left, nothing can go out: the technicians are told, the monitor counts the gap."""
+        async with self._locks[hearing_id]:
+            view = await self._view(hearing_id)
+            if view.state not in (StreamState.LIVE, StreamState.PAUSED):
+                return
+            try:
+                target, line_id = await self.work.call(
+                    records.publish_target, hearing_id=hearing_id, rules=self.rules
+                )
+            except Refused as exc:
+                self.alerts.raise_(
+                    "line_down_on_air",
+                    "critical",
+                    view.room,
+                    hearing_id,
+                    f"庭审 {hearing_id} 直播中线路故障，无其他空闲线路：{exc}",
+                    f"hearing {hearing_id} is on air on a line that is down, no other line: {exc}",
+                )
+                return
+            cmd = self._command(view, CommandKind.RESTART_PUBLISHER, target=target)
+            await self.work.call(
+                records.move_line,
+                stream_id=view.stream_id,
+                line_id=line_id,
+                command=_note(cmd),
+                room=view.room,
+                actor="orchestrator",
+            )
+            self.alerts.clear("line_down_on_air", view.room, hearing_id)
+            ack = await self._deliver(view, cmd)
+            if ack is None or not ack.ok:
+                log.warning("moving hearing %s to line %s: %s", hearing_id, line_id, ack)
 
     async def pause(self, hearing_id: int, *, actor: str, reason: str | None) -> Outcome:
         """The fast path: memory, one fsynced journal line, send. No database, no lock."""
@@ -782,6 +828,10 @@ class Orchestrator:
                 await self.prepare_due()
             except Exception:
                 log.exception("preparing due hearings")
+            try:
+                await self.repairs.tick()
+            except Exception:
+                log.exception("repairing the line plan")
             await asyncio.sleep(self.settings.scheduler_seconds)
 
     async def prepare_due(self) -> None:

@@ -155,9 +155,12 @@ class Shutdown(_CommandBase):
 
 class RestartPublisher(_CommandBase):
     """A technician restarts the public encoder (a stalled or degraded picture). It comes
-    back in the mode it was in, courtroom or slate; the recording is not touched."""
+    back in the mode it was in, courtroom or slate; the recording is not touched. With
+    `target`, it comes back on that line instead: the plan moved the hearing off a line
+    that went down."""
 
     kind: Literal[CommandKind.RESTART_PUBLISHER] = CommandKind.RESTART_PUBLISHER
+    target: PublishTarget | None = None
 
 
 Command = Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +23,7 @@ from streamd.store import Database
 from streamd.web.approvals_api import register_approvals
 from streamd.web.console_api import register_console
 from streamd.web.coverage_api import register_coverage
+from streamd.web.lines_api import register_lines
 from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
@@ -124,6 +125,7 @@ def build_api(
     zone = settings.zone
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     rules = load_rules(settings.policy_file)
+    timing = planning.Timing.of(settings)
 
     def plan_hearing(session: Session, hearing: Hearing, actor: str) -> None:
         """Re-plan the hearing's days in the same transaction: the answer comes back now."""
@@ -131,9 +133,7 @@ def build_api(
             session=session,
             around=hearing.planned_start,
             zone=zone,
-            preroll=timedelta(minutes=settings.line_preroll_minutes),
-            postroll=timedelta(minutes=settings.line_postroll_minutes),
-            announce=timedelta(days=settings.announce_days),
+            timing=timing,
             rules=rules,
             actor=actor,
         )
@@ -563,7 +563,13 @@ def build_api(
 
         return dump(await db.run(work))
 
+    def plan_at(session: Session, around: datetime, actor: str) -> None:
+        planning.replan(
+            session=session, around=around, zone=zone, timing=timing, rules=rules, actor=actor
+        )
+
     register_approvals(api, db=db, rules=rules, plan=plan_hearing)
+    register_lines(api, db=db, replan=plan_at)
     register_reports(api, db=db, settings=settings, rules=rules)
     register_console(api, db=db, orchestrator=orchestrator, zone=zone)
     register_coverage(api, db=db, settings=settings)

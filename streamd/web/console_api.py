@@ -166,7 +166,8 @@ class FeedQuery(BaseModel):
     types: str | None = Field(
         default=None,
         pattern=r"^[a-z_]+(,[a-z_]+)*$",
-        description="Comma-separated: stream, agent, alert, alert_cleared, event, telemetry.",
+        description="Comma-separated: stream, agent, alert, alert_cleared, event, telemetry, "
+        "plan (a live repair moved or took a line).",
     )
 
 
@@ -444,7 +445,7 @@ def register_console(
     @api.route(
         "GET",
         "/feed",
-        summary="Live feed (text/event-stream): stream states, alerts, events, telemetry",
+        summary="Live feed (text/event-stream): stream states, alerts, events, telemetry, plan",
         tag="operations",
         roles=WATCH,
         query=FeedQuery,
