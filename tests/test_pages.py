@@ -107,3 +107,21 @@ async def test_static_assets_are_served(client: Client) -> None:
         resp = await client.get(path)
         assert resp.status == 200, path
     assert "sourceMappingURL" not in await (await client.get("/static/vendor/hls.min.js")).text()
+
+
+async def test_the_wall_lists_the_lines_and_a_technician_reports_one_down(client: Client) -> None:
+    csrf = await login(client, "technician")
+    html = await (await client.get("/wall?part=lines")).text()
+    assert "<html" not in html
+    for code in ("L1", "L2", "L3", "L4"):
+        assert f'id="down-{code}"' in html
+    match = re.search(r'data-api="(/api/v1/lines/\d+/outages)"', html)
+    assert match is not None and "正常" in html
+    resp = await client.post(
+        match.group(1), json={"reason": "平台推流失败"}, headers={"X-CSRF-Token": csrf}
+    )
+    assert resp.status == 201, await resp.text()
+    outage = await resp.json()
+    html = await (await client.get("/wall?part=lines&lang=en")).text()
+    assert "平台推流失败" in html and "until restored" in html
+    assert f'data-api="/api/v1/outages/{outage["id"]}/restore"' in html

@@ -22,7 +22,7 @@ import jinja2
 from aiohttp import web
 from sqlmodel import Session, col, select
 
-from streamd import approvals, bookings, hearings, reports
+from streamd import approvals, bookings, hearings, outages, reports
 from streamd import auth as auth_core
 from streamd.config import Settings
 from streamd.domain import Role
@@ -306,7 +306,30 @@ def add_pages(
                     )
                 )
             }
-            return {"rooms": rooms, "alerts": alerts, "streams": live}
+            now = utcnow()
+            lines = list(
+                session.exec(select(Line).where(Line.active == True).order_by(col(Line.code)))  # noqa: E712
+            )
+            down = outages.overlapping(
+                session, [ln.id for ln in lines if ln.id is not None], now, now + timedelta(days=7)
+            )
+            line_rows = [
+                {
+                    "line": ln,
+                    "outages": sorted(down.get(ln.id or 0, []), key=lambda o: o.start),
+                    "down": any(o.start <= now for o in down.get(ln.id or 0, [])),
+                    "on_air": next(
+                        (
+                            st
+                            for st in live.values()
+                            if st.line_id == ln.id and st.state in ("live", "paused")
+                        ),
+                        None,
+                    ),
+                }
+                for ln in lines
+            ]
+            return {"rooms": rooms, "alerts": alerts, "streams": live, "lines": line_rows}
 
         data = await db.run(work)
         cards = []
@@ -326,7 +349,13 @@ def add_pages(
                     else None,
                 }
             )
-        return {"cards": cards, "alerts": data["alerts"], "connected": orch is not None}
+        return {
+            "cards": cards,
+            "alerts": data["alerts"],
+            "lines": data["lines"],
+            "now": utcnow(),
+            "connected": orch is not None,
+        }
 
     # ---- administrator -----------------------------------------------------------------
 
