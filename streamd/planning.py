@@ -270,17 +270,20 @@ def live_signature(
         .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
         .where(col(Stream.state).in_(sorted(_PUBLIC)))
     ).all()
-    for stream, hearing in on_air:
-        held = hold(
+
+    def until(hearing: Hearing, phase: Phase) -> int:
+        return hold(
             start=clock.at(hearing.planned_start),
             end=clock.at(hearing.planned_end),
-            phase=Phase.ON_AIR,
+            phase=phase,
             now=clock.now,
             step=step,
             preroll=0,
             postroll=0,
-        )
-        out.append((hearing.id or 0, f"on_air:{stream.line_id}", held.end))
+        ).end
+
+    for stream, hearing in on_air:
+        out.append((hearing.id or 0, f"on_air:{stream.line_id}", until(hearing, Phase.ON_AIR)))
     late = session.exec(
         select(Hearing, Stream)
         .join(Booking, col(Booking.hearing_id) == col(Hearing.id))
@@ -295,16 +298,7 @@ def live_signature(
     for hearing, stream in late:
         if stream is not None and (stream.state in _PUBLIC or stream.state in DONE):
             continue
-        held = hold(
-            start=clock.at(hearing.planned_start),
-            end=clock.at(hearing.planned_end),
-            phase=Phase.WAITING,
-            now=clock.now,
-            step=step,
-            preroll=0,
-            postroll=0,
-        )
-        out.append((hearing.id or 0, "late", held.end))
+        out.append((hearing.id or 0, "late", until(hearing, Phase.WAITING)))
     ids = [line.id for line in session.exec(select(Line)).all() if line.id is not None]
     for line_id, rows in outages.overlapping(session, ids, now, now + LATEST).items():
         for row in rows:

@@ -7,9 +7,7 @@ checked every second alerts once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from streamd.orchestrator import records
 from streamd.orchestrator.feed import Feed
@@ -33,7 +31,7 @@ class AlertDesk:
         key = records.alert_key(kind, room, hearing_id)
         if key in self.open_keys:
             return
-        self._open(key, kind, severity, room, hearing_id, zh, en, records.raise_alert)
+        self._open(key, kind, severity, room, hearing_id, zh, en, replace=False)
 
     def renew(
         self, kind: str, severity: str, room: str | None, hearing_id: int | None, zh: str, en: str
@@ -44,7 +42,7 @@ class AlertDesk:
             self.feed.publish(
                 "alert_cleared", {"key": key, "cleared_at": datetime.now(UTC).isoformat()}
             )
-        self._open(key, kind, severity, room, hearing_id, zh, en, records.renew_alert)
+        self._open(key, kind, severity, room, hearing_id, zh, en, replace=True)
 
     def _open(
         self,
@@ -55,7 +53,8 @@ class AlertDesk:
         hearing_id: int | None,
         zh: str,
         en: str,
-        write: Callable[..., Any],
+        *,
+        replace: bool,
     ) -> None:
         self.open_keys.add(key)
         at = datetime.now(UTC)
@@ -74,7 +73,7 @@ class AlertDesk:
         )
         log.warning("alert %s: %s", key, en)
         self.work.write(
-            write,
+            records.raise_alert,
             kind=kind,
             severity=severity,
             room=room,
@@ -82,6 +81,7 @@ class AlertDesk:
             zh=zh,
             en=en,
             at=at,
+            replace=replace,
         )
 
     def clear(self, kind: str, room: str | None, hearing_id: int | None) -> None:

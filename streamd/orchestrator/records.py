@@ -384,10 +384,18 @@ def raise_alert(
     zh: str,
     en: str,
     at: datetime,
+    replace: bool = False,
 ) -> Alert | None:
-    """Open an alert unless the same one is open already; returns the new one."""
+    """Open an alert unless the same one is open already; returns the new one. With
+    `replace`, an open one is cleared first, in the same transaction: news about the same
+    thing (a hearing moved again) is never lost."""
     key = alert_key(kind, room, hearing_id)
-    if session.exec(select(Alert).where(Alert.key == key, col(Alert.cleared_at).is_(None))).first():
+    if replace:
+        clear_alert(session=session, key=key, at=at)
+        session.flush()
+    elif session.exec(
+        select(Alert).where(Alert.key == key, col(Alert.cleared_at).is_(None))
+    ).first():
         return None
     row = Alert(
         key=key,
@@ -402,33 +410,6 @@ def raise_alert(
     session.add(row)
     session.flush()
     return row
-
-
-def renew_alert(
-    *,
-    session: Session,
-    kind: str,
-    severity: str,
-    room: str | None,
-    hearing_id: int | None,
-    zh: str,
-    en: str,
-    at: datetime,
-) -> Alert | None:
-    """Clear the open alert of this kind, room and hearing and open the new one, in one
-    transaction: news about the same thing (a hearing moved again) is never lost."""
-    clear_alert(session=session, key=alert_key(kind, room, hearing_id), at=at)
-    session.flush()
-    return raise_alert(
-        session=session,
-        kind=kind,
-        severity=severity,
-        room=room,
-        hearing_id=hearing_id,
-        zh=zh,
-        en=en,
-        at=at,
-    )
 
 
 def clear_alert(*, session: Session, key: str, at: datetime) -> list[int]:

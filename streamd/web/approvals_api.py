@@ -18,7 +18,7 @@ from streamd.domain import Role
 from streamd.models import Approval, Hearing
 from streamd.policy import Ruleset
 from streamd.store import Database, paged
-from streamd.web.problems import ApiProblem, field_problem, not_found
+from streamd.web.problems import ApiProblem, not_found, refusal
 from streamd.web.routing import Api, Call, dump, page_of
 
 ApprovalPage = page_of(approvals.ApprovalOut)
@@ -44,12 +44,7 @@ class DecisionOut(BaseModel):
 
 
 def _problem(exc: approvals.ApprovalError) -> ApiProblem:
-    title = {403: "Forbidden", 404: "Not found", 409: "Conflict"}.get(
-        exc.status, "Unprocessable content"
-    )
-    if exc.field:
-        return field_problem(exc.status, title, exc.field, str(exc))
-    return ApiProblem(exc.status, title, str(exc))
+    return refusal(exc.status, str(exc), exc.field)
 
 
 def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner) -> None:

@@ -19,7 +19,7 @@ from streamd import outages
 from streamd.domain import Role
 from streamd.store import Database
 from streamd.web.console_api import NoBody
-from streamd.web.problems import ApiProblem, field_problem
+from streamd.web.problems import ApiProblem, refusal
 from streamd.web.routing import Api, Call, dump, page_of
 
 OutagePage = page_of(outages.OutageOut)
@@ -29,10 +29,7 @@ Replanner = Callable[[Session, datetime, str], None]
 
 
 def _problem(exc: outages.OutageError) -> ApiProblem:
-    title = {404: "Not found", 409: "Conflict"}.get(exc.status, "Unprocessable content")
-    if exc.field:
-        return field_problem(exc.status, title, exc.field, str(exc))
-    return ApiProblem(exc.status, title, str(exc))
+    return refusal(exc.status, str(exc), exc.field)
 
 
 def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:

@@ -67,6 +67,17 @@ def field_problem(status: int, title: str, field: str, message: str) -> ApiProbl
     )
 
 
+_TITLES = {403: "Forbidden", 404: "Not found", 409: "Conflict"}
+
+
+def refusal(status: int, message: str, field: str | None = None) -> ApiProblem:
+    """A domain module's refusal (its status, and the field it names, if any)."""
+    title = _TITLES.get(status, "Unprocessable content")
+    if field:
+        return field_problem(status, title, field, message)
+    return ApiProblem(status, title, message)
+
+
 def not_found(kind: str, ident: int) -> ApiProblem:
     return ApiProblem(404, "Not found", f"no {kind} with id {ident}")
 
