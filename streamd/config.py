@@ -67,8 +67,8 @@ class Settings(BaseSettings):
         default=600.0,
         ge=1,
         le=7200,
-        description="An overrun or a late start is assumed to go on this much longer, "
-        "re-extended as time passes; the live plan is repaired at each step.",
+        description="A hearing on air past its expected end is assumed to go on this much "
+        "longer, re-extended as time passes; the live plan is repaired at each step.",
     )
     policy_file: Path | None = Field(
         default=None,

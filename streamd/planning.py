@@ -4,12 +4,14 @@ The I/O edge of `streamd.allocation`. Whenever a booking is made or cancelled, a
 goes live, runs over, starts late or ends, the bookings of the days around it are planned
 again, with the current lines as the previous plan (fewest changes) and announced hearings
 pinned to their line. The plan is made on what the court can see now
-(`allocation.holds`): a hearing on air is fixed on its line until its expected end, a late
-one holds its line later, one that has ended holds nothing. Each booking then carries its
-line, or `no_line` (or `excluded` by the policy) with the reason in Chinese and English,
-written in the same transaction as whatever caused it, so the clerk sees the answer at
-once and a restart answers the same. The changes come back to the caller, who tells the
-people affected (the orchestrator alerts the technicians and the consoles).
+(`allocation.holds`): a hearing on air is fixed on its line until its expected end (its
+planned length from when it went on air; past that, a step at a time), a hearing going
+live now is planned ahead of those still to come, one that has ended holds nothing.
+Each booking then carries its line, or `no_line` (or `excluded` by the policy) with the
+reason in Chinese and English, written in the same transaction as whatever caused it, so
+the clerk sees the answer at once and a restart answers the same. The changes come back
+to the caller, who tells the people affected (the orchestrator alerts the technicians and
+the consoles).
 
 Plans are made one at a time (`_plan_lock`): two made at once could each give the same
 free line to a different hearing.
@@ -156,15 +158,7 @@ def replan(
             phase = Phase.ON_AIR
         elif hearing.id == starting:
             phase = Phase.STARTING
-        held = hold(
-            start=clock.at(hearing.planned_start),
-            end=clock.at(hearing.planned_end),
-            phase=phase,
-            now=clock.now,
-            step=max(1, int(timing.step.total_seconds())),
-            preroll=int(timing.preroll.total_seconds()),
-            postroll=int(timing.postroll.total_seconds()),
-        )
+        held = _hold_of(hearing, stream, phase, clock, timing)
         holds[key] = held
         if (
             phase is Phase.WAITING
@@ -190,6 +184,9 @@ def replan(
             eligible=eligible,
             pinned_line=current.code if current is not None and announced else None,
         )
+        if phase is Phase.STARTING:
+            # Its clerk is announcing discipline: hearings still to come yield to it.
+            slot = replace(slot, priority=boost)
         if phase is Phase.ON_AIR and eligible:
             air = by_id.get(stream.line_id) if stream is not None else None
             spans = on_line.setdefault(air.code, []) if air is not None else None
@@ -258,11 +255,9 @@ def live_signature(
     *, session: Session, now: datetime, timing: Timing
 ) -> tuple[tuple[int, str, int], ...]:
     """What the live plan depends on beyond the bookings: each hearing on air (its line
-    and expected end), each late one (its expected end), each line outage now or soon.
-    When this changes (a hearing goes on air or comes off it, an overrun or a late start
-    reaches its next step, a line goes down or comes back), the plan must be repaired;
-    when it does not, nothing needs solving."""
-    step = max(1, int(timing.step.total_seconds()))
+    and expected end) and each line outage now or soon. When this changes (a hearing goes
+    on air or comes off it, an overrun reaches its next step, a line goes down or comes
+    back), the plan must be repaired; when it does not, nothing needs solving."""
     clock = _Clock(None, now)
     out: list[tuple[int, str, int]] = []
     on_air = session.exec(
@@ -271,34 +266,9 @@ def live_signature(
         .where(col(Stream.state).in_(sorted(_PUBLIC)))
     ).all()
 
-    def until(hearing: Hearing, phase: Phase) -> int:
-        return hold(
-            start=clock.at(hearing.planned_start),
-            end=clock.at(hearing.planned_end),
-            phase=phase,
-            now=clock.now,
-            step=step,
-            preroll=0,
-            postroll=0,
-        ).end
-
     for stream, hearing in on_air:
-        out.append((hearing.id or 0, f"on_air:{stream.line_id}", until(hearing, Phase.ON_AIR)))
-    late = session.exec(
-        select(Hearing, Stream)
-        .join(Booking, col(Booking.hearing_id) == col(Hearing.id))
-        .outerjoin(Stream, col(Stream.hearing_id) == col(Hearing.id))
-        .where(
-            Booking.status != BookingStatus.CANCELLED.value,
-            Hearing.status == HearingStatus.SCHEDULED.value,
-            col(Hearing.planned_start) < now,
-            col(Hearing.planned_end) > now,
-        )
-    ).all()
-    for hearing, stream in late:
-        if stream is not None and (stream.state in _PUBLIC or stream.state in DONE):
-            continue
-        out.append((hearing.id or 0, "late", until(hearing, Phase.WAITING)))
+        held = _hold_of(hearing, stream, Phase.ON_AIR, clock, timing)
+        out.append((hearing.id or 0, f"on_air:{stream.line_id}", held.end))
     ids = [line.id for line in session.exec(select(Line)).all() if line.id is not None]
     for line_id, rows in outages.overlapping(session, ids, now, now + LATEST).items():
         for row in rows:
@@ -322,6 +292,22 @@ def moved_on_air(*, session: Session) -> list[int]:
         stream.hearing_id
         for stream, booking in rows
         if booking.line_id != stream.line_id or booking.line_status != "assigned"
+    )
+
+
+def _hold_of(
+    hearing: Hearing, stream: Stream | None, phase: Phase, clock: _Clock, timing: Timing
+) -> Hold:
+    since = stream.discipline_at if stream is not None and phase is Phase.ON_AIR else None
+    return hold(
+        start=clock.at(hearing.planned_start),
+        end=clock.at(hearing.planned_end),
+        phase=phase,
+        now=clock.now,
+        step=max(1, int(timing.step.total_seconds())),
+        preroll=int(timing.preroll.total_seconds()),
+        postroll=int(timing.postroll.total_seconds()),
+        since=clock.at(since) if since is not None else None,
     )
 
 

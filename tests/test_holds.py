@@ -15,22 +15,33 @@ steps = st.integers(1, 3_000)
 rolls = st.integers(0, 600)
 
 
-@given(times, lengths, times, steps, rolls, rolls)
-def test_on_air_holds_from_now_past_now_and_at_least_to_its_planned_end(
-    start: int, length: int, now: int, step: int, pre: int, post: int
+@given(times, lengths, times, st.one_of(st.none(), times), steps, rolls, rolls)
+def test_on_air_holds_from_now_past_now_and_at_least_its_length_from_going_live(
+    start: int, length: int, now: int, since: int | None, step: int, pre: int, post: int
 ) -> None:
     end = start + length
     h = hold(
-        start=start, end=end, phase=Phase.ON_AIR, now=now, step=step, preroll=pre, postroll=post
+        start=start,
+        end=end,
+        phase=Phase.ON_AIR,
+        now=now,
+        step=step,
+        preroll=pre,
+        postroll=post,
+        since=since,
     )
+    expected = max(end, (start if since is None else since) + length)
     assert h.start == now
     assert h.end > now  # a hearing on air always holds its line a while longer
-    assert h.end >= end + post
-    assert h.overrun == (now >= end)
+    assert h.end >= expected + post
+    assert h.late == (since is not None and since > start)
+    assert h.overrun == (now >= expected)
     if h.overrun:
-        # Whole steps beyond the planned end, the first one that reaches past now.
-        assert (h.end - post - end) % step == 0
+        # Whole steps beyond the expected end, the first one that reaches past now.
+        assert (h.end - post - expected) % step == 0
         assert now < h.end - post <= now + step
+    else:
+        assert h.end == expected + post
 
 
 @given(times, lengths, times, steps)
@@ -51,7 +62,7 @@ def test_an_overrun_estimate_moves_only_at_step_boundaries(
 
 
 @given(times, lengths, times, steps, rolls, rolls)
-def test_a_late_hearing_holds_its_line_from_now_and_ends_later_by_whole_steps(
+def test_a_hearing_not_yet_live_holds_its_planned_time_and_is_moved_by_no_guess(
     start: int, length: int, now: int, step: int, pre: int, post: int
 ) -> None:
     end = start + length
@@ -59,11 +70,9 @@ def test_a_late_hearing_holds_its_line_from_now_and_ends_later_by_whole_steps(
         start=start, end=end, phase=Phase.WAITING, now=now, step=step, preroll=pre, postroll=post
     )
     if start < now < end:
-        assert h.late and h.start == now
-        delay = h.end - post - end
-        assert delay % step == 0 and now - start <= delay < now - start + step
+        assert h.late and (h.start, h.end) == (now, end + post)
     else:
-        assert not h.late
+        assert not h.late and not h.overrun
         assert (h.start, h.end) == (start - pre, end + post)
 
 
@@ -76,6 +85,18 @@ def test_going_live_now_holds_the_planned_length_from_now(
     assert h.start == now
     assert h.end == max(end, now + length) + post
     assert h.late == (now > start)
+    # Once on air from that moment, it is expected to end the same.
+    on_air = hold(
+        start=start,
+        end=end,
+        phase=Phase.ON_AIR,
+        now=now,
+        step=60,
+        preroll=0,
+        postroll=post,
+        since=now,
+    )
+    assert on_air.end == h.end
 
 
 def test_nonsense_is_refused() -> None:

@@ -232,17 +232,33 @@ def test_with_no_free_line_the_lowest_priority_future_hearing_yields(day: Day) -
     assert {(c.hearing_id, c.after) for c in changes} == {(b, "L2"), (inquiry, None)}
 
 
-def test_a_late_start_pushes_its_end_and_the_next_hearing_moves(day: Day) -> None:
+def test_a_late_start_moves_the_next_hearing_when_it_goes_live_not_before(day: Day) -> None:
     a = day.hearing("room-01", at(9), at(10))
     b = day.hearing("room-02", at(10, 10), at(11))
     day.book(a)
     day.book(b)
     day.add_line("L2")
-    assert day.repair(at(8, 50)) == []
-    changes = day.repair(at(9, 5))  # A has not gone live: late by a step at least
-    assert {day.line(a), day.line(b)} == {"L1", "L2"}
-    moved = changes[0]
-    assert moved.reason is not None and "迟延开庭" in moved.reason["zh"]
+    assert day.repair(at(9, 35)) == []  # late, but nothing is moved on a guess
+    assert day.line(a) == day.line(b) == "L1"
+    # A goes live at 9:40: it is expected to run its hour, to 10:40, past B's start.
+    changes = day.repair(at(9, 40), starting=a)
+    assert day.line(a) == "L1" and day.line(b) == "L2"
+    assert [(c.hearing_id, c.before, c.after) for c in changes] == [(b, "L1", "L2")]
+    assert changes[0].reason is not None and "迟延开庭" in changes[0].reason["zh"]
+    day.on_air(a, at(9, 40))
+    assert day.repair(at(10, 20)) == []  # on air until 10:40 as expected: nothing new
+
+
+def test_going_live_late_takes_the_line_from_a_hearing_still_to_come(day: Day) -> None:
+    """One line: the hearing starting now keeps it; the later one yields, and is told."""
+    a = day.hearing("room-01", at(9), at(10))
+    b = day.hearing("room-02", at(10, 10), at(11))
+    day.book(a)
+    day.book(b)
+    day.repair(at(9, 40), starting=a)
+    assert day.line(a) == "L1" and day.line(b) is None
+    reason = day.booking(b).line_reason
+    assert reason is not None and day.case(a) in reason["zh"]
 
 
 def test_a_hearing_that_ends_early_frees_its_line_for_a_later_one(day: Day) -> None:
@@ -329,16 +345,17 @@ def test_the_live_signature_moves_only_when_the_plan_must(day: Day) -> None:
             lambda session: planning.live_signature(session=session, now=now, timing=TIMING)
         )
 
-    assert signature(at(8, 50)) == ()
-    late = signature(at(9, 1))
-    assert late and late == signature(at(9, 9)) != signature(at(9, 11))  # step by step
-    day.on_air(a, at(9, 12))
+    assert signature(at(8, 50)) == signature(at(9, 5)) == ()  # lateness alone moves nothing
+    day.on_air(a, at(9, 12))  # 12 minutes late: expected until 10:12
     on_air = signature(at(9, 30))
-    assert on_air != late and on_air == signature(at(9, 59))
-    over = signature(at(10, 1))
-    assert over != on_air and over == signature(at(10, 9)) != signature(at(10, 11))
-    day.on_air(a, at(10, 12), StreamState.ENDED)
-    assert signature(at(10, 13)) == ()
+    assert on_air and on_air == signature(at(10, 11))
+    over = signature(at(10, 13))
+    assert over != on_air and over == signature(at(10, 21)) != signature(at(10, 23))
+    _outage(day, "L2", at(11))
+    assert signature(at(10, 21)) != over
+    day.on_air(a, at(10, 25), StreamState.ENDED)
+    assert [k for _, k, _ in signature(at(10, 26))] == [k for _, k, _ in signature(at(10, 27))]
+    assert not any(k.startswith("on_air") for _, k, _ in signature(at(10, 26)))
 
 
 def _outage(day: Day, code: str, start: datetime, end: datetime | None = None) -> int:

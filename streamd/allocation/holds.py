@@ -2,17 +2,18 @@
 
 The plan is made on planned times, and the day does not keep to them. Live repair plans
 the rest of the day on what the court can see instead (the past is not planned: whatever
-starts now holds nothing before now):
+is under way holds nothing before now):
 
-- a hearing on air holds its line from now until its planned end; once past it, until
+- a hearing lasts its planned length from when it really went on air, and at least until
+  its planned end: one that started late is expected to end as late;
+- a hearing on air holds its line from now until that expected end; once past it, until
   the next whole step beyond now. An overrun is assumed to go on a step at a time, so the
   plan changes once a step, not once a second, and a hearing that runs on is re-extended
   before its line is ever given to the next one;
-- a hearing past its planned start that has not gone live is late by whole steps: it
-  holds its line from now, and its end moves as far (until its planned end has passed:
-  then it is not happening as planned, and a late go-live plans it afresh);
-- a hearing going live now holds its line for its planned length from now, or until its
-  planned end if it starts early.
+- a hearing going live now holds its line for its planned length from now;
+- a hearing past its planned start that has not gone live holds its line from now to its
+  planned end and no longer: nothing is moved on a guess before it starts (it is marked
+  late, which the planner uses; its real start, when it comes, is what moves others).
 
 Integer seconds, as the allocation engine counts; `start` and `end` are the hearing's
 planned times, the pre- and post-roll are added here.
@@ -41,20 +42,31 @@ class Hold:
 
 
 def hold(
-    *, start: int, end: int, phase: Phase, now: int, step: int, preroll: int, postroll: int
+    *,
+    start: int,
+    end: int,
+    phase: Phase,
+    now: int,
+    step: int,
+    preroll: int,
+    postroll: int,
+    since: int | None = None,
 ) -> Hold:
+    """`since`: when a hearing on air went on air (its planned start if unknown)."""
     if not start < end:
         raise ValueError("a hearing must end after it starts")
     if step < 1:
         raise ValueError("the step must be at least one second")
+    length = end - start
     if phase is Phase.ON_AIR:
-        if now < end:
-            return Hold(now, end + postroll)
-        steps = (now - end) // step + 1
-        return Hold(now, end + steps * step + postroll, overrun=True)
+        expected = max(end, (start if since is None else since) + length)
+        late = since is not None and since > start
+        if now < expected:
+            return Hold(now, expected + postroll, late=late)
+        steps = (now - expected) // step + 1
+        return Hold(now, expected + steps * step + postroll, overrun=True, late=late)
     if phase is Phase.STARTING:
-        return Hold(now, max(end, now + (end - start)) + postroll, late=now > start)
+        return Hold(now, max(end, now + length) + postroll, late=now > start)
     if start < now < end:
-        delay = -(-(now - start) // step) * step
-        return Hold(now, end + delay + postroll, late=True)
+        return Hold(now, end + postroll, late=True)
     return Hold(start - preroll, end + postroll)

@@ -208,7 +208,7 @@ def live_repair(
     now: datetime | None = None,
 ) -> tuple[Signature, list[planning.LineChange], list[int]]:
     """Repair the plan when what it depends on moved (a hearing came on or off air, an
-    overrun or a late start reached its next step, a line went down or came back);
+    overrun reached its next step, a line went down or came back);
     otherwise one small query. Also the hearings on air the plan has moved off their
     line (`planning.moved_on_air`)."""
     now = now or utcnow()

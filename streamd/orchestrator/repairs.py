@@ -2,8 +2,8 @@
 
 The allocation engine plans on what the court can see (`streamd.allocation.holds`); this
 keeps it doing so during the day. Each scheduler tick asks the database one small
-question (`planning.live_signature`: who is on air and until when, who is late), and
-only when the answer moved is the plan repaired. A hearing going live is planned afresh
+question (`planning.live_signature`: who is on air and until when, which lines are out),
+and only when the answer moved is the plan repaired. A hearing going live is planned afresh
 first, so its line is never one an overrunning hearing still holds; a hearing on air
 whose line goes down follows the plan to another line (`follow`).
 
