@@ -13,7 +13,7 @@ the clerk sees the answer at once and a restart answers the same. The changes co
 to the caller, who tells the people affected (the orchestrator alerts the technicians and
 the consoles).
 
-Plans are made one at a time (`_plan_lock`): two made at once could each give the same
+Plans are made one at a time (`lock`): two made at once could each give the same
 free line to a different hearing.
 """
 
@@ -107,7 +107,7 @@ def replan(
 
     `starting`: a hearing going live now (the plan must give it a line from now on, or
     say why not)."""
-    _plan_lock(session)
+    lock(session)
     now = now or utcnow()
     local = around.astimezone(zone)
     day_start = datetime(local.year, local.month, local.day, tzinfo=zone) - timedelta(days=1)
@@ -311,9 +311,11 @@ def _hold_of(
     )
 
 
-def _plan_lock(session: Session) -> None:
+def lock(session: Session) -> None:
     """Take the plan lock for the rest of the caller's transaction: an advisory lock on
-    PostgreSQL, the database's write lock on SQLite (a write of nothing takes it)."""
+    PostgreSQL, the database's write lock on SQLite (a write of nothing takes it). Take it
+    before reading what the plan is made from: on SQLite a transaction that read first
+    may find the lock taken and its snapshot stale. Taking it again is harmless."""
     bind = session.get_bind()
     if bind.dialect.name == "postgresql":
         session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PLAN_LOCK})

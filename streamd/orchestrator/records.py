@@ -181,6 +181,7 @@ def plan_go_live(
     """Repair the plan for a hearing going live now, before its line is read: a late
     start or the hearing before it running over may have moved it. Committed on its own,
     so the clerk is told even when the go-live is then refused."""
+    planning.lock(session)
     hearing = session.get(Hearing, hearing_id)
     if hearing is None or bookings.active(session, hearing_id) is None:
         return []
@@ -215,6 +216,7 @@ def live_repair(
     signature = planning.live_signature(session=session, now=now, timing=timing)
     if signature == known:
         return signature, [], []
+    session.rollback()  # end the read, so the plan is read afresh under the lock
     changes = planning.replan(
         session=session,
         around=now,
