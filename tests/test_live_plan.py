@@ -143,8 +143,9 @@ class Day:
                 hearing_id=hearing_id, courtroom_id=room.id or 0, room=room.code, state=""
             )
             row.state = state.value
-            row.line_id = row.line_id or booking.line_id
-            row.discipline_at = row.discipline_at or since
+            if state is not StreamState.READY:  # recording only: not on any line yet
+                row.line_id = row.line_id or booking.line_id
+                row.discipline_at = row.discipline_at or since
             if state in (StreamState.ENDED, StreamState.OFF_AIR):
                 row.adjourned_at = since
             session.add(row)
@@ -422,3 +423,44 @@ def test_outage_windows_are_the_gaps_between_outages() -> None:
     line = Channel("L1", got)
     assert line.covers(base, base + 100) and not line.covers(base + 99, base + 101)
     assert line.covers(base + 300, base + 500) and not line.covers(base + 500, base + 501)
+
+
+def test_two_go_lives_at_once_never_share_a_line(day: Day) -> None:
+    """A read its line, then B's go-live was planned ahead of it and took that line:
+    A's step is refused when written, under the plan lock, so only B goes out."""
+    a = day.hearing("room-01", at(9), at(10))
+    b = day.hearing("room-02", at(9, 30), at(10, 30))
+    day.book(a)
+    day.book(b)
+    day.on_air(a, at(9), StreamState.READY)
+    stream_id = day.db.call(
+        lambda session: session.exec(select(Stream).where(Stream.hearing_id == a)).one().id
+    )
+
+    def target(session: Session) -> tuple[object, int]:
+        return records.publish_target(session=session, hearing_id=a, rules=RULES)
+
+    _, line_id = day.db.call(target)
+    day.repair(at(9, 31), starting=b)  # B's clerk, a moment later, is planned first
+    assert day.line(b) == "L1" and day.line(a) is None
+
+    def persist(session: Session) -> None:
+        records.persist_step(
+            session=session,
+            stream_id=stream_id,
+            action="discipline_announced",
+            before=StreamState.READY,
+            after=StreamState.LIVE,
+            actor="clerk",
+            reason=None,
+            command=None,
+            room="room-01",
+            line_id=line_id,
+        )
+
+    with pytest.raises(records.Refused, match="线路已改派"):
+        day.db.call(persist)
+    state = day.db.call(
+        lambda session: session.exec(select(Stream).where(Stream.hearing_id == a)).one().state
+    )
+    assert state == "ready"  # nothing written

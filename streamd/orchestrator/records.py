@@ -156,6 +156,16 @@ def publish_target(
         why = (booking.line_reason or {}).get("zh", "") if booking.line_reason else ""
         raise Refused(f"no line in the current plan / 当前计划未分配直播线路 {why}".strip())
     assert line.id is not None
+    _free_for(session, hearing_id, line)
+    if line.push_url == HLS_LINE:
+        return PublishTarget(kind="hls"), line.id
+    url = f"{line.push_url.rstrip('/')}/{line.stream_key}"
+    return PublishTarget(kind="rtmp", url=url), line.id
+
+
+def _free_for(session: Session, hearing_id: int, line: Line) -> None:
+    """Refuse unless no other hearing is on air on `line`. The plan never gives an
+    occupied line; if it ever did, nothing goes out on it."""
     holder = session.exec(
         select(Stream, Hearing)
         .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
@@ -166,13 +176,21 @@ def publish_target(
         )
     ).first()
     if holder is not None:
-        # The plan never gives an occupied line; if it ever did, nothing goes out on it.
         case = holder[1].case_number
         raise Refused(f"线路 {line.code} 正在直播 {case} / line {line.code} is carrying {case}")
-    if line.push_url == HLS_LINE:
-        return PublishTarget(kind="hls"), line.id
-    url = f"{line.push_url.rstrip('/')}/{line.stream_key}"
-    return PublishTarget(kind="rtmp", url=url), line.id
+
+
+def _claim(session: Session, hearing_id: int, line_id: int) -> None:
+    """Under the plan lock, as a hearing takes a line on air: the plan must still give it
+    that line, and nobody else may be on air on it. Between reading the target and this
+    write, another go-live may have been planned ahead of it (two clerks at once)."""
+    planning.lock(session)
+    booking = bookings.active(session, hearing_id)
+    line = session.get(Line, line_id)
+    if booking is None or booking.line_id != line_id or booking.line_status != "assigned":
+        raise Refused("the line was given to another hearing meanwhile / 线路已改派，请重试")
+    assert line is not None
+    _free_for(session, hearing_id, line)
 
 
 def plan_go_live(
@@ -234,8 +252,10 @@ def move_line(
 ) -> None:
     """A hearing on air changes line (its old one went down): recorded with the command
     that moves its publisher, before the command is sent."""
+    planning.lock(session)
     row = session.get(Stream, stream_id)
     assert row is not None
+    _claim(session, row.hearing_id, line_id)
     old = audit.snapshot(row)
     row.line_id = line_id
     session.add(row)
@@ -267,12 +287,16 @@ def persist_step(
     """Write one step; refuse it if the stream is no longer in `before`. Idempotent by
     command id, so a journal replay after a crash writes each step once."""
     at = at or utcnow()
+    if action == Action.DISCIPLINE_ANNOUNCED and line_id is not None:
+        planning.lock(session)  # first: what follows is read under it
     if command is not None and session.get(StreamCommand, command.id) is not None:
         return
     row = session.get(Stream, stream_id)
     assert row is not None
     if row.state != before.value:
         raise StaleState(f"stream {stream_id} is {row.state}, not {before.value}")
+    if action == Action.DISCIPLINE_ANNOUNCED and line_id is not None:
+        _claim(session, row.hearing_id, line_id)
     old = audit.snapshot(row)
     row.state = after.value
     row.state_at = at

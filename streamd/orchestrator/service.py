@@ -675,6 +675,15 @@ class Orchestrator:
                 target, line_id = await self.work.call(
                     records.publish_target, hearing_id=hearing_id, rules=self.rules
                 )
+                cmd = self._command(view, CommandKind.RESTART_PUBLISHER, target=target)
+                await self.work.call(
+                    records.move_line,
+                    stream_id=view.stream_id,
+                    line_id=line_id,
+                    command=_note(cmd),
+                    room=view.room,
+                    actor="orchestrator",
+                )
             except Refused as exc:
                 self.alerts.raise_(
                     "line_down_on_air",
@@ -685,15 +694,6 @@ class Orchestrator:
                     f"hearing {hearing_id} is on air on a line that is down, no other line: {exc}",
                 )
                 return
-            cmd = self._command(view, CommandKind.RESTART_PUBLISHER, target=target)
-            await self.work.call(
-                records.move_line,
-                stream_id=view.stream_id,
-                line_id=line_id,
-                command=_note(cmd),
-                room=view.room,
-                actor="orchestrator",
-            )
             self.alerts.clear("line_down_on_air", view.room, hearing_id)
             ack = await self._deliver(view, cmd)
             if ack is None or not ack.ok:
