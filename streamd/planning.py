@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
@@ -38,7 +38,7 @@ from streamd.config import Settings
 from streamd.domain import BookingStatus, HearingStatus, SessionKind
 from streamd.lifecycle import PUBLIC, StreamState
 from streamd.models import Booking, Courtroom, Hearing, Line, Stream, utcnow
-from streamd.policy import Outcome, Ruleset
+from streamd.policy import Decision, Outcome, Ruleset
 
 log = logging.getLogger(__name__)
 
@@ -127,128 +127,165 @@ def replan(
     # A stream that is over holds no line and its booking keeps the line it had.
     rows = [r for r in rows if r[3] is None or r[3].state not in DONE]
     lines = session.exec(select(Line).where(Line.active == True).order_by(col(Line.code))).all()  # noqa: E712
-    by_code = {line.code: line for line in lines}
-    by_id = {line.id: line for line in lines}
     # Outages anywhere near: a hearing on air may hold its line past the window.
     down = outages.overlapping(
         session, [line.id for line in lines if line.id is not None], day_start, day_end + LATEST
     )
-    channels = {
-        line.code: Channel(line.code, outages.windows(down.get(line.id or 0, []))) for line in lines
-    }
-    why_down = {
-        line.code: "；".join(o.reason for o in down.get(line.id or 0, [])) for line in lines
-    }
-    policy = approvals.decisions(session, [h for _, h, _, _ in rows], rules)
-    clock = _Clock(zone, now)
-    boost = 1 + sum(PRIORITY.get(h.session_kind, 1) for _, h, _, _ in rows)
-    slots: list[Slot] = []
-    holds: dict[str, Hold] = {}
-    previous: dict[str, str | None] = {}
-    on_line: dict[str, list[tuple[int, int]]] = {}
-    waiting: set[str] = set()
-    # Hearings on air first, earliest on air first: if two ever share a line, the one
-    # that was there first keeps it and the other is planned as displaced.
-    ordered = sorted(rows, key=lambda r: _on_air_order(r[3]))
-    for booking, hearing, _, stream in ordered:
-        key = str(booking.id)
-        current = by_id.get(booking.line_id) if booking.line_id is not None else None
-        phase = Phase.WAITING
-        if stream is not None and stream.state in _PUBLIC:
-            phase = Phase.ON_AIR
-        elif hearing.id == starting:
-            phase = Phase.STARTING
-        held = _hold_of(hearing, stream, phase, clock, timing)
-        holds[key] = held
-        if (
-            phase is Phase.WAITING
-            and held.late
-            and current is None
-            and booking.line_status == "no_line"
-        ):
-            # Its hearing may well be sitting without a stream: a line now would only air
-            # its end (漏播) and could take the line of one that starts on time. It keeps
-            # its answer; going live plans it afresh.
-            waiting.add(key)
-            continue
-        eligible = (
-            hearing.status != HearingStatus.CANCELLED.value
-            and policy[hearing.id or 0].outcome is Outcome.STREAM
-        )
-        announced = hearing.planned_start - now <= timing.announce
-        slot = Slot(
-            id=key,
-            start=held.start,
-            end=held.end,
-            priority=PRIORITY.get(hearing.session_kind, 1),
-            eligible=eligible,
-            pinned_line=current.code if current is not None and announced else None,
-        )
-        if phase is Phase.STARTING:
-            # Its clerk is announcing discipline: hearings still to come yield to it.
-            slot = replace(slot, priority=boost)
-        if phase is Phase.ON_AIR and eligible:
-            air = by_id.get(stream.line_id) if stream is not None else None
-            spans = on_line.setdefault(air.code, []) if air is not None else None
+    day = _Day(
+        rows=rows,
+        lines=lines,
+        channels={
+            line.code: Channel(line.code, outages.windows(down.get(line.id or 0, [])))
+            for line in lines
+        },
+        why_down={
+            line.code: "；".join(o.reason for o in down.get(line.id or 0, [])) for line in lines
+        },
+        policy=approvals.decisions(session, [h for _, h, _, _ in rows], rules),
+        clock=_Clock(zone, now),
+        timing=timing,
+    )
+    problem = day.problem(starting=starting, now=now)
+    return day.write(session, problem, solve(problem), actor)
+
+
+Row = tuple[Booking, Hearing, Courtroom, Stream | None]
+
+
+@dataclass
+class _Day:
+    """The days being planned: their bookings, lines and decisions, read once."""
+
+    rows: Sequence[Row]
+    lines: Sequence[Line]
+    channels: dict[str, Channel]
+    why_down: dict[str, str]
+    policy: dict[int, Decision]
+    clock: _Clock
+    timing: Timing
+    holds: dict[str, Hold] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.by_code = {line.code: line for line in self.lines}
+        self.by_id = {line.id: line for line in self.lines}
+
+    def line_of(self, booking: Booking) -> Line | None:
+        return self.by_id.get(booking.line_id) if booking.line_id is not None else None
+
+    def problem(self, *, starting: int | None, now: datetime) -> Problem:
+        boost = 1 + sum(PRIORITY.get(h.session_kind, 1) for _, h, _, _ in self.rows)
+        slots: list[Slot] = []
+        previous: dict[str, str | None] = {}
+        on_line: dict[str, list[tuple[int, int]]] = {}
+        # Hearings on air first, earliest on air first: if two ever share a line, the one
+        # that was there first keeps it and the other is planned as displaced.
+        for booking, hearing, _, stream in sorted(self.rows, key=lambda r: _on_air_order(r[3])):
+            key = str(booking.id)
+            current = self.line_of(booking)
+            phase = Phase.WAITING
+            if stream is not None and stream.state in _PUBLIC:
+                phase = Phase.ON_AIR
+            elif hearing.id == starting:
+                phase = Phase.STARTING
+            held = _hold_of(hearing, stream, phase, self.clock, self.timing)
+            self.holds[key] = held
             if (
-                air is not None
-                and spans is not None
-                and channels[air.code].covers(held.start, held.end)
-                and _free(spans, held)
+                phase is Phase.WAITING
+                and held.late
+                and current is None
+                and booking.line_status == "no_line"
             ):
-                spans.append((held.start, held.end))
-                slot = replace(slot, fixed_line=air.code, pinned_line=None)
-            else:
-                # Its line went down or is taken: it needs a line before anyone else.
-                log.warning("hearing %s is on air without a usable line", hearing.id)
-                slot = replace(slot, priority=boost, pinned_line=None)
-        slots.append(slot)
-        if booking.line_status != "pending":
-            previous[key] = current.code if current is not None else None
-    problem = Problem(lines=list(channels.values()), hearings=slots, previous=previous)
-    plan = solve(problem)
-    named = _Names(rows, holds, clock)
-    changes: list[LineChange] = []
-    for booking, hearing, room, _ in rows:
-        key = str(booking.id)
-        if key in waiting:
-            continue
-        code = plan.assignments.get(key)
-        decided = policy[hearing.id or 0]
-        if hearing.status == HearingStatus.CANCELLED.value:
-            status = "excluded"
-            reason: dict[str, str] | None = {"zh": "庭审已取消", "en": "the hearing is cancelled"}
-        elif decided.outcome is not Outcome.STREAM:
-            status = "excluded"
-            reason = {"zh": decided.reason_zh, "en": decided.reason_en}
-        elif code is None:
-            status = "no_line"
-            reason = _no_line(problem, plan, key, hearing, named, clock, timing)
-        else:
-            status = "assigned"
-            reason = _moved(plan, problem, key, booking, by_id, named, clock, why_down)
-        had = by_id.get(booking.line_id) if booking.line_id is not None else None
-        before = had.code if had is not None else None
-        line_id = by_code[code].id if code is not None else None
-        if audit.update(
-            session=session,
-            actor=actor,
-            action="booking.line",
-            obj=booking,
-            values={"line_id": line_id, "line_status": status, "line_reason": reason},
-        ) and (before != code):
-            changes.append(
-                LineChange(
-                    booking.id or 0,
-                    hearing.id or 0,
-                    room.code,
-                    hearing.case_number,
-                    before,
-                    code,
-                    reason,
-                )
+                # Its hearing may well be sitting without a stream: a line now would only
+                # air its end (漏播) and could take the line of one that starts on time. It
+                # keeps its answer; going live plans it afresh.
+                self.waiting.add(key)
+                continue
+            eligible = (
+                hearing.status != HearingStatus.CANCELLED.value
+                and self.policy[hearing.id or 0].outcome is Outcome.STREAM
             )
-    return changes
+            announced = hearing.planned_start - now <= self.timing.announce
+            slot = Slot(
+                id=key,
+                start=held.start,
+                end=held.end,
+                priority=PRIORITY.get(hearing.session_kind, 1),
+                eligible=eligible,
+                pinned_line=current.code if current is not None and announced else None,
+            )
+            if phase is Phase.STARTING:
+                # Its clerk is announcing discipline: hearings still to come yield to it.
+                slot = replace(slot, priority=boost)
+            if phase is Phase.ON_AIR and eligible:
+                air = self.by_id.get(stream.line_id) if stream is not None else None
+                spans = on_line.setdefault(air.code, []) if air is not None else None
+                if (
+                    air is not None
+                    and spans is not None
+                    and self.channels[air.code].covers(held.start, held.end)
+                    and _free(spans, held)
+                ):
+                    spans.append((held.start, held.end))
+                    slot = replace(slot, fixed_line=air.code, pinned_line=None)
+                else:
+                    # Its line went down or is taken: it needs a line before anyone else.
+                    log.warning("hearing %s is on air without a usable line", hearing.id)
+                    slot = replace(slot, priority=boost, pinned_line=None)
+            slots.append(slot)
+            if booking.line_status != "pending":
+                previous[key] = current.code if current is not None else None
+        return Problem(lines=list(self.channels.values()), hearings=slots, previous=previous)
+
+    def write(self, session: Session, problem: Problem, plan: Plan, actor: str) -> list[LineChange]:
+        """Each booking's answer, audited where it changed; the changed lines, with why."""
+        named = _Names(self.rows, self.holds, self.clock)
+        changes: list[LineChange] = []
+        for booking, hearing, room, _ in self.rows:
+            key = str(booking.id)
+            if key in self.waiting:
+                continue
+            code = plan.assignments.get(key)
+            decided = self.policy[hearing.id or 0]
+            reason: dict[str, str] | None
+            if hearing.status == HearingStatus.CANCELLED.value:
+                status, reason = "excluded", {"zh": "庭审已取消", "en": "the hearing is cancelled"}
+            elif decided.outcome is not Outcome.STREAM:
+                status, reason = "excluded", {"zh": decided.reason_zh, "en": decided.reason_en}
+            elif code is None:
+                status = "no_line"
+                reason = _no_line(problem, plan, key, hearing, named, self.clock, self.timing)
+            else:
+                status = "assigned"
+                reason = _moved(
+                    plan, problem, key, booking, self.by_id, named, self.clock, self.why_down
+                )
+            had = self.line_of(booking)
+            before = had.code if had is not None else None
+            changed = audit.update(
+                session=session,
+                actor=actor,
+                action="booking.line",
+                obj=booking,
+                values={
+                    "line_id": self.by_code[code].id if code is not None else None,
+                    "line_status": status,
+                    "line_reason": reason,
+                },
+            )
+            if changed and before != code:
+                changes.append(
+                    LineChange(
+                        booking.id or 0,
+                        hearing.id or 0,
+                        room.code,
+                        hearing.case_number,
+                        before,
+                        code,
+                        reason,
+                    )
+                )
+        return changes
 
 
 def live_signature(
@@ -355,7 +392,7 @@ class _Names:
 
     def __init__(
         self,
-        rows: Sequence[tuple[Booking, Hearing, Courtroom, Stream | None]],
+        rows: Sequence[Row],
         holds: dict[str, Hold],
         clock: _Clock,
     ) -> None:
