@@ -61,7 +61,7 @@ _SQLITE_LOCK = sa.text("UPDATE line SET active = active WHERE id = (SELECT min(i
 @dataclass(frozen=True, slots=True)
 class Timing:
     """The court's line timing: pre/post-roll, the announcement deadline (announced
-    hearings keep their line), and the step by which overruns and late starts grow."""
+    hearings keep their line), and the step by which an overrun is re-estimated."""
 
     preroll: timedelta
     postroll: timedelta
