@@ -33,7 +33,6 @@ from streamd.allocation import Line as Channel
 from streamd.allocation import Plan, Problem, solve
 from streamd.allocation.explain import describe, first_free
 from streamd.allocation.holds import Hold, Phase, hold
-from streamd.allocation.spans import LineSpans
 from streamd.config import Settings
 from streamd.domain import BookingStatus, HearingStatus, SessionKind
 from streamd.lifecycle import PUBLIC, StreamState
@@ -257,9 +256,7 @@ class _Day:
                 reason = _no_line(problem, plan, key, hearing, named, self.clock, self.timing)
             else:
                 status = "assigned"
-                reason = _moved(
-                    plan, problem, key, booking, self.by_id, named, self.clock, self.why_down
-                )
+                reason = _moved(plan, key, booking, self.by_id, named, self.clock, self.why_down)
             had = self.line_of(booking)
             before = had.code if had is not None else None
             changed = audit.update(
@@ -446,7 +443,6 @@ def _no_line(
 
 def _moved(
     plan: Plan,
-    problem: Problem,
     key: str,
     booking: Booking,
     lines: dict[int | None, Line],
@@ -461,29 +457,22 @@ def _moved(
     old = lines.get(booking.line_id)
     if booking.line_status == "assigned" and old is not None and old.code == code:
         return booking.line_reason
-    if old is None:
+    if old is None:  # not an active line any more: nothing to say about it
         return None
-    slot = next(h for h in problem.hearings if h.id == key)
-    occupancy = LineSpans(
-        (line, h.start, h.end, h.id)
-        for h in problem.hearings
-        if (line := plan.assignments.get(h.id)) is not None
-    )
-    hit = occupancy.first_overlap(old.code, slot.start, slot.end)
-    channel = next((line for line in problem.lines if line.id == old.code), None)
-    if channel is None or not channel.covers(slot.start, slot.end):
+    hit = next((c for c in plan.conflicts(key) if c.line == old.code), None)
+    if hit is not None and hit.hearing is None:
         cause = why_down.get(old.code) or "停用"
         return {
             "zh": f"线路由 {old.code} 改为 {code}：{old.code} 故障或停用（{cause}）",
             "en": f"moved from {old.code} to {code}: {old.code} is down ({cause})",
         }
-    if hit is None:
+    if hit is None or hit.hearing is None:  # nothing holds it: moved for another's sake
         return {
             "zh": f"线路由 {old.code} 改为 {code}：为其他庭审让出线路",
             "en": f"moved from {old.code} to {code} to make room for another hearing",
         }
-    start, end, other = hit
-    when = f"{clock.show(start)}–{clock.show(end)}"
+    other = hit.hearing
+    when = f"{clock.show(hit.start)}–{clock.show(hit.end)}"
     zh, en = named.label(other, "zh"), named.label(other, "en")
     return {
         "zh": f"线路由 {old.code} 改为 {code}：{old.code} {when} 已分配给 {zh}",

@@ -139,6 +139,12 @@ class Plan:
         demand, so a year's plan does not pay for thirty thousand explanations)."""
         if hearing not in self.unassigned or self.unassigned[hearing].ineligible:
             return ()
+        return self.conflicts(hearing)
+
+    def conflicts(self, hearing: str) -> tuple[Conflict, ...]:
+        """Per line, what would stop `hearing` being on it in this plan (another hearing,
+        or the line down); also for a hearing that has a line, e.g. to say why it left the
+        one it had."""
         return self.explainer(hearing) if self.explainer else ()
 
 
