@@ -127,16 +127,15 @@ def build_api(
     rules = load_rules(settings.policy_file)
     timing = planning.Timing.of(settings)
 
-    def plan_hearing(session: Session, hearing: Hearing, actor: str) -> None:
-        """Re-plan the hearing's days in the same transaction: the answer comes back now."""
+    def plan_at(session: Session, around: datetime, actor: str) -> None:
+        """Re-plan the days around a moment in the same transaction: the answer comes
+        back now."""
         planning.replan(
-            session=session,
-            around=hearing.planned_start,
-            zone=zone,
-            timing=timing,
-            rules=rules,
-            actor=actor,
+            session=session, around=around, zone=zone, timing=timing, rules=rules, actor=actor
         )
+
+    def plan_hearing(session: Session, hearing: Hearing, actor: str) -> None:
+        plan_at(session, hearing.planned_start, actor)
 
     def plan_around(session: Session, booking: Booking, actor: str) -> None:
         hearing = session.get(Hearing, booking.hearing_id)
@@ -562,11 +561,6 @@ def build_api(
             return AuditPage(items=[_audit_out(r) for r in rows], total=total)
 
         return dump(await db.run(work))
-
-    def plan_at(session: Session, around: datetime, actor: str) -> None:
-        planning.replan(
-            session=session, around=around, zone=zone, timing=timing, rules=rules, actor=actor
-        )
 
     register_approvals(api, db=db, rules=rules, plan=plan_hearing)
     register_lines(api, db=db, replan=plan_at)
