@@ -15,6 +15,7 @@ import av
 
 from agents import manifest as mf
 from streamd.demo.clerk import Outcome
+from streamd.media import segment_format
 
 
 def undecodable(folder: Path) -> list[str]:
@@ -22,7 +23,8 @@ def undecodable(folder: Path) -> list[str]:
     bad: list[str] = []
     for seg in mf.load(folder).segments:
         try:
-            with av.open(str(folder / seg.file)) as container:
+            path = folder / seg.file
+            with av.open(str(path), format=segment_format(path)) as container:
                 streams = container.streams
                 next(
                     container.decode(streams.video[0] if seg.kind == "video" else streams.audio[0])
