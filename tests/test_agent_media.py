@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -190,3 +191,84 @@ async def test_a_camera_that_draws_the_time_is_recorded_without_re_encoding(
     assert not (folder / CLOCK_FILE).exists(), "nothing was drawn: the camera copies"
     hls = list(cfg.hls_dir.glob("*.ts"))
     assert hls and all(gray_frames(p) for p in hls)
+
+
+async def _rtmp_line(url: str, folder: Path) -> None:
+    """A line that takes one push after another (an encoder reconnects on each switch),
+    each saved to its own file, until cancelled."""
+    import subprocess
+
+    from streamd.media import ffmpeg_exe
+
+    for n in itertools.count():
+        out = folder / f"push-{n}.flv"
+        proc = await asyncio.create_subprocess_exec(
+            *[ffmpeg_exe(), "-v", "error", "-listen", "1", "-i", url, "-c", "copy", str(out)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            await proc.wait()
+        finally:
+            if proc.returncode is None:
+                proc.terminate()
+                await proc.wait()
+
+
+async def test_a_line_move_sends_the_courtroom_to_the_new_line_and_the_recording_runs_on(
+    tmp_path: Path,
+) -> None:
+    """restart_publisher with a target (the orchestrator's move off a line that went down):
+    the public picture leaves the old line and reaches the new one; the recording's process
+    and segments carry on untouched; a pause afterwards puts the slate on the new line."""
+    from tests.mqtt_support import free_port
+
+    pushes = tmp_path / "line-2"
+    pushes.mkdir()
+    url = f"rtmp://127.0.0.1:{free_port()}/live/line-2"
+    line = asyncio.create_task(_rtmp_line(url, pushes))
+    try:
+        await asyncio.sleep(0.5)
+        async with broker_for(tmp_path) as (host, port):
+            path, topics = room_config(tmp_path, port)
+            cfg = load(path)
+            async with running_agent(cfg) as agent, court_on(host, port, topics) as court:
+                assert (await court.send(K.PREPARE, 12)).ok
+                assert (await court.send(K.GO_LIVE, 12, target={"kind": "hls"})).ok
+                await asyncio.sleep(4)
+                assert agent.recorder is not None
+                recorder = agent.recorder.proc._proc
+                assert recorder is not None
+                target = {"kind": "rtmp", "url": url}
+                moved = await court.send(K.RESTART_PUBLISHER, 12, target=target)
+                moved_at = time.time()
+                assert moved.ok and agent.publisher.mode == "live"
+                assert agent.journal.state.target is not None
+                assert agent.journal.state.target.url == url, "the new line is journaled"
+                await asyncio.sleep(4)
+                assert (await court.send(K.PAUSE, 12, reason="证人出庭")).ok
+                assert agent.publisher.mode == "slate"
+                await asyncio.sleep(4)
+                assert agent.recorder.proc._proc is recorder and recorder.returncode is None
+                assert (await court.send(K.STOP, 12)).ok
+                await asyncio.sleep(0.5)
+    finally:
+        line.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await line
+
+    old_line = hls_segments(cfg.hls_dir / HLS_PLAYLIST)
+    assert old_line, "the first line carried the courtroom before the move"
+    last_end = old_line[-1].start.timestamp() + old_line[-1].duration
+    assert last_end - moved_at < 1.0, "nothing went out on the old line after the move"
+    slate = Image.open(agent.slate_image).convert("L").resize((64, 36)).tobytes()
+    received = [gray_frames(f, fps=5) for f in sorted(pushes.glob("push-*.flv"))]
+    received = [frames for frames in received if frames]
+    assert len(received) >= 2, "the courtroom, then the slate, each pushed to the new line"
+    assert len(received[0]) >= 10 and not any(_is_slate(f, slate) for f in received[0])
+    assert len(received[-1]) >= 5 and all(_is_slate(f, slate) for f in received[-1][1:])
+    (folder,) = list((cfg.data_dir / "recordings" / "12").iterdir())
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == [] and manifest.gaps == [] and len(manifest.runs) == 1
+    assert manifest.total("video") > 10
