@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from streamd import streamed
 from streamd.config import Settings
 from streamd.lifecycle import PUBLIC, StreamState
 from streamd.models import Alert, Hearing, Line, Stream
@@ -60,7 +61,7 @@ def database_figures(*, session: Session, settings: Settings) -> dict[str, Any]:
         select(func.count())
         .select_from(Hearing)
         .join(Stream, col(Stream.hearing_id) == col(Hearing.id))
-        .where(*today, col(Stream.discipline_at).is_not(None))
+        .where(*today, streamed.went_live())
     ).one()
     alerts = session.exec(
         select(Alert.kind, Alert.severity, func.count())

@@ -6,8 +6,10 @@ Four parts, each a table with Chinese headers, built once and written as XLSX or
 against last year, month by month; (d) hearings without a free line and approvals still
 pending; plus the bookings made after the announcement deadline.
 
-"Streamed" means the hearing held a line in the plan (its booking is `assigned`). Once
-the orchestrator records what actually went out, that record is the better source.
+"Streamed" means the room confirmed the courtroom went out on a line (streamd.streamed),
+not that the plan gave the hearing a line: a booked hearing may still lose its line to an
+overrun or an outage, or never go live. Hearings still ahead that hold a line are shown
+beside it as 待直播 (planned), so a report made mid-month reads right.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 from sqlmodel import Session, col, select
 
-from streamd import approvals
+from streamd import approvals, streamed
 from streamd.approvals import LEVEL_ZH, Status
 from streamd.domain import BookingStatus, HearingStatus
-from streamd.models import Booking, Courtroom, Department, Hearing
+from streamd.models import Booking, Courtroom, Department, Hearing, Stream
 from streamd.policy import ApprovalLevel, Outcome, Ruleset
 
 Cell = str | int | float | None
@@ -72,7 +74,13 @@ def month_bounds(month: date, zone: tzinfo) -> tuple[datetime, datetime]:
 
 
 def monthly(
-    *, session: Session, month: date, department: str | None, zone: tzinfo, rules: Ruleset
+    *,
+    session: Session,
+    month: date,
+    department: str | None,
+    zone: tzinfo,
+    rules: Ruleset,
+    now: datetime | None = None,
 ) -> MonthlyReport:
     departments = list(session.exec(select(Department).order_by(col(Department.code))))
     if department is not None:
@@ -95,6 +103,8 @@ def monthly(
     )
     ids = [h.id for h in hearings if h.id is not None]
     bookings = _bookings(session, ids)
+    went_out = streamed.streamed_ids(session, ids)
+    now = now or datetime.now(UTC)
     records = approvals.records_of(session, ids)
     decided = approvals.decisions(session, hearings, rules)
     rooms = {r.id: r.name for r in session.exec(select(Courtroom))}
@@ -135,14 +145,23 @@ def monthly(
                     )
                 )
 
-    ratio = Table(RATIO, ("庭室", "可直播公开庭审", "已直播", "直播率", "目标", "是否达标"))
+    ratio = Table(
+        RATIO, ("庭室", "可直播公开庭审", "已直播", "待直播", "直播率", "目标", "是否达标")
+    )
     for d in departments:
         own = [h for h in hearings if h.department_id == d.id and h.is_public]
         streamable = [h for h in own if decided[h.id or 0].outcome is not Outcome.EXCLUDED]
-        streamed = sum(1 for h in streamable if _streamed(bookings.get(h.id or 0)))
-        value = round(streamed / len(streamable), 4) if streamable else None
+        done = sum(1 for h in streamable if h.id in went_out)
+        planned = sum(
+            1
+            for h in streamable
+            if h.id not in went_out and h.planned_end > now and _holds_line(bookings.get(h.id or 0))
+        )
+        value = round(done / len(streamable), 4) if streamable else None
         met = "—" if value is None else ("是" if value >= d.stream_target_ratio else "否")
-        ratio.rows.append((d.name, len(streamable), streamed, value, d.stream_target_ratio, met))
+        ratio.rows.append(
+            (d.name, len(streamable), done, planned, value, d.stream_target_ratio, met)
+        )
 
     year = Table(YEAR, ("月份", f"{month.year - 1}年已直播", f"{month.year}年已直播", "增减"))
     counts = _streamed_by_month(session, month.year, dept_ids, zone)
@@ -178,7 +197,7 @@ def _bookings(session: Session, hearing_ids: Sequence[int]) -> dict[int, Booking
     return out
 
 
-def _streamed(booking: Booking | None) -> bool:
+def _holds_line(booking: Booking | None) -> bool:
     return booking is not None and booking.line_status == "assigned"
 
 
@@ -189,15 +208,14 @@ def _streamed_by_month(
     end = datetime(year + 1, 1, 1, tzinfo=zone)
     rows = session.exec(
         select(Hearing.planned_start)
-        .join(Booking, col(Booking.hearing_id) == col(Hearing.id))
+        .join(Stream, col(Stream.hearing_id) == col(Hearing.id))
         .where(
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,
             col(Hearing.department_id).in_(dept_ids),
             Hearing.status != HearingStatus.CANCELLED.value,
             Hearing.is_public == True,  # noqa: E712
-            Booking.status != BookingStatus.CANCELLED.value,
-            Booking.line_status == "assigned",
+            streamed.went_live(),
         )
     )
     counts: Counter[tuple[int, int]] = Counter()

@@ -42,6 +42,7 @@ async def test_metrics_report_streams_agents_commands_and_requests(court_: Court
     got = values(text)
     assert got[("streamd_streams", (("state", "paused"),))] == 1
     assert got[("streamd_lines_in_use", ())] == 1
+    assert got[("streamd_streamed_hearings_today", ())] == 1  # its go_live was acked
     assert got[("streamd_agent_up", (("room", "room-01"),))] == 1
     assert got[("streamd_agent_up", (("room", "room-02"),))] == 0
     assert got[("streamd_commands_total", (("outcome", "acked"),))] == 3  # prepare, go_live, pause

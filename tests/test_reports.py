@@ -15,10 +15,12 @@ from icalendar import Calendar
 from openpyxl import load_workbook
 from sqlmodel import col, func, select
 
+from streamd import reports
 from streamd.announcements import PartyMask, mask_party
 from streamd.cli import main
 from streamd.config import Settings
-from streamd.models import Booking, Department, Hearing
+from streamd.models import Department, Hearing, Stream, StreamCommand
+from streamd.policy import load_rules
 from streamd.store import Database
 from tests.conftest import Client, make_hearing, token
 
@@ -61,10 +63,32 @@ async def book(client: Client, hearing_id: int, **kw: Any) -> dict[str, Any]:
     return dict(await call(client, "POST", "/bookings", "clerk", {"hearing_id": hearing_id, **kw}))
 
 
+def went_live(database: Database, hearing_id: int, *, ack: str = "acked") -> None:
+    """What the orchestrator writes when a room answers a go_live (`ack`: acked | refused)."""
+    with database.session() as s:
+        h = s.get(Hearing, hearing_id)
+        assert h is not None
+        row = Stream(
+            hearing_id=hearing_id, courtroom_id=h.courtroom_id, room="room-01",
+            state="live" if ack == "acked" else "ready", discipline_at=h.planned_start,
+        )  # fmt: skip
+        s.add(row)
+        s.flush()
+        assert row.id is not None
+        s.add(
+            StreamCommand(
+                id=f"go-live-{hearing_id}", stream_id=row.id, room="room-01", kind="go_live",
+                issued_at=h.planned_start, expires_at=h.planned_start + timedelta(minutes=1),
+                status=ack,
+            )
+        )  # fmt: skip
+
+
 @pytest.fixture
-async def court_month(client: Client) -> dict[str, int]:
+async def court_month(client: Client, database: Database) -> dict[str, int]:
     """A month at the sample court (four lines): five civil hearings at once, one approved
-    not-streamed, one pending flag, one divorce, one criminal hearing."""
+    not-streamed, one pending flag, one divorce, one criminal hearing. Two of the civil
+    hearings and the criminal one went live; a third civil one's room refused the go-live."""
     ids: dict[str, int] = {}
     for n in range(1, 6):  # five at 09:00 on four lines: one gets no line
         ids[f"busy{n}"] = await hearing(client, 100 + n, at(10, 9))
@@ -104,6 +128,9 @@ async def court_month(client: Client) -> dict[str, int]:
         parties=["公诉机关 示例区人民检察院", "被告人 王小明"],
     )
     await book(client, ids["criminal"])
+    for key in ("busy1", "busy2", "criminal"):
+        went_live(database, ids[key])
+    went_live(database, ids["busy3"], ack="refused")
     return ids
 
 
@@ -139,7 +166,7 @@ async def test_monthly_report_xlsx_round_trips_and_matches_the_database(
 
     # (b) stream ratio per department, recomputed here straight from the tables.
     header, *ratios = rows["直播率"]
-    assert header == ["庭室", "可直播公开庭审", "已直播", "直播率", "目标", "是否达标"]
+    assert header == ["庭室", "可直播公开庭审", "已直播", "待直播", "直播率", "目标", "是否达标"]
     by_name = {r[0]: r for r in ratios}
     start = datetime(month.year, month.month, 1, tzinfo=ZONE)
     end = (start + timedelta(days=32)).replace(day=1)
@@ -149,28 +176,32 @@ async def test_monthly_report_xlsx_round_trips_and_matches_the_database(
             return int(
                 s.exec(
                     select(func.count())
-                    .select_from(Booking)
-                    .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
+                    .select_from(StreamCommand)
+                    .join(Stream, col(Stream.id) == col(StreamCommand.stream_id))
+                    .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
                     .join(Department, col(Department.id) == col(Hearing.department_id))
                     .where(
                         Department.code == code,
-                        Booking.line_status == "assigned",
+                        StreamCommand.kind == "go_live",
+                        StreamCommand.status == "acked",
                         col(Hearing.planned_start) >= start,
                         col(Hearing.planned_start) < end,
                     )
                 ).one()
             )
 
-    assert streamed("civil-1") == 4
-    assert by_name["民事审判第一庭"] == ["民事审判第一庭", 5, 4, 0.8, 0.85, "否"]
-    assert by_name["刑事审判庭"] == ["刑事审判庭", 1, streamed("criminal"), 1.0, 0.7, "是"]
-    assert by_name["行政审判庭"] == ["行政审判庭", 0, 0, None, 0.9, "—"]
+    # Streamed is what the rooms confirmed went out: a booked line (busy4) is only planned,
+    # and a go-live the room refused (busy3) is neither streamed nor lost from the plan.
+    assert streamed("civil-1") == 2
+    assert by_name["民事审判第一庭"] == ["民事审判第一庭", 5, 2, 2, 0.4, 0.85, "否"]
+    assert by_name["刑事审判庭"] == ["刑事审判庭", 1, streamed("criminal"), 0, 1.0, 0.7, "是"]
+    assert by_name["行政审判庭"] == ["行政审判庭", 0, 0, 0, None, 0.9, "—"]
 
     # (c) this year against last, month by month up to the report's month.
     header, *months = rows["同比"]
     assert header == ["月份", f"{month.year - 1}年已直播", f"{month.year}年已直播", "增减"]
     assert [m[0] for m in months] == [f"{m}月" for m in range(1, month.month + 1)]
-    assert months[-1][1:] == [0, 5, 5]
+    assert months[-1][1:] == [0, 3, 3]
 
     # (d) no free line, and approvals still pending.
     assert [r[0] for r in rows["无空闲线路"][1:]] == ["（2026）粤0111民初105号"]
@@ -181,6 +212,21 @@ async def test_monthly_report_xlsx_round_trips_and_matches_the_database(
         ("（2026）粤0111民初400号", "庭级", "待庭级审核"),
     }
     assert rows["公告延迟"][1:] == []
+
+
+async def test_a_month_that_is_over_plans_nothing_more(
+    database: Database, settings: Settings, court_month: dict[str, int]
+) -> None:
+    """Once the hearings are past, a line that was booked and never used counts for nothing."""
+    month = report_month()
+    after = (datetime(month.year, month.month, 28, tzinfo=ZONE) + timedelta(days=7)).astimezone(UTC)
+    rules = load_rules(settings.policy_file)
+    with database.session() as s:
+        report = reports.monthly(
+            session=s, month=month, department="civil-1", zone=ZONE, rules=rules, now=after
+        )
+    (ratio,) = [t for t in report.tables if t.sheet == reports.RATIO]
+    assert ratio.rows == [("民事审判第一庭", 5, 2, 0, 0.4, 0.85, "否")]
 
 
 async def test_report_by_department_as_csv_from_the_cli(
@@ -198,7 +244,7 @@ async def test_report_by_department_as_csv_from_the_cli(
     assert out.startswith("\ufeff".encode())
     table = list(csv.reader(io.StringIO(out.decode("utf-8-sig"))))
     ratio = table.index(["直播率"])
-    assert table[ratio + 2] == ["刑事审判庭", "1", "1", "1.0", "0.7", "是"]
+    assert table[ratio + 2] == ["刑事审判庭", "1", "1", "0", "1.0", "0.7", "是"]
     assert all("民初" not in cell for row in table for cell in row)  # one department only
 
     assert main(["report", "monthly", "--month", "2026-13"]) == 2

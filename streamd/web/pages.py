@@ -385,7 +385,7 @@ def add_pages(
             "month": month,
             "ratio_rows": ratio.rows,
             "ratio_chart": bar_chart(
-                [(str(r[0]), float(r[3] or 0.0), float(r[4] or 0.0)) for r in ratio.rows]
+                [(str(r[0]), float(r[4] or 0.0), float(r[5] or 0.0)) for r in ratio.rows]
             ),
             "year_rows": year.rows,
             "year_chart": pair_chart(
