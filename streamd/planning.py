@@ -125,7 +125,8 @@ def replan(
     ).all()
     # A stream that is over holds no line and its booking keeps the line it had.
     rows = [r for r in rows if r[3] is None or r[3].state not in DONE]
-    lines = session.exec(select(Line).where(Line.active == True).order_by(col(Line.code))).all()  # noqa: E712
+    every = session.exec(select(Line).order_by(col(Line.code))).all()
+    lines = [line for line in every if line.active]
     # Outages anywhere near: a hearing on air may hold its line past the window.
     down = outages.overlapping(
         session, [line.id for line in lines if line.id is not None], day_start, day_end + LATEST
@@ -140,6 +141,7 @@ def replan(
         why_down={
             line.code: "；".join(o.reason for o in down.get(line.id or 0, [])) for line in lines
         },
+        retired={line.id: line for line in every if not line.active},
         policy=approvals.decisions(session, [h for _, h, _, _ in rows], rules),
         clock=_Clock(zone, now),
         timing=timing,
@@ -159,6 +161,7 @@ class _Day:
     lines: Sequence[Line]
     channels: dict[str, Channel]
     why_down: dict[str, str]
+    retired: dict[int | None, Line]  # lines taken out of service: named in reasons only
     policy: dict[int, Decision]
     clock: _Clock
     timing: Timing
@@ -170,7 +173,12 @@ class _Day:
         self.by_id = {line.id: line for line in self.lines}
 
     def line_of(self, booking: Booking) -> Line | None:
+        """The booking's line if it is in service (the only lines the plan can use)."""
         return self.by_id.get(booking.line_id) if booking.line_id is not None else None
+
+    def had(self, booking: Booking) -> Line | None:
+        """The line the booking held, in service or not: what a change is said to be from."""
+        return self.line_of(booking) or self.retired.get(booking.line_id)
 
     def problem(self, *, starting: int | None, now: datetime) -> Problem:
         boost = 1 + sum(PRIORITY.get(h.session_kind, 1) for _, h, _, _ in self.rows)
@@ -256,8 +264,10 @@ class _Day:
                 reason = _no_line(problem, plan, key, hearing, named, self.clock, self.timing)
             else:
                 status = "assigned"
-                reason = _moved(plan, key, booking, self.by_id, named, self.clock, self.why_down)
-            had = self.line_of(booking)
+                reason = _moved(
+                    plan, key, booking, self.had(booking), named, self.clock, self.why_down
+                )
+            had = self.had(booking)
             before = had.code if had is not None else None
             changed = audit.update(
                 session=session,
@@ -445,20 +455,24 @@ def _moved(
     plan: Plan,
     key: str,
     booking: Booking,
-    lines: dict[int | None, Line],
+    old: Line | None,
     named: _Names,
     clock: _Clock,
     why_down: dict[str, str],
 ) -> dict[str, str] | None:
     """Why an assigned hearing is on another line than before: what now holds the old
-    one, or that it is down. A hearing on the line it had keeps the reason it was given,
-    if any."""
+    one, or that it is down or out of service. A hearing on the line it had keeps the
+    reason it was given, if any."""
     code = plan.assignments[key]
-    old = lines.get(booking.line_id)
     if booking.line_status == "assigned" and old is not None and old.code == code:
         return booking.line_reason
-    if old is None:  # not an active line any more: nothing to say about it
+    if old is None:  # it had no line before: there is no move to explain
         return None
+    if not old.active:
+        return {
+            "zh": f"线路由 {old.code} 改为 {code}：{old.code} 已停止使用",
+            "en": f"moved from {old.code} to {code}: {old.code} is out of service",
+        }
     hit = next((c for c in plan.conflicts(key) if c.line == old.code), None)
     if hit is not None and hit.hearing is None:
         cause = why_down.get(old.code) or "停用"

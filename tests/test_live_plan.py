@@ -172,10 +172,10 @@ class Day:
     def case(self, hearing_id: int) -> str:
         return self.db.call(lambda session: session.get(Hearing, hearing_id).case_number)
 
-    def add_line(self, code: str) -> None:
+    def add_line(self, code: str, *, active: bool = True) -> None:
         def work(session: Session) -> None:
             line = session.exec(select(Line).where(Line.code == code)).one()
-            line.active = True
+            line.active = active
             session.add(line)
 
         self.db.call(work)
@@ -403,6 +403,22 @@ def test_a_maintenance_window_keeps_hearings_off_the_line_only_while_it_lasts(da
     _outage(day, "L1", at(8), at(12))
     day.repair(at(7))
     assert day.line(a) == "L2" and day.line(b) == "L1"
+
+
+def test_a_line_taken_out_of_service_moves_its_hearings_and_says_so(day: Day) -> None:
+    """The court's config drops a line (its licence ends): the booking moves, and says why."""
+    a = day.hearing("room-01", at(9), at(10))
+    day.book(a)
+    assert day.line(a) == "L1"
+    day.add_line("L2")
+    day.add_line("L1", active=False)
+    changes = day.repair(at(7))
+    assert [(c.hearing_id, c.before, c.after) for c in changes] == [(a, "L1", "L2")]
+    reason = day.booking(a).line_reason
+    assert reason is not None
+    assert reason["zh"] == "线路由 L1 改为 L2：L1 已停止使用"
+    assert reason["en"] == "moved from L1 to L2: L1 is out of service"
+    assert day.repair(at(7, 30)) == [] and day.booking(a).line_reason == reason  # stable
 
 
 def test_outage_windows_are_the_gaps_between_outages() -> None:
