@@ -39,6 +39,7 @@ from streamd.policy import (
     Ruleset,
     decide,
 )
+from streamd.store import in_batches
 
 FLAG = "flag."
 CAUSE = "cause."
@@ -151,8 +152,7 @@ def _as_facts(record: Approval) -> ApprovalFacts:
 
 def records_of(session: Session, hearing_ids: Sequence[int]) -> dict[int, list[Approval]]:
     out: dict[int, list[Approval]] = defaultdict(list)
-    for start in range(0, len(hearing_ids), 500):  # keep IN lists a sane size
-        chunk = hearing_ids[start : start + 500]
+    for chunk in in_batches(hearing_ids):
         for row in session.exec(select(Approval).where(col(Approval.hearing_id).in_(chunk))):
             out[row.hearing_id].append(row)
     return out

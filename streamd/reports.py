@@ -28,6 +28,7 @@ from streamd.approvals import LEVEL_ZH, Status
 from streamd.domain import BookingStatus, HearingStatus
 from streamd.models import Booking, Courtroom, Department, Hearing, Stream
 from streamd.policy import ApprovalLevel, Outcome, Ruleset
+from streamd.store import in_batches
 
 Cell = str | int | float | None
 
@@ -186,8 +187,7 @@ def monthly(
 
 def _bookings(session: Session, hearing_ids: Sequence[int]) -> dict[int, Booking]:
     out: dict[int, Booking] = {}
-    for i in range(0, len(hearing_ids), 500):
-        chunk = hearing_ids[i : i + 500]
+    for chunk in in_batches(hearing_ids):
         for b in session.exec(
             select(Booking).where(
                 col(Booking.hearing_id).in_(chunk), Booking.status != BookingStatus.CANCELLED.value

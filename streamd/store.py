@@ -7,7 +7,7 @@ a worker thread through `Database.run`, so the event loop never waits on SQL.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +25,13 @@ T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers queue briefly instead of failing with "locked"
+IN_LIST = 500  # ids per IN (...) list: well inside every database's parameter limit
+
+
+def in_batches(ids: Sequence[T]) -> Iterator[Sequence[T]]:
+    """`ids` in slices small enough for one IN (...) list each."""
+    for start in range(0, len(ids), IN_LIST):
+        yield ids[start : start + IN_LIST]
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:

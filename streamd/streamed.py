@@ -9,15 +9,14 @@ ratio and year-on-year table and the `/metrics` gauge all count that, and only t
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, exists
 from sqlmodel import Session, col, select
 
 from streamd.models import Stream, StreamCommand
 from streamd.protocol import CommandKind
-
-CHUNK = 500  # ids per IN (...) list, well inside every database's parameter limit
+from streamd.store import in_batches
 
 
 def went_live() -> ColumnElement[bool]:
@@ -29,12 +28,10 @@ def went_live() -> ColumnElement[bool]:
     )
 
 
-def streamed_ids(session: Session, hearing_ids: Iterable[int]) -> set[int]:
+def streamed_ids(session: Session, hearing_ids: Sequence[int]) -> set[int]:
     """The hearings among `hearing_ids` that went out on a line."""
-    ids = list(hearing_ids)
     out: set[int] = set()
-    for i in range(0, len(ids), CHUNK):
-        chunk = ids[i : i + CHUNK]
+    for chunk in in_batches(hearing_ids):
         out.update(
             session.exec(
                 select(Stream.hearing_id).where(col(Stream.hearing_id).in_(chunk), went_live())
