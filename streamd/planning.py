@@ -252,6 +252,7 @@ class _Day:
             key = str(booking.id)
             if key in self.waiting:
                 continue
+            had = self.had(booking)
             code = plan.assignments.get(key)
             decided = self.policy[hearing.id or 0]
             reason: dict[str, str] | None
@@ -264,10 +265,7 @@ class _Day:
                 reason = _no_line(problem, plan, key, hearing, named, self.clock, self.timing)
             else:
                 status = "assigned"
-                reason = _moved(
-                    plan, key, booking, self.had(booking), named, self.clock, self.why_down
-                )
-            had = self.had(booking)
+                reason = _moved(plan, key, booking, had, named, self.clock, self.why_down)
             before = had.code if had is not None else None
             changed = audit.update(
                 session=session,
