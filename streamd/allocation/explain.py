@@ -7,28 +7,58 @@ from collections.abc import Callable, Mapping, Sequence
 from streamd.allocation.model import Conflict, Problem, Unassigned
 
 Show = Callable[[int], str]
+_INELIGIBLE_EN = "not eligible for streaming (policy)"
 
 
 def describe(u: Unassigned, conflicts: Sequence[Conflict], show: Show, *, lang: str = "zh") -> str:
-    if u.ineligible:
-        return (
-            "不符合直播条件（政策排除）" if lang == "zh" else "not eligible for streaming (policy)"
-        )
-    span = f"{show(u.start)}–{show(u.end)}"
-    parts = []
-    for c in conflicts:
-        when = f"{show(c.start)}–{show(c.end)}"
-        if c.hearing is None:
-            parts.append(f"{c.line} 停用 {when}" if lang == "zh" else f"{c.line} down {when}")
-        elif lang == "zh":
-            parts.append(f"{c.line} 已分配给 {c.hearing}（优先级 {c.priority}）{when}")
-        else:
-            parts.append(f"{c.line} carries {c.hearing} (priority {c.priority}) {when}")
-    if not parts:
-        return f"{span} 法院未配置线路" if lang == "zh" else f"no lines configured ({span})"
-    if lang == "zh":
-        return f"{span} 无空闲线路：" + "；".join(parts)
-    return f"no line free {span}: " + "; ".join(parts)
+    return Reasons(show, lang=lang)(u, conflicts)
+
+
+class Reasons:
+    """Writes the reasons for many hearings of one plan.
+
+    Neighbouring hearings are held off by the same few blockers, so a year's plan
+    (30,000 reasons of up to 16 parts each) repeats each part many times over: each part
+    and each time span is formatted once.
+    """
+
+    def __init__(self, show: Show, *, lang: str = "zh") -> None:
+        self._show = show
+        self._zh = lang == "zh"
+        self._spans: dict[tuple[int, int], str] = {}
+        self._parts: dict[tuple[str, int, int, str | None, int | None], str] = {}
+
+    def _span(self, start: int, end: int) -> str:
+        key = (start, end)
+        text = self._spans.get(key)
+        if text is None:
+            text = self._spans[key] = f"{self._show(start)}–{self._show(end)}"
+        return text
+
+    def _part(self, c: Conflict) -> str:
+        key = (c.line, c.start, c.end, c.hearing, c.priority)
+        text = self._parts.get(key)
+        if text is None:
+            when = self._span(c.start, c.end)
+            if c.hearing is None:
+                text = f"{c.line} 停用 {when}" if self._zh else f"{c.line} down {when}"
+            elif self._zh:
+                text = f"{c.line} 已分配给 {c.hearing}（优先级 {c.priority}）{when}"
+            else:
+                text = f"{c.line} carries {c.hearing} (priority {c.priority}) {when}"
+            self._parts[key] = text
+        return text
+
+    def __call__(self, u: Unassigned, conflicts: Sequence[Conflict]) -> str:
+        if u.ineligible:
+            return "不符合直播条件（政策排除）" if self._zh else _INELIGIBLE_EN
+        span = self._span(u.start, u.end)
+        if not conflicts:
+            return f"{span} 法院未配置线路" if self._zh else f"no lines configured ({span})"
+        parts = [self._part(c) for c in conflicts]
+        if self._zh:
+            return f"{span} 无空闲线路：" + "；".join(parts)
+        return f"no line free {span}: " + "; ".join(parts)
 
 
 def first_free(

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from streamd.allocation.capacity import CapacityPoint
-from streamd.allocation.explain import describe
+from streamd.allocation.explain import Reasons
 from streamd.allocation.model import Hearing, Line, Plan, Problem
 from streamd.validation import locate
 
@@ -137,9 +137,8 @@ def read_instance(data: object, *, lines: int | None = None) -> tuple[Problem, C
 
 def plan_document(plan: Plan, clock: Clock, *, lang: str = "en") -> dict[str, Any]:
     """The CLI's answer: assignments, a reason for every hearing left out, objective."""
-    unassigned = {
-        hid: describe(u, plan.why(hid), clock.show, lang=lang) for hid, u in plan.unassigned.items()
-    }
+    reason = Reasons(clock.show, lang=lang)
+    unassigned = {hid: reason(u, plan.why(hid)) for hid, u in plan.unassigned.items()}
     return {
         "assignments": dict(plan.assignments),
         "unassigned": unassigned,

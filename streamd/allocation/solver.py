@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-from streamd.allocation import coloring, exact, flow, parallel, search
+from streamd.allocation import coloring, flow, parallel, search
 from streamd.allocation.model import (
     AllocationError,
     Conflict,
@@ -223,21 +223,70 @@ def keep(problem: Problem, assignments: Mapping[str, str]) -> Plan | None:
 
 
 class _Explainer:
-    """Builds the per-line occupancy once, on the first question."""
+    """Says, per line, what holds a hearing off it in the final plan.
+
+    A year's plan asks this for some 20,000 hearings × 16 lines, so the per-line tables
+    are built once, on the first question, and a blocker found again (neighbours are held
+    off by the same few hearings) reuses its `Conflict`.
+    """
 
     def __init__(self, problem: Problem, assignments: Mapping[str, str]) -> None:
         self.lines = list(problem.lines)
         self.hearings = {h.id: h for h in problem.hearings}
         self.assignments = assignments
-        self.occupancy: LineSpans | None = None
+        self.tables: list[tuple[Line, list[int], list[int], list[str]]] | None = None
+        self.found: dict[tuple[str, int], Conflict] = {}
+        # Hearings of the same span (rooms start on the quarter hour) share their answer.
+        self.answers: dict[tuple[int, int], tuple[Conflict, ...]] = {}
+
+    def _tables(self) -> list[tuple[Line, list[int], list[int], list[str]]]:
+        occupancy = LineSpans(
+            (line, self.hearings[k].start, self.hearings[k].end, k)
+            for k, line in self.assignments.items()
+        )
+        return [
+            (
+                line,
+                occupancy.starts.get(line.id, []),
+                occupancy.ends.get(line.id, []),
+                occupancy.ids.get(line.id, []),
+            )
+            for line in self.lines
+        ]
 
     def __call__(self, hid: str) -> tuple[Conflict, ...]:
-        if self.occupancy is None:
-            self.occupancy = LineSpans(
-                (line, self.hearings[k].start, self.hearings[k].end, k)
-                for k, line in self.assignments.items()
-            )
-        return _conflicts(self.hearings[hid], self.lines, self.occupancy, self.hearings)
+        if self.tables is None:
+            self.tables = self._tables()
+        h = self.hearings[hid]
+        start, end = h.start, h.end
+        known = self.answers.get((start, end))
+        if known is not None and not self._on_line(hid):
+            return known
+        out: list[Conflict] = []
+        for line, starts, ends, ids in self.tables:
+            if line.available is not None and not line.covers(start, end):
+                gap = _first_gap(line, start, end)
+                out.append(Conflict(line=line.id, start=gap[0], end=gap[1]))
+                continue
+            # Hearings on one line never overlap, so their ends are sorted too.
+            k = bisect.bisect_right(ends, start)
+            if k < len(ends) and starts[k] < end:
+                conflict = self.found.get((line.id, k))
+                if conflict is None:
+                    other = ids[k]
+                    conflict = Conflict(
+                        line.id, starts[k], ends[k], other, self.hearings[other].priority
+                    )
+                    self.found[(line.id, k)] = conflict
+                out.append(conflict)
+        answer = tuple(out)
+        if not self._on_line(hid):
+            self.answers[(start, end)] = answer
+        return answer
+
+    def _on_line(self, hid: str) -> bool:
+        """A hearing with a line is among the blockers, so its answer is its own."""
+        return hid in self.assignments
 
 
 def _candidates(
@@ -446,6 +495,9 @@ def _solve_component(
     found = _search(component, chosen, weight, packing, times, index, special, line_order, blockers)
     if found is not None:
         return found, "search"
+    # SciPy takes most of a cold start and a year's plan rarely needs it: load it here.
+    from streamd.allocation import exact
+
     if got[:2] == bound[:2]:
         # The flow proved priority and count; only pins and changes remain open, and the
         # sweep's plan is a floor for them.
@@ -738,25 +790,6 @@ def _certified(
     if got[2] == pin_bound:
         return got[3] >= prev_bound
     return False
-
-
-def _conflicts(
-    h: Hearing, lines: Sequence[Line], occupancy: LineSpans, hearings: Mapping[str, Hearing]
-) -> tuple[Conflict, ...]:
-    """One reason per line why it could not take `h` in the final plan."""
-    out: list[Conflict] = []
-    for line in lines:
-        if not line.covers(h.start, h.end):
-            gap = _first_gap(line, h.start, h.end)
-            out.append(Conflict(line=line.id, start=gap[0], end=gap[1]))
-            continue
-        hit = occupancy.first_overlap(line.id, h.start, h.end)
-        if hit is not None:
-            start, end, other = hit
-            out.append(
-                Conflict(line.id, start, end, hearing=other, priority=hearings[other].priority)
-            )
-    return tuple(out)
 
 
 def _first_gap(line: Line, start: int, end: int) -> tuple[int, int]:
