@@ -27,10 +27,11 @@ test: lint
 test-fast: $(STAMP)
 	$(BIN)/pytest -m 'not slow'
 
-# The store tests again, against PostgreSQL (STREAMD_TEST_POSTGRES_URL must be set).
+# The database tests again, against PostgreSQL (STREAMD_TEST_POSTGRES_URL must be set).
+# Only the PostgreSQL cases: `make test` has already run the SQLite ones.
 test-postgres: $(STAMP)
 	test -n "$$STREAMD_TEST_POSTGRES_URL" || (echo "set STREAMD_TEST_POSTGRES_URL" >&2; exit 2)
-	$(BIN)/pytest -m db
+	$(BIN)/pytest -m db -k postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
