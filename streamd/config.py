@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(
         default=12 * 3600, ge=60, le=30 * 24 * 3600, description="Lifetime of API tokens."
     )
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, le=20, description="argon2id passes per password hash (1 in tests)."
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536,
+        ge=8,
+        le=4 * 1024 * 1024,
+        description="argon2id memory per password hash in KiB (64 MiB; 8 in tests).",
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when served over HTTPS)."
     )

@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from streamd import authz
 from streamd.domain import Role
 from streamd.lifecycle import Action
 from streamd.models import Alert, Stream
@@ -22,10 +23,9 @@ from streamd.store import Database
 from streamd.web.problems import ApiProblem, not_found
 from streamd.web.routing import Api, Call, dump
 
-CONSOLE = frozenset({Role.CLERK, Role.ADMIN})
-HIDE = frozenset({Role.CLERK, Role.JUDGE, Role.TECHNICIAN, Role.ADMIN})  # may pause / abort
 WATCH = frozenset(Role)
-TECH = frozenset({Role.TECHNICIAN, Role.ADMIN})
+Act = authz.Act
+RUN, PAUSE = Act.STREAM_RUN, Act.STREAM_PAUSE
 HEARTBEAT_SECONDS = 15.0
 REASON = Field(min_length=1, max_length=500)
 
@@ -211,14 +211,14 @@ def register_console(
         return dump(out)
 
     def console_route(
-        path: str, action: Action, summary: str, body: type[BaseModel], roles: frozenset[Role]
+        path: str, action: Action, summary: str, body: type[BaseModel], act: authz.Act
     ) -> None:
         @api.route(
             "POST",
             f"/hearings/{{hearing_id}}/stream/{path}",
             summary=summary,
             tag="console",
-            roles=roles,
+            act=act,
             body=body,
             responses={200: OutcomeOut},
             errors=(409, 503),
@@ -233,34 +233,48 @@ def register_console(
 
         handler.__name__ = f"stream_{action.value}"
 
-    console_route("prepare", Action.PREPARE, "Start recording early", ReasonOptional, CONSOLE)
+    console_route("prepare", Action.PREPARE, "Start recording early", ReasonOptional, RUN)
     console_route(
         "discipline-announced",
         Action.DISCIPLINE_ANNOUNCED,
         "Court discipline announced (宣布法庭纪律): go live",
         ReasonOptional,
-        CONSOLE,
+        Act.STREAM_RUN,
     )
-    console_route("pause", Action.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, HIDE)
-    console_route("resume", Action.RESUME, "Resume the broadcast (恢复)", ReasonOptional, CONSOLE)
+    console_route("pause", Action.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, PAUSE)
+    console_route("resume", Action.RESUME, "Resume the broadcast (恢复)", ReasonOptional, RUN)
     console_route(
         "end-stream",
         Action.END_STREAM,
         "End the broadcast for good after an incident; the recording goes on",
         ReasonRequired,
-        HIDE,
+        Act.STREAM_END,
     )
     console_route(
-        "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, CONSOLE
+        "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, Act.STREAM_RUN
     )
-    console_route("abort", Action.ABORT, "Abort the stream and recording", ReasonRequired, HIDE)
+    console_route(
+        "abort",
+        Action.ABORT,
+        "Abort a started stream and its recording (the room's clerk, technicians, admins)",
+        ReasonRequired,
+        Act.STREAM_ABORT,
+    )
+
+    console_route(
+        "reopen",
+        Action.REOPEN,
+        "Reopen an aborted stream (administrators; reason required, audited): back to booked",
+        ReasonRequired,
+        Act.STREAM_REOPEN,
+    )
 
     @api.route(
         "POST",
         "/hearings/{hearing_id}/stream/restart-publisher",
         summary="Restart the room's public encoder (technicians); the recording is untouched",
         tag="operations",
-        roles=TECH,
+        act=Act.OPERATE,
         responses={200: OutcomeOut},
         errors=(409, 503),
     )
@@ -275,7 +289,7 @@ def register_console(
         "/hearings/{hearing_id}/stream/interruptions",
         summary="Start a recording interruption (recess, non-public evidence, mediation)",
         tag="console",
-        roles=CONSOLE,
+        act=Act.STREAM_RUN,
         body=InterruptionIn,
         responses={200: OutcomeOut},
         errors=(409, 503),
@@ -297,7 +311,7 @@ def register_console(
         "/hearings/{hearing_id}/stream/interruptions/end",
         summary="End the open recording interruption",
         tag="console",
-        roles=CONSOLE,
+        act=Act.STREAM_RUN,
         body=NoBody,
         responses={200: OutcomeOut},
         errors=(409, 503),
@@ -313,7 +327,7 @@ def register_console(
         "/hearings/{hearing_id}/stream/transcript",
         summary="Add a transcript line (forwarded to the courtroom's recorder)",
         tag="console",
-        roles=CONSOLE,
+        act=Act.STREAM_RUN,
         body=TranscriptIn,
         responses={200: TranscriptOut},
         errors=(409, 503),
@@ -426,7 +440,7 @@ def register_console(
         "/alerts/{alert_id}/acknowledge",
         summary="Acknowledge an alert (idempotent)",
         tag="operations",
-        roles=frozenset({Role.TECHNICIAN, Role.ADMIN}),
+        act=Act.OPERATE,
         body=NoBody,
         responses={200: AlertOut},
     )
