@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit, authz, bookings, hearings, planning
+from streamd import approvals, audit, authz, bookings, hearings, planning, throttle
 from streamd import auth as auth_core
 from streamd.casenumber import CaseNumberError, parse_case_number
 from streamd.config import Settings
 from streamd.court import mask_key
 from streamd.domain import Role
-from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
+from streamd.models import (
+    AuditEntry,
+    Booking,
+    Courtroom,
+    Department,
+    Hearing,
+    Line,
+    LoginThrottle,
+    User,
+)
 from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
 from streamd.store import Database
@@ -29,6 +40,7 @@ from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
+T = TypeVar("T")
 SESSION_COOKIE = "streamd_session"
 CSRF_HEADER = "X-CSRF-Token"
 ALL_ROLES = frozenset(Role)
@@ -104,6 +116,11 @@ class AuditQuery(BaseModel):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
+class UnlockOut(BaseModel):
+    username: str
+    was_locked: bool
+
+
 class Empty(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -121,8 +138,10 @@ def build_api(
     db: Database,
     settings: Settings,
     orchestrator: Callable[[], Orchestrator | None] = lambda: None,
+    verifier: Executor | None = None,
 ) -> Api:
-    """Declare every API route against this database and these settings."""
+    """`verifier` runs password hashing: argon2 is CPU-bound and slow by design, so it
+    gets threads of its own and a flood of wrong passwords never starves the database's."""
     zone = settings.zone
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     rules = load_rules(settings.policy_file)
@@ -173,6 +192,58 @@ def build_api(
             raise _unauthorised(str(exc)) from None
         raise _unauthorised("authentication required")
 
+    policy = throttle.Policy.of(settings)
+    password_hasher = auth_core.hasher_for(settings)
+
+    async def login(call: Call, issue: Callable[[Session, User], T]) -> T:
+        """Throttle, verify off the database's threads, then issue in one transaction.
+        A wrong password is audited and answered 401 after its count is committed."""
+        creds: Credentials = call.body
+        address = call.request.remote or "unknown"
+
+        def begin(*, session: Session) -> str | None:
+            throttle.begin_attempt(
+                session=session, username=creds.username, address=address, policy=policy
+            )
+            user = session.exec(select(User).where(User.username == creds.username)).first()
+            return user.password_hash if user is not None and user.active else None
+
+        try:
+            stored = await db.run(begin)
+        except throttle.Throttled as exc:
+            status, title = (423, "Locked") if exc.locked else (429, "Too many requests")
+            headers = {} if exc.locked else {"Retry-After": str(max(1, round(exc.retry_after)))}
+            raise ApiProblem(status, title, str(exc), headers=headers) from None
+        ok = await asyncio.get_running_loop().run_in_executor(
+            verifier, auth_core.verify_password, stored, creds.password, password_hasher
+        )
+
+        def finish(*, session: Session) -> tuple[bool, T | None]:
+            user = session.exec(select(User).where(User.username == creds.username)).first()
+            if not ok or user is None or not user.active:
+                row = session.exec(
+                    select(LoginThrottle).where(
+                        LoginThrottle.key == throttle.account_key(creds.username)
+                    )
+                ).one()
+                audit.record(
+                    session=session,
+                    actor=creds.username,
+                    action="auth.login_failed",
+                    obj=row,
+                    after={"address": address, "failures": row.failures, "locked": row.locked},
+                )
+                return False, None
+            throttle.succeeded(session=session, username=creds.username, address=address)
+            audit.record(session=session, actor=user.username, action="auth.login", obj=user)
+            return True, issue(session, user)
+
+        done, out = await db.run(finish)
+        if not done:
+            raise _unauthorised("wrong username or password")
+        assert out is not None
+        return out
+
     async def authorize(act: authz.Act, call: Call) -> None:
         """The one authorisation decision for a write: load what it reaches, then decide."""
         assert call.user is not None
@@ -215,12 +286,11 @@ def build_api(
         errors=(401,),
     )
     async def create_token(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> TokenOut:
-            user = _login(session, call.body, settings)
+        def issue(session: Session, user: User) -> TokenOut:
             token, row = auth_core.issue_token(session=session, user=user, ttl=ttl)
             return TokenOut(token=token, expires_at=row.expires_at.isoformat())
 
-        return dump(await db.run(work))
+        return dump(await login(call, issue))
 
     @api.route(
         "POST",
@@ -233,8 +303,7 @@ def build_api(
         errors=(401,),
     )
     async def create_session(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> tuple[str, SessionOut]:
-            user = _login(session, call.body, settings)
+        def issue(session: Session, user: User) -> tuple[str, SessionOut]:
             token, row = auth_core.issue_token(session=session, user=user, ttl=ttl, kind="session")
             assert row.csrf_token is not None
             out = SessionOut(
@@ -244,7 +313,7 @@ def build_api(
             )
             return token, out
 
-        token, out = await db.run(work)
+        token, out = await login(call, issue)
         response = dump(out)
         response.set_cookie(
             SESSION_COOKIE,
@@ -564,6 +633,33 @@ def build_api(
 
         return dump(await db.run(work))
 
+    @api.route(
+        "POST",
+        "/users/{user_id}/unlock",
+        summary="Lift a login lockout (administrators; audited)",
+        tag="auth",
+        act=authz.Act.ADMINISTER,
+        body=Empty,
+        responses={200: UnlockOut},
+    )
+    async def unlock_user(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> UnlockOut:
+            assert call.user is not None
+            user = session.get(User, call.params["user_id"])
+            if user is None:
+                raise not_found("user", call.params["user_id"])
+            was_locked = throttle.unlock(session=session, username=user.username)
+            audit.record(
+                session=session,
+                actor=call.user.username,
+                action="auth.unlock",
+                obj=user,
+                after={"was_locked": was_locked},
+            )
+            return UnlockOut(username=user.username, was_locked=was_locked)
+
+        return dump(await db.run(work))
+
     # ---- audit ---------------------------------------------------------------------------
 
     @api.route(
@@ -609,20 +705,6 @@ def _audit_out(row: AuditEntry) -> AuditOut:
         before=row.before,
         after=row.after,
     )
-
-
-def _login(session: Session, creds: Credentials, settings: Settings) -> User:
-    try:
-        user = auth_core.authenticate(
-            session=session,
-            username=creds.username,
-            password=creds.password,
-            password_hasher=auth_core.hasher_for(settings),
-        )
-    except auth_core.AuthError as exc:
-        raise _unauthorised(str(exc)) from None
-    audit.record(session=session, actor=user.username, action="auth.login", obj=user)
-    return user
 
 
 def _unauthorised(detail: str) -> ApiProblem:

@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -174,7 +175,14 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     app.router.add_get("/metrics", metrics)
     if orchestrate:
         app.cleanup_ctx.append(_orchestrate)
-    api = build_api(db=db, settings=settings, orchestrator=lambda: slot.current)
+    # argon2 is slow by design: its own two threads, never the database's pool.
+    verifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-verify")
+
+    async def _stop_verifier(_: web.Application) -> None:
+        verifier.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(_stop_verifier)
+    api = build_api(db=db, settings=settings, orchestrator=lambda: slot.current, verifier=verifier)
     api.install(app)
     doc = api.openapi(title="streamd API", version=version("streamd"))
     app[OPENAPI_KEY] = json.dumps(doc, ensure_ascii=False)
