@@ -18,9 +18,12 @@ from sqlmodel import select
 
 from streamd import importer
 from streamd.cells import csv_cell
+from streamd.court import redact_url
 from streamd.models import Booking, Court, Department
 from streamd.policy import load_rules
 from streamd.store import Database
+from streamd.web import create_app
+from streamd.web.console_api import last_event_id
 from streamd.web.pages import local_path
 from tests.conftest import Client, hearing_body, make_hearing, token
 from tests.test_pages import login
@@ -183,3 +186,89 @@ async def test_pages_refuse_dates_at_the_calendars_ends(client: Client, page: st
     await login(client, "admin")
     resp = await client.get(page)
     assert resp.status == 422
+
+
+# ---- edge input and headers -----------------------------------------------------------------
+
+
+async def test_deeply_nested_json_is_a_400_not_a_500(client: Client) -> None:
+    for body in (b"[" * 20_000 + b"]" * 20_000, b'{"a":' * 50 + b"1" + b"}" * 50):
+        resp = await client.post(
+            "/api/v1/auth/token", data=body, headers={"Content-Type": "application/json"}
+        )
+        assert resp.status == 400, await resp.text()
+
+
+def test_a_huge_last_event_id_starts_the_feed_afresh() -> None:
+    assert last_event_id("9" * 5000) is None
+    assert last_event_id("١٢") is None  # digits, but not ours
+    assert last_event_id(" 42 ") == 42
+
+
+async def test_json_routes_take_only_json(client: Client) -> None:
+    body = json.dumps({"username": "clerk", "password": "x" * 10})
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        resp = await client.post("/api/v1/auth/session", data=body, headers={"Content-Type": kind})
+        assert resp.status == 415, kind
+
+
+async def test_login_from_another_site_is_refused(client: Client) -> None:
+    creds = {"username": "clerk", "password": "correct-horse-battery"}
+    resp = await client.post(
+        "/api/v1/auth/session", json=creds, headers={"Origin": "https://evil.example"}
+    )
+    assert resp.status == 403
+    resp = await client.post(
+        "/api/v1/auth/session", json=creds, headers={"Sec-Fetch-Site": "cross-site"}
+    )
+    assert resp.status == 403
+    origin = f"http://{client.host}:{client.port}"
+    resp = await client.post("/api/v1/auth/session", json=creds, headers={"Origin": origin})
+    assert resp.status == 200
+
+
+async def test_every_response_carries_the_security_headers(client: Client) -> None:
+    clerk = await token(client, "clerk")
+    for path in ("/api/v1/me", "/api/v1/hearings", "/api/v1/nothing-here"):
+        resp = await client.get(path, headers=clerk)
+        assert resp.headers["Cache-Control"] == "no-store", path
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+        assert resp.headers["Server"] == "streamd"
+        assert "Strict-Transport-Security" not in resp.headers
+    resp = await client.get("/public/announcements")
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert "frame-ancestors" in resp.headers["Content-Security-Policy"]
+
+
+async def test_secure_cookies_come_with_hsts(
+    aiohttp_client: Any, settings: Any, database: Database, users: dict[str, str]
+) -> None:
+    app = create_app(settings=settings.model_copy(update={"secure_cookies": True}), db=database)
+    client = await aiohttp_client(app)
+    resp = await client.get("/healthz")
+    assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
+
+
+async def test_the_hls_route_refuses_a_symlink_out_of_its_folder(
+    aiohttp_client: Any, settings: Any, database: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "agents" / "room-01" / "hls"
+    folder.mkdir(parents=True)
+    (folder / "seg-1.ts").write_bytes(b"segment")
+    (tmp_path / "court-secret.ts").write_bytes(b"secret")
+    (folder / "leak.ts").symlink_to(tmp_path / "court-secret.ts")
+    (folder / "alias.ts").symlink_to(folder / "seg-1.ts")
+    template = str(tmp_path / "agents" / "{room}" / "hls" / "index.m3u8")
+    app = create_app(settings=settings.model_copy(update={"monitor_hls": template}), db=database)
+    client = await aiohttp_client(app)
+    assert (await client.get("/hls/room-01/seg-1.ts")).status == 200
+    for name in ("leak.ts", "alias.ts"):
+        assert (await client.get(f"/hls/room-01/{name}")).status == 404
+
+
+def test_urls_in_logs_never_carry_the_key() -> None:
+    shown = redact_url("rtmp://push.example.cn/live/abcdef123456")
+    assert "abcdef123456" not in shown and shown.startswith("rtmp://push.example.cn/live/")
+    assert "s3cret" not in redact_url("srt://u:s3cret@host:9000?streamid=s3cret")
+    assert redact_url("/var/lib/streamd/hls/index.m3u8") == "/var/lib/streamd/hls/index.m3u8"

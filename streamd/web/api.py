@@ -303,6 +303,10 @@ def build_api(
         errors=(401,),
     )
     async def create_session(call: Call) -> web.StreamResponse:
+        # Login CSRF: another site must not log the browser in as the attacker.
+        if not same_origin(call.request):
+            raise ApiProblem(403, "Forbidden", "a login from another site is refused")
+
         def issue(session: Session, user: User) -> tuple[str, SessionOut]:
             token, row = auth_core.issue_token(session=session, user=user, ttl=ttl, kind="session")
             assert row.csrf_token is not None
@@ -705,6 +709,15 @@ def _audit_out(row: AuditEntry) -> AuditOut:
         before=row.before,
         after=row.after,
     )
+
+
+def same_origin(request: web.Request) -> bool:
+    """Whether the browser says the request comes from this server's own pages (or sends
+    no Origin at all, as scripts and old browsers do)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    return origin.partition("://")[2] == request.host
 
 
 def _unauthorised(detail: str) -> ApiProblem:

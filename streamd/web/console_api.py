@@ -171,6 +171,15 @@ class FeedQuery(BaseModel):
     )
 
 
+def last_event_id(header: str) -> int | None:
+    """The id a reconnecting browser sends back; anything that is not one of ours (they
+    fit in 18 digits) starts the feed afresh rather than failing an open stream."""
+    text = header.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    return int(text)
+
+
 def _outcome(out: Outcome) -> OutcomeOut:
     return OutcomeOut(
         hearing_id=out.hearing_id,
@@ -469,7 +478,7 @@ def register_console(
     async def feed(call: Call) -> web.StreamResponse:
         orch = running()
         types = call.query.types.split(",") if call.query.types else None
-        last = call.request.headers.get("Last-Event-ID", "")
+        after = last_event_id(call.request.headers.get("Last-Event-ID", ""))
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -479,9 +488,7 @@ def register_console(
         )
         await response.prepare(call.request)
         await response.write(b": streamd live feed\nretry: 2000\n\n")
-        messages = orch.feed.listen(
-            types, after=int(last) if last.isdigit() else None, heartbeat=HEARTBEAT_SECONDS
-        )
+        messages = orch.feed.listen(types, after=after, heartbeat=HEARTBEAT_SECONDS)
         try:
             async for msg in messages:
                 await response.write(msg.sse() if msg is not None else b": keep-alive\n\n")

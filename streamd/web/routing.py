@@ -74,20 +74,26 @@ def dump(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
     )
 
 
-def _check_text(value: Any, where: str) -> None:
+MAX_DEPTH = 32  # no body the API takes nests deeper than a few levels
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _check_text(value: Any, where: str, depth: int = 0) -> None:
     """Refuse control characters and lone surrogates up front: databases choke on NUL, XML
     (the XLSX export) on the others, and no client means them (streamd.validation)."""
     if isinstance(value, str):
         problem = text_problem(value)
         if problem is not None:
             raise field_problem(422, "Unprocessable content", where, problem)
+    elif isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise field_problem(400, "Malformed request", where, _TOO_DEEP)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, f"{where}.{key}")
+            _check_text(key, where, depth + 1)
+            _check_text(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_text(item, f"{where}[{i}]")
+            _check_text(item, f"{where}[{i}]", depth + 1)
 
 
 class Api:
@@ -173,6 +179,12 @@ class Api:
                     raise from_validation(exc, where="query") from None
             body = None
             if route.body is not None:
+                # A cross-site form can post text/plain or form data without a preflight;
+                # only a script allowed by CORS (none is) can send application/json.
+                if request.content_type != "application/json":
+                    raise ApiProblem(
+                        415, "Unsupported media type", "send the body as application/json"
+                    )
                 body = route.body.model_validate(await _read_json(request))
             call = Call(request=request, user=user, body=body, query=query, params=params)
             if route.act is not None and route.act not in authz.OPEN_ACTS:
@@ -301,5 +313,7 @@ async def _read_json(request: web.Request) -> Any:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise field_problem(400, "Malformed request", "body", f"not valid JSON: {exc}") from None
+    except RecursionError:  # `[[[[...` deeper than the parser's stack
+        raise field_problem(400, "Malformed request", "body", _TOO_DEEP) from None
     _check_text(data, "body")
     return data
