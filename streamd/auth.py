@@ -6,6 +6,7 @@ is stored, so a leaked database does not hand out working sessions.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable
@@ -15,14 +16,35 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from streamd.config import Settings
 from streamd.domain import Role
 from streamd.models import AuthToken, Department, User, utcnow
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{2,64}$"
 MIN_PASSWORD_LENGTH = 8
-_HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
-# A real hash to verify against when the user does not exist, so timing does not tell.
-_DUMMY_HASH = _HASHER.hash("streamd-timing-equaliser")
+# argon2-cffi's recommended parameters (RFC 9106's second choice): 3 passes over 64 MiB.
+DEFAULT_TIME_COST = 3
+DEFAULT_MEMORY_KIB = 65536
+
+
+@functools.cache
+def hasher(
+    time_cost: int = DEFAULT_TIME_COST, memory_kib: int = DEFAULT_MEMORY_KIB
+) -> PasswordHasher:
+    """The argon2id hasher for these costs (settings `password_hash_*`; tests set them low).
+    A stored hash carries its own parameters, so raising the cost keeps old hashes valid."""
+    return PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1)
+
+
+def hasher_for(settings: Settings) -> PasswordHasher:
+    return hasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
+
+
+@functools.cache
+def _dummy_hash(h: PasswordHasher) -> str:
+    """A real hash to verify against when the user does not exist, so timing does not tell.
+    Made on first use, not at import."""
+    return h.hash("streamd-timing-equaliser")
 
 
 class AuthError(Exception):
@@ -33,10 +55,10 @@ class UserExistsError(ValueError):
     pass
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, h: PasswordHasher | None = None) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise ValueError(f"password must have at least {MIN_PASSWORD_LENGTH} characters")
-    return _HASHER.hash(password)
+    return (h or hasher()).hash(password)
 
 
 def create_user(
@@ -47,6 +69,7 @@ def create_user(
     roles: Iterable[Role],
     display_name: str = "",
     department: str | None = None,
+    password_hasher: PasswordHasher | None = None,
 ) -> User:
     """`department` is a department code; department heads decide for that department only."""
     if session.exec(select(User).where(User.username == username)).first():
@@ -63,7 +86,7 @@ def create_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, password_hasher),
         roles=role_list,
         department_id=department_id,
     )
@@ -72,15 +95,26 @@ def create_user(
     return user
 
 
-def authenticate(*, session: Session, username: str, password: str) -> User:
+def authenticate(
+    *, session: Session, username: str, password: str, password_hasher: PasswordHasher | None = None
+) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
-    try:
-        _HASHER.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        raise AuthError("wrong username or password") from None
+    stored = user.password_hash if user else None
+    if not verify_password(stored, password, password_hasher):
+        raise AuthError("wrong username or password")
     if user is None or not user.active:
         raise AuthError("wrong username or password")
     return user
+
+
+def verify_password(stored: str | None, password: str, h: PasswordHasher | None = None) -> bool:
+    """Pure CPU, no database: the server runs it on its own small pool, never the database's.
+    An unknown user (`stored` None) costs one verification too, so timing does not tell."""
+    h = h or hasher()
+    try:
+        return bool(h.verify(stored or _dummy_hash(h), password)) and stored is not None
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def _digest(token: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from streamd import court, importer
-from streamd.auth import UserExistsError, create_user
+from streamd.auth import UserExistsError, create_user, hasher_for
 from streamd.config import ConfigError, Settings, load_settings
 from streamd.demo.day import DEFAULT_SPEED
 from streamd.domain import Role
@@ -272,6 +272,7 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
             roles=[Role(r) for r in args.role],
             display_name=args.display_name or args.name,
             department=args.department,
+            password_hasher=hasher_for(settings),
         )
     except (UserExistsError, ValueError) as exc:
         raise CliError(str(exc)) from exc

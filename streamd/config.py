@@ -50,6 +50,33 @@ class Settings(BaseSettings):
     token_ttl_seconds: int = Field(
         default=12 * 3600, ge=60, le=30 * 24 * 3600, description="Lifetime of API tokens."
     )
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, le=20, description="argon2id passes per password hash (1 in tests)."
+    )
+    password_hash_memory_kib: int = Field(
+        default=65536,
+        ge=8,
+        le=4 * 1024 * 1024,
+        description="argon2id memory per password hash in KiB (64 MiB; 8 in tests).",
+    )
+    login_free_failures: int = Field(
+        default=3, ge=1, le=100, description="Wrong passwords in a row before logins slow down."
+    )
+    login_delay_seconds: float = Field(
+        default=1.0, ge=0, le=3600, description="The first delay; it doubles with each failure."
+    )
+    login_max_delay_seconds: float = Field(
+        default=900.0, ge=0, le=86400, description="The longest delay between attempts."
+    )
+    login_lockout_failures: int = Field(
+        default=20,
+        ge=2,
+        le=10000,
+        description="Wrong passwords in a row that lock an account until an admin unlocks it.",
+    )
+    login_address_free_failures: int = Field(
+        default=10, ge=1, le=10000, description="Wrong passwords from one address before delays."
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when served over HTTPS)."
     )

@@ -183,3 +183,19 @@ def mask_key(key: str) -> str:
     if len(key) <= 4:
         return "****"
     return f"{key[:2]}****{key[-2:]}"
+
+
+def redact_url(url: str) -> str:
+    """A push or pull URL fit for a log: the password and the stream key (the path's last
+    part, as RTMP carries it; any query, as SRT and signed HLS do) masked."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.scheme or parts.scheme == "file":
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "****@" + netloc.rpartition("@")[2]
+    head, sep, key = parts.path.rpartition("/")
+    path = f"{head}{sep}{mask_key(key)}" if key and parts.scheme.startswith("rtmp") else parts.path
+    return urlunsplit((parts.scheme, netloc, path, "****" if parts.query else "", ""))

@@ -6,7 +6,7 @@ the API would refuse can never come in through a file, and the other way round.
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +26,7 @@ from streamd.casenumber import CaseNumber, parse_case_number
 from streamd.domain import HearingStatus, Procedure, SessionKind
 from streamd.models import Booking, Courtroom, Department, Hearing, utcnow
 from streamd.store import paged
+from streamd.validation import SaneDate, SaneDateTime
 
 MAX_SESSION = timedelta(hours=24)
 TEXT = Annotated[str, Field(min_length=1, max_length=128)]
@@ -81,8 +82,8 @@ class _HearingFields(BaseModel):
     clerk: str = Field(min_length=1, max_length=64)
     department: str = Field(min_length=1, max_length=32, description="Department code.")
     courtroom: str = Field(min_length=1, max_length=32, description="Courtroom code.")
-    start: datetime
-    end: datetime
+    start: SaneDateTime
+    end: SaneDateTime
 
     @field_validator("start", "end")
     @classmethod
@@ -123,8 +124,8 @@ class HearingUpdate(BaseModel):
     clerk: str | None = Field(default=None, min_length=1, max_length=64)
     department: str | None = Field(default=None, min_length=1, max_length=32)
     courtroom: str | None = Field(default=None, min_length=1, max_length=32)
-    start: datetime | None = None
-    end: datetime | None = None
+    start: SaneDateTime | None = None
+    end: SaneDateTime | None = None
     status: HearingStatus | None = None
 
     @field_validator("start", "end")
@@ -165,9 +166,9 @@ class HearingPublic(BaseModel):
 class HearingQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    on: date | None = Field(default=None, description="Hearings starting on this local date.")
-    since: datetime | None = Field(default=None, description="Start at or after.")
-    until: datetime | None = Field(default=None, description="Start before.")
+    on: SaneDate | None = Field(default=None, description="Hearings starting on this local date.")
+    since: SaneDateTime | None = Field(default=None, description="Start at or after.")
+    until: SaneDateTime | None = Field(default=None, description="Start before.")
     courtroom: str | None = Field(default=None, max_length=32)
     department: str | None = Field(default=None, max_length=32)
     status: HearingStatus | None = None

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from streamd import approvals
 from streamd.hearings import HearingCreate, UnknownReference, upsert_hearing
 from streamd.policy import Ruleset
+from streamd.validation import text_problem
 
 # Header aliases: court exports use Chinese headers, scripts use the API's English names.
 HEADERS: dict[str, str] = {
@@ -166,6 +167,17 @@ def _field_of(err: Any) -> str:
     return ".".join(loc) or "(row)"
 
 
+def _text_errors(number: int, record: dict[str, Any]) -> list[RowError]:
+    """The API's rule for text, applied to every cell (streamd.validation)."""
+    found = []
+    for name, value in record.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str) and (problem := text_problem(item)) is not None:
+                found.append(RowError(number, name, problem))
+                break
+    return found
+
+
 def validate_records(
     records: Iterable[tuple[int, dict[str, Any]]], *, zone: ZoneInfo
 ) -> tuple[list[tuple[int, HearingCreate]], list[RowError]]:
@@ -174,7 +186,16 @@ def validate_records(
     seen: dict[tuple[str, Any], int] = {}
     for number, record in records:
         try:
-            data = HearingCreate.model_validate(_normalise(record), context={"zone": zone})
+            normalised = _normalise(record)
+        except ValueError as exc:
+            errors.append(RowError(number, "(row)", str(exc)))
+            continue
+        bad_text = _text_errors(number, normalised)
+        if bad_text:
+            errors.extend(bad_text)
+            continue
+        try:
+            data = HearingCreate.model_validate(normalised, context={"zone": zone})
         except ValidationError as exc:
             errors.extend(
                 RowError(number, _field_of(e), e["msg"].removeprefix("Value error, "))

@@ -1,6 +1,7 @@
 """A hearing's stream lifecycle, decided without touching anything.
 
-`booked → preparing → ready → live ⇄ paused → ended`, `aborted` from anywhere, and
+`booked → preparing → ready → live ⇄ paused → ended`, `aborted` from anywhere (an
+administrator may reopen an aborted stream: back to `booked`), and
 `off_air` when an incident ends the broadcast while the hearing (and its recording) go on.
 The orchestrator persists the step, then sends its command. Repeats are no-ops, so a
 double click does one thing; a pause is never an error, because a clerk who presses pause
@@ -35,6 +36,7 @@ class Action(StrEnum):
     END_STREAM = "end_stream"
     ADJOURNED = "adjourned"  # 休庭/闭庭: stop everything
     ABORT = "abort"
+    REOPEN = "reopen"  # an administrator undoes an abort: back to booked, with a reason
 
 
 S = StreamState
@@ -65,6 +67,12 @@ def _same(now: StreamState) -> Step:
 
 def step(now: StreamState, action: Action) -> Step:
     """What `action` does in state `now`: the state after, and the command to send."""
+    if action is Action.REOPEN:
+        # The only way out of a terminal state: an abort must never leave a hearing that
+        # can no longer be recorded. An adjourned hearing stays closed.
+        if now is S.ABORTED:
+            return Step(S.BOOKED)
+        return _refuse(now, f"only an aborted stream can be reopened; it is {now.value}")
     if now in TERMINAL:
         if action in (Action.PAUSE, Action.ABORT, Action.END_STREAM, Action.ADJOURNED):
             return _same(now)

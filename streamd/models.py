@@ -249,6 +249,18 @@ class AuthToken(SQLModel, table=True):
     revoked: bool = False
 
 
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins in a row per account (`user:NAME`) or address (`addr:IP`)."""
+
+    __tablename__ = "login_throttle"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = _text(200, unique=True)
+    failures: int = 0
+    last_failure_at: datetime | None = _time(nullable=True, default=None)
+    next_allowed_at: datetime | None = _time(nullable=True, default=None)
+    locked: bool = False
+
+
 class AuditEntry(SQLModel, table=True):
     """Append-only: the migration installs triggers that refuse UPDATE and DELETE."""
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 from sqlmodel import Session, col, or_, select
 
 from streamd import audit
 from streamd.models import Line, LineOutage, User, utcnow
+from streamd.validation import sane_datetime as sane
 
 FOREVER = 1 << 62  # the allocation engine's "always", in seconds
 REACH = timedelta(days=366)  # how far ahead a maintenance window may be booked
@@ -33,8 +35,12 @@ class OutageReport(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str = Field(min_length=2, max_length=512, description="What is wrong, for the log.")
-    start: AwareDatetime | None = Field(default=None, description="Default: now.")
-    end: AwareDatetime | None = Field(default=None, description="Default: until restored.")
+    start: Annotated[AwareDatetime, AfterValidator(sane)] | None = Field(
+        default=None, description="Default: now."
+    )
+    end: Annotated[AwareDatetime, AfterValidator(sane)] | None = Field(
+        default=None, description="Default: until restored."
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> OutageReport:

@@ -25,10 +25,12 @@ from sqlmodel import Session, col, select
 
 from streamd import approvals, streamed
 from streamd.approvals import LEVEL_ZH, Status
+from streamd.cells import csv_cell, xml_safe
 from streamd.domain import BookingStatus, HearingStatus
 from streamd.models import Booking, Courtroom, Department, Hearing, Stream
 from streamd.policy import ApprovalLevel, Outcome, Ruleset
 from streamd.store import in_batches
+from streamd.validation import check_year
 
 Cell = str | int | float | None
 
@@ -65,6 +67,10 @@ def parse_month(text: str) -> date:
         first = datetime.strptime(text, "%Y-%m").date()
     except ValueError:
         raise ReportError(f"month {text!r}: use YYYY-MM, e.g. 2026-10") from None
+    try:
+        check_year(first)
+    except ValueError as exc:
+        raise ReportError(f"month {text!r}: {exc}") from None
     return first
 
 
@@ -239,8 +245,14 @@ def to_xlsx(report: MonthlyReport) -> bytes:
         sheet.append(list(table.headers))
         for cell in sheet[1]:
             cell.font = Font(bold=True)
-        for row in table.rows:
-            sheet.append(list(row))
+        for r, row in enumerate(table.rows, start=2):
+            for c, value in enumerate(row, start=1):
+                cell = sheet.cell(r, c)
+                if isinstance(value, str):
+                    cell.value = xml_safe(value)
+                    cell.data_type = "s"  # text, never a formula (streamd.cells)
+                else:
+                    cell.value = value
         for i, header in enumerate(table.headers, start=1):
             width = max([len(str(header)) * 2, *(len(str(r[i - 1] or "")) * 2 for r in table.rows)])
             sheet.column_dimensions[sheet.cell(1, i).column_letter].width = min(60, width + 2)
@@ -262,5 +274,5 @@ def to_csv(report: MonthlyReport) -> bytes:
         writer.writerow([])
         writer.writerow([table.sheet])
         writer.writerow(table.headers)
-        writer.writerows(["" if c is None else c for c in row] for row in table.rows)
+        writer.writerows(["" if c is None else csv_cell(c) for c in row] for row in table.rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

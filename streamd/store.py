@@ -46,11 +46,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            # pysqlite's own transaction handling begins late and commits a SAVEPOINT on
+            # RELEASE, so `begin_nested()` rolled nothing back. SQLAlchemy's documented
+            # recipe: the driver does nothing, SQLAlchemy emits BEGIN itself (`_begin`).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: sa.Connection) -> None:
+            # IMMEDIATE: take the write lock at the start, so a transaction that reads and
+            # then writes queues on the busy timeout instead of failing on a stale snapshot.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)

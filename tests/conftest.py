@@ -16,7 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from streamd import court
-from streamd.auth import create_user
+from streamd.auth import create_user, hasher_for
 from streamd.config import Settings, load_settings
 from streamd.domain import Role
 from streamd.store import Database, upgrade
@@ -30,6 +30,17 @@ SAMPLE_CSV = ROOT / "schedules" / "sample-fortnight.csv"
 PG_URL = os.environ.get("STREAMD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct-horse-battery"
+DEPARTMENT_ROLES = frozenset({Role.CLERK, Role.JUDGE, Role.DEPARTMENT_HEAD})
+# argon2 at its lowest cost: the suite hashes and verifies thousands of passwords.
+FAST_HASHING = {"password_hash_time_cost": 1, "password_hash_memory_kib": 8}
+# A clerk acts for their own department only: one per department of the sample court.
+CLERK_OF = {
+    "civil-1": "clerk",
+    "civil-2": "clerk-civil-2",
+    "criminal": "clerk-criminal",
+    "admin": "clerk-admin",
+    "family": "clerk-family",
+}
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]
 
@@ -60,6 +71,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         data_dir=str(tmp_path / "data"),
         database_url=db_url,
         court_config_dir=str(COURT_DIR),
+        **FAST_HASHING,
     )
 
 
@@ -74,14 +86,30 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def users(database: Database) -> dict[str, str]:
-    """One user per role, named after it; all share PASSWORD."""
+def users(database: Database, settings: Settings) -> dict[str, str]:
+    """One user per role, named after it; all share PASSWORD. The department-scoped roles
+    (clerk, judge, department head) belong to civil-1, where `hearing_body` files hearings."""
     for role in Role:
-        dept = "civil-1" if role is Role.DEPARTMENT_HEAD else None
+        dept = "civil-1" if role in DEPARTMENT_ROLES else None
         database.call(
-            create_user, username=role.value, password=PASSWORD, roles=[role], department=dept
+            create_user,
+            username=role.value,
+            password=PASSWORD,
+            roles=[role],
+            department=dept,
+            password_hasher=hasher_for(settings),
         )
-    return {role.value: PASSWORD for role in Role}
+    for dept, name in CLERK_OF.items():
+        if name != Role.CLERK.value:
+            database.call(
+                create_user,
+                username=name,
+                password=PASSWORD,
+                roles=[Role.CLERK],
+                department=dept,
+                password_hasher=hasher_for(settings),
+            )
+    return {role.value: PASSWORD for role in Role} | {n: PASSWORD for n in CLERK_OF.values()}
 
 
 def future(days: int = 7, hour: int = 9) -> datetime:
@@ -124,8 +152,8 @@ async def token(client: Client, username: str) -> dict[str, str]:
 
 
 async def make_hearing(client: Client, **overrides: Any) -> dict[str, Any]:
-    resp = await client.post(
-        "/api/v1/hearings", json=hearing_body(**overrides), headers=await token(client, "clerk")
-    )
+    body = hearing_body(**overrides)
+    clerk = CLERK_OF.get(body["department"], "clerk")
+    resp = await client.post("/api/v1/hearings", json=body, headers=await token(client, clerk))
     assert resp.status == 201, await resp.text()
     return dict(await resp.json())

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from streamd import court
-from streamd.auth import create_user
+from streamd.auth import create_user, hasher_for
 from streamd.config import Settings, load_settings
 from streamd.orchestrator import Orchestrator
 from streamd.orchestrator.rooms import room_key
@@ -161,13 +161,26 @@ async def court_(
         agent_silence_seconds=3,
         scheduler_seconds=0.2,
         monitor_hls=str(tmp_path / "media" / "{room}" / "hls" / "index.m3u8"),
+        password_hash_time_cost=1,
+        password_hash_memory_kib=8,
         **court_settings,
     )
     db = Database.from_url(settings.effective_database_url)
     upgrade(db.engine)
     db.call(court.apply_structure, structure=court.read_structure(tmp_path / "court"), actor="test")
-    for user, role in (("clerk", "clerk"), ("technician", "technician"), ("admin", "admin")):
-        db.call(create_user, username=user, password=PASSWORD, roles=[role])
+    for user, role, dept in (
+        ("clerk", "clerk", "civil-1"),  # the court's one department runs every room
+        ("technician", "technician", None),
+        ("admin", "admin", None),
+    ):
+        db.call(
+            create_user,
+            username=user,
+            password=PASSWORD,
+            roles=[role],
+            department=dept,
+            password_hasher=hasher_for(settings),
+        )
     app = create_app(settings=settings, db=db, orchestrate=True)
     client = await aiohttp_client(app)
 

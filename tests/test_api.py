@@ -129,7 +129,11 @@ async def test_validation_problems_name_the_field(client: Client) -> None:
         "/api/v1/hearings", json=hearing_body(courtroom="room-99"), headers=clerk
     )
     assert (await resp.json())["errors"][0]["field"] == "body.courtroom"
-    resp = await client.post("/api/v1/hearings", data=b"{not json", headers=clerk)
+    resp = await client.post(
+        "/api/v1/hearings",
+        data=b"{not json",
+        headers={**clerk, "Content-Type": "application/json"},
+    )
     assert resp.status == 400
     resp = await client.post("/api/v1/hearings", json=hearing_body(cause="a\x00b"), headers=clerk)
     assert resp.status == 422

@@ -101,7 +101,7 @@ async def test_the_court_runs_a_hearing_through_the_pages(
     court_: Court, browser: Browser, tmp_path: Path
 ) -> None:
     for user, role, dept in (
-        ("judge", "judge", None),
+        ("judge", "judge", "civil-1"),
         ("depthead", "department_head", "civil-1"),
         ("leader", "court_leader", None),
     ):

@@ -57,6 +57,15 @@ def test_an_ended_broadcast_never_comes_back() -> None:
     assert step(S.OFF_AIR, A.ADJOURNED).command is CommandKind.STOP
 
 
+def test_only_an_aborted_stream_reopens_and_to_booked() -> None:
+    assert step(S.ABORTED, A.REOPEN) == step(S.ABORTED, A.REOPEN)
+    assert step(S.ABORTED, A.REOPEN).after is S.BOOKED
+    assert step(step(S.ABORTED, A.REOPEN).after, A.PREPARE).ok  # recordable again
+    for state in set(S) - {S.ABORTED}:
+        assert not step(state, A.REOPEN).ok
+    assert not step(S.ABORTED, A.PREPARE).ok  # without the reopen, nothing records
+
+
 def test_going_live_needs_a_recording() -> None:
     for state in (S.BOOKED, S.PREPARING):
         assert not step(state, A.DISCIPLINE_ANNOUNCED).ok
@@ -71,8 +80,11 @@ def test_invariants(actions: list[Action]) -> None:
             assert result.after is state and result.command is None
         if result.noop:
             assert result.after is state and result.command is None
-        if state in TERMINAL:
-            assert result.after is state  # terminal states absorb everything
+        if state in TERMINAL and action is not A.REOPEN:
+            assert result.after is state  # terminal states absorb everything but a reopen
+        if action is A.REOPEN:
+            assert result.after is (S.BOOKED if state is S.ABORTED else state)
+            assert result.command is None
         if result.after in PUBLIC and state not in PUBLIC:
             # Only the announcement of court discipline puts a room on air.
             assert action is A.DISCIPLINE_ANNOUNCED and state is S.READY

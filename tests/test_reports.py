@@ -127,7 +127,7 @@ async def court_month(client: Client, database: Database) -> dict[str, int]:
         department="criminal",
         parties=["公诉机关 示例区人民检察院", "被告人 王小明"],
     )
-    await book(client, ids["criminal"])
+    await call(client, "POST", "/bookings", "clerk-criminal", {"hearing_id": ids["criminal"]})
     for key in ("busy1", "busy2", "criminal"):
         went_live(database, ids[key])
     went_live(database, ids["busy3"], ack="refused")

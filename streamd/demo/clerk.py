@@ -78,9 +78,14 @@ class Outcome:
 
 
 class Clerks:
-    def __init__(self, api: Api, script: Script, say: Say, hang: Hang) -> None:
-        self.api, self.script, self.say, self.hang = api, script, say, hang
+    def __init__(self, desks: dict[str, Api], script: Script, say: Say, hang: Hang) -> None:
+        # One clerk per department: a clerk files and runs only their own department's
+        # hearings (streamd.authz).
+        self.desks, self.script, self.say, self.hang = desks, script, say, hang
         self.outcomes = {t.hearing.key: Outcome(t) for t in script.hearings}
+
+    def _api(self, o: Outcome) -> Api:
+        return self.desks[o.timed.hearing.department]
 
     # ---- before the day ------------------------------------------------------------
 
@@ -103,13 +108,13 @@ class Clerks:
                 "start": t.start.isoformat(),
                 "end": t.end.isoformat(),
             }
-            status, out = await self.api.call("POST", "/hearings", body)
+            status, out = await self._api(self.outcomes[h.key]).call("POST", "/hearings", body)
             if status not in (200, 201):
                 raise ApiError(f"hearing {h.case_number}: {status} {detail(out)}")
             self.outcomes[h.key].hearing_id = out["id"]
         for t in self.script.hearings:
             o = self.outcomes[t.hearing.key]
-            status, out = await self.api.call(
+            status, out = await self._api(o).call(
                 "POST", "/bookings", {"hearing_id": o.hearing_id, "late_reason": LATE_REASON}
             )
             if status in (200, 201) and out["line"]:
@@ -159,13 +164,13 @@ class Clerks:
                 self.say(f"{where} 宣布法庭纪律，不直播 / not streamed: {detail(out)}")
             await self._transcript(o, "审判长", "现在开庭。书记员宣布法庭纪律。", 1)
         elif cue.kind is CueKind.PAUSE:
-            status, out = await self.api.call(
+            status, out = await self._api(o).call(
                 "POST", f"/hearings/{hid}/stream/pause", {"reason": cue.reason}
             )
             self.say(f"{where} 暂停直播 / pause ({cue.reason}): {_answer(status, out)}")
             await self._transcript(o, "审判长", "请法警维持法庭秩序。", 2)
         elif cue.kind is CueKind.RESUME:
-            status, out = await self.api.call("POST", f"/hearings/{hid}/stream/resume", {})
+            status, out = await self._api(o).call("POST", f"/hearings/{hid}/stream/resume", {})
             self.say(f"{where} 恢复直播 / resume: {_answer(status, out)}")
         elif cue.kind is CueKind.HANG:
             hung = await self.hang(o.timed.hearing.room)
@@ -175,14 +180,14 @@ class Clerks:
             )
         elif cue.kind is CueKind.ADJOURN:
             await self._transcript(o, "审判长", "本案今天审理到此，现在休庭。", 3)
-            status, out = await self.api.call("POST", f"/hearings/{hid}/stream/adjourned", {})
+            status, out = await self._api(o).call("POST", f"/hearings/{hid}/stream/adjourned", {})
             o.adjourned = status == 200
             self.say(f"{where} 休庭 / adjourned: {_answer(status, out)}")
 
     async def _open(self, o: Outcome) -> tuple[int, Any]:
         deadline = asyncio.get_running_loop().time() + RETRY_OPEN_S
         while True:
-            status, out = await self.api.call(
+            status, out = await self._api(o).call(
                 "POST", f"/hearings/{o.hearing_id}/stream/discipline-announced", {}
             )
             if status != 409 or o.line is None or asyncio.get_running_loop().time() > deadline:
@@ -195,14 +200,14 @@ class Clerks:
         deadline = asyncio.get_running_loop().time() + READY_WITHIN_S
         last: Any = None
         while asyncio.get_running_loop().time() < deadline:
-            status, last = await self.api.call("GET", f"/hearings/{o.hearing_id}/stream")
+            status, last = await self._api(o).call("GET", f"/hearings/{o.hearing_id}/stream")
             if status == 200 and last["state"] != "preparing":
                 return
             await asyncio.sleep(0.2)
         raise ApiError(f"the room did not get ready within {READY_WITHIN_S:.0f} s: {last}")
 
     async def _transcript(self, o: Outcome, speaker: str, text: str, n: int) -> None:
-        status, out = await self.api.call(
+        status, out = await self._api(o).call(
             "POST",
             f"/hearings/{o.hearing_id}/stream/transcript",
             {"speaker": speaker, "text": text, "client_key": f"demo-{o.timed.hearing.key}-{n}"},
@@ -215,7 +220,7 @@ class Clerks:
         recordings end in the same place."""
         for o in self.outcomes.values():
             if o.opened and not o.adjourned and o.hearing_id is not None:
-                status, _ = await self.api.call(
+                status, _ = await self._api(o).call(
                     "POST", f"/hearings/{o.hearing_id}/stream/adjourned", {}
                 )
                 o.adjourned = status == 200

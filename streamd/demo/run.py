@@ -25,7 +25,7 @@ import psutil
 from aiohttp import web
 
 from streamd import court
-from streamd.auth import create_user
+from streamd.auth import create_user, hasher_for
 from streamd.broker import EmbeddedBroker
 from streamd.config import Settings
 from streamd.demo import stage as stage_mod
@@ -39,6 +39,8 @@ from streamd.store import Database, upgrade
 log = logging.getLogger(__name__)
 DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
     ("clerk", Role.CLERK, "书记员 王敏", "civil-1"),
+    ("clerk-civil-2", Role.CLERK, "书记员 孙丽", "civil-2"),
+    ("clerk-criminal", Role.CLERK, "书记员 郑宇", "criminal"),
     ("judge", Role.JUDGE, "承办法官 李明", "civil-1"),
     ("depthead", Role.DEPARTMENT_HEAD, "庭长 陈刚", "civil-1"),
     ("leader", Role.COURT_LEADER, "分管院领导 周华", None),
@@ -149,6 +151,7 @@ def _prepare_database(settings: Settings, stage: stage_mod.Stage) -> Database:
             roles=[role],
             display_name=display,
             department=department,
+            password_hasher=hasher_for(settings),
         )
     return db
 
@@ -213,7 +216,11 @@ async def run(base_settings: Settings, options: Options) -> int:
                 speed=options.speed,
             )
             clerks = Clerks(
-                Api(http, base, "clerk", "clerk" + PASSWORD_SUFFIX),
+                {
+                    dept: Api(http, base, name, name + PASSWORD_SUFFIX)
+                    for name, role, _, dept in DEMO_USERS
+                    if role is Role.CLERK and dept is not None
+                },
                 script,
                 _say,
                 agents.hang_publisher,

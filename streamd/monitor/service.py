@@ -25,6 +25,7 @@ import aiohttp
 
 from agents.slate import render
 from streamd.config import Settings
+from streamd.court import redact_url
 from streamd.monitor import alarms, records
 from streamd.monitor.detect import Classifier, Runs, Thumb
 from streamd.monitor.probe import (
@@ -103,7 +104,9 @@ class Watcher:
                         await self._watch_url()
                 except ProbeError as exc:
                     m.stats.read_errors += 1
-                    log.debug("monitor %s: %s", self.where, exc)
+                    # Never the stream key, not even at DEBUG: logs travel further than keys.
+                    shown = redact_url(self.where)
+                    log.debug("monitor %s: %s", shown, str(exc).replace(self.where, shown))
                 await self.save()
                 await asyncio.sleep(1.0)
                 since = max(since, *self.runs.last_end.values(), *(p.end for p in self.pending), 0)

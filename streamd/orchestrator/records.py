@@ -305,6 +305,8 @@ def persist_step(
         row.line_id = line_id
     if after in TERMINAL and row.adjourned_at is None:
         row.adjourned_at = at
+    if action == Action.REOPEN:
+        row.adjourned_at = None  # the abort is undone; the hearing's stream is open again
     session.add(row)
     session.add(
         StreamTransition(

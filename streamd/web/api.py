@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import Executor
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit, bookings, hearings, planning
+from streamd import approvals, audit, authz, bookings, hearings, planning, throttle
 from streamd import auth as auth_core
+from streamd.casenumber import CaseNumberError, parse_case_number
 from streamd.config import Settings
 from streamd.court import mask_key
 from streamd.domain import Role
-from streamd.models import AuditEntry, Booking, Courtroom, Department, Hearing, Line, User
+from streamd.models import (
+    AuditEntry,
+    Booking,
+    Courtroom,
+    Department,
+    Hearing,
+    Line,
+    LoginThrottle,
+    User,
+)
 from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
 from streamd.store import Database
@@ -28,6 +40,7 @@ from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
+T = TypeVar("T")
 SESSION_COOKIE = "streamd_session"
 CSRF_HEADER = "X-CSRF-Token"
 ALL_ROLES = frozenset(Role)
@@ -103,6 +116,11 @@ class AuditQuery(BaseModel):
     offset: int = Field(default=0, ge=0, le=1_000_000)
 
 
+class UnlockOut(BaseModel):
+    username: str
+    was_locked: bool
+
+
 class Empty(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -120,8 +138,10 @@ def build_api(
     db: Database,
     settings: Settings,
     orchestrator: Callable[[], Orchestrator | None] = lambda: None,
+    verifier: Executor | None = None,
 ) -> Api:
-    """Declare every API route against this database and these settings."""
+    """`verifier` runs password hashing: argon2 is CPU-bound and slow by design, so it
+    gets threads of its own and a flood of wrong passwords never starves the database's."""
     zone = settings.zone
     ttl = timedelta(seconds=settings.token_ttl_seconds)
     rules = load_rules(settings.policy_file)
@@ -172,7 +192,86 @@ def build_api(
             raise _unauthorised(str(exc)) from None
         raise _unauthorised("authentication required")
 
-    api = Api(prefix="/api/v1", authenticate=authenticate)
+    policy = throttle.Policy.of(settings)
+    password_hasher = auth_core.hasher_for(settings)
+
+    async def login(call: Call, issue: Callable[[Session, User], T]) -> T:
+        """Throttle, verify off the database's threads, then issue in one transaction.
+        A wrong password is audited and answered 401 after its count is committed."""
+        creds: Credentials = call.body
+        address = call.request.remote or "unknown"
+
+        def begin(*, session: Session) -> str | None:
+            throttle.begin_attempt(
+                session=session, username=creds.username, address=address, policy=policy
+            )
+            user = session.exec(select(User).where(User.username == creds.username)).first()
+            return user.password_hash if user is not None and user.active else None
+
+        try:
+            stored = await db.run(begin)
+        except throttle.Throttled as exc:
+            status, title = (423, "Locked") if exc.locked else (429, "Too many requests")
+            headers = {} if exc.locked else {"Retry-After": str(max(1, round(exc.retry_after)))}
+            raise ApiProblem(status, title, str(exc), headers=headers) from None
+        ok = await asyncio.get_running_loop().run_in_executor(
+            verifier, auth_core.verify_password, stored, creds.password, password_hasher
+        )
+
+        def finish(*, session: Session) -> tuple[bool, T | None]:
+            user = session.exec(select(User).where(User.username == creds.username)).first()
+            if not ok or user is None or not user.active:
+                row = session.exec(
+                    select(LoginThrottle).where(
+                        LoginThrottle.key == throttle.account_key(creds.username)
+                    )
+                ).one()
+                audit.record(
+                    session=session,
+                    actor=creds.username,
+                    action="auth.login_failed",
+                    obj=row,
+                    after={"address": address, "failures": row.failures, "locked": row.locked},
+                )
+                return False, None
+            throttle.succeeded(session=session, username=creds.username, address=address)
+            audit.record(session=session, actor=user.username, action="auth.login", obj=user)
+            return True, issue(session, user)
+
+        done, out = await db.run(finish)
+        if not done:
+            raise _unauthorised("wrong username or password")
+        assert out is not None
+        return out
+
+    async def authorize(act: authz.Act, call: Call) -> None:
+        """The one authorisation decision for a write: load what it reaches, then decide."""
+        assert call.user is not None
+        user, body = call.user, call.body
+        params = call.params
+        departments = [body.department] if getattr(body, "department", None) else []
+        case_key = None
+        if isinstance(body, hearings.HearingCreate):
+            local = hearings.HearingCreate.model_validate(body.model_dump(), context={"zone": zone})
+            try:
+                case_key = (parse_case_number(local.case_number).canonical, local.start)
+            except CaseNumberError:
+                case_key = None  # the handler answers 422
+
+        def work(*, session: Session) -> None:
+            target = authz.load_target(
+                session,
+                hearing_id=params.get("hearing_id", getattr(body, "hearing_id", None)),
+                booking_id=params.get("booking_id"),
+                approval_id=params.get("approval_id"),
+                departments=departments,
+                case_key=case_key,
+            )
+            authz.check(act, user, target)
+
+        await db.run(work)
+
+    api = Api(prefix="/api/v1", authenticate=authenticate, authorize=authorize)
 
     # ---- authentication ------------------------------------------------------------------
 
@@ -181,32 +280,34 @@ def build_api(
         "/auth/token",
         summary="Exchange username and password for a bearer token",
         tag="auth",
-        roles=None,
+        act=authz.Act.LOGIN,
         body=Credentials,
         responses={200: TokenOut},
         errors=(401,),
     )
     async def create_token(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> TokenOut:
-            user = _login(session, call.body)
+        def issue(session: Session, user: User) -> TokenOut:
             token, row = auth_core.issue_token(session=session, user=user, ttl=ttl)
             return TokenOut(token=token, expires_at=row.expires_at.isoformat())
 
-        return dump(await db.run(work))
+        return dump(await login(call, issue))
 
     @api.route(
         "POST",
         "/auth/session",
         summary="Log in for the web pages (sets a session cookie)",
         tag="auth",
-        roles=None,
+        act=authz.Act.LOGIN,
         body=Credentials,
         responses={200: SessionOut},
         errors=(401,),
     )
     async def create_session(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> tuple[str, SessionOut]:
-            user = _login(session, call.body)
+        # Login CSRF: another site must not log the browser in as the attacker.
+        if not same_origin(call.request):
+            raise ApiProblem(403, "Forbidden", "a login from another site is refused")
+
+        def issue(session: Session, user: User) -> tuple[str, SessionOut]:
             token, row = auth_core.issue_token(session=session, user=user, ttl=ttl, kind="session")
             assert row.csrf_token is not None
             out = SessionOut(
@@ -216,7 +317,7 @@ def build_api(
             )
             return token, out
 
-        token, out = await db.run(work)
+        token, out = await login(call, issue)
         response = dump(out)
         response.set_cookie(
             SESSION_COOKIE,
@@ -234,7 +335,7 @@ def build_api(
         "/auth/logout",
         summary="Revoke the presented token or session",
         tag="auth",
-        roles=(),
+        act=authz.Act.LOGOUT,
         responses={204: None},
     )
     async def logout(call: Call) -> web.StreamResponse:
@@ -366,7 +467,7 @@ def build_api(
         "/hearings",
         summary="Create (or update by case number and start)",
         tag="hearings",
-        roles=CLERKS,
+        act=authz.Act.HEARING_WRITE,
         body=hearings.HearingCreate,
         responses={201: hearings.HearingPublic, 200: hearings.HearingPublic},
     )
@@ -395,7 +496,7 @@ def build_api(
         "/hearings/{hearing_id}",
         summary="Change a hearing",
         tag="hearings",
-        roles=CLERKS,
+        act=authz.Act.HEARING_WRITE,
         body=hearings.HearingUpdate,
         responses={200: hearings.HearingPublic},
         errors=(409,),
@@ -455,7 +556,7 @@ def build_api(
         "/bookings",
         summary="Book a stream slot for a hearing (idempotent)",
         tag="bookings",
-        roles=CLERKS,
+        act=authz.Act.BOOKING_WRITE,
         body=bookings.BookingCreate,
         responses={201: bookings.BookingPublic, 200: bookings.BookingPublic},
         errors=(404,),
@@ -516,7 +617,7 @@ def build_api(
         "/bookings/{booking_id}/cancel",
         summary="Cancel a booking (idempotent)",
         tag="bookings",
-        roles=CLERKS,
+        act=authz.Act.BOOKING_WRITE,
         body=bookings.BookingCancel,
         responses={200: bookings.BookingPublic},
     )
@@ -533,6 +634,33 @@ def build_api(
                 raise not_found("booking", call.params["booking_id"])
             plan_around(session, row, call.user.username)
             return bookings.to_public(session=session, booking=row)
+
+        return dump(await db.run(work))
+
+    @api.route(
+        "POST",
+        "/users/{user_id}/unlock",
+        summary="Lift a login lockout (administrators; audited)",
+        tag="auth",
+        act=authz.Act.ADMINISTER,
+        body=Empty,
+        responses={200: UnlockOut},
+    )
+    async def unlock_user(call: Call) -> web.StreamResponse:
+        def work(*, session: Session) -> UnlockOut:
+            assert call.user is not None
+            user = session.get(User, call.params["user_id"])
+            if user is None:
+                raise not_found("user", call.params["user_id"])
+            was_locked = throttle.unlock(session=session, username=user.username)
+            audit.record(
+                session=session,
+                actor=call.user.username,
+                action="auth.unlock",
+                obj=user,
+                after={"was_locked": was_locked},
+            )
+            return UnlockOut(username=user.username, was_locked=was_locked)
 
         return dump(await db.run(work))
 
@@ -583,15 +711,13 @@ def _audit_out(row: AuditEntry) -> AuditOut:
     )
 
 
-def _login(session: Session, creds: Credentials) -> User:
-    try:
-        user = auth_core.authenticate(
-            session=session, username=creds.username, password=creds.password
-        )
-    except auth_core.AuthError as exc:
-        raise _unauthorised(str(exc)) from None
-    audit.record(session=session, actor=user.username, action="auth.login", obj=user)
-    return user
+def same_origin(request: web.Request) -> bool:
+    """Whether the browser says the request comes from this server's own pages (or sends
+    no Origin at all, as scripts and old browsers do)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    return origin.partition("://")[2] == request.host
 
 
 def _unauthorised(detail: str) -> ApiProblem:

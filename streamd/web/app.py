@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
 
@@ -76,6 +77,37 @@ async def latency_middleware(request: web.Request, handler: Handler) -> web.Stre
         request.app[HTTP_LATENCY_KEY].labels(request.method, pattern, str(status)).observe(
             time.perf_counter() - started
         )
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+PUBLIC_CSP = (  # the announcements page carries its own small <style>
+    "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'self'"
+)
+HSTS = "max-age=31536000"
+
+
+def security_headers(secure: bool) -> Callable[[web.Request, web.StreamResponse], Awaitable[None]]:
+    """Headers every response carries, set as it is prepared (so errors, files and the
+    event stream get them too)."""
+
+    async def on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+        response.headers["Server"] = "streamd"  # not the framework and its version
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        path = request.path
+        if path.startswith("/api/"):
+            # Party names and decisions: never in a shared or browser cache.
+            response.headers["Cache-Control"] = "no-store"
+            response.headers.setdefault("Content-Security-Policy", API_CSP)
+        elif path.startswith("/public/"):
+            response.headers.setdefault("Content-Security-Policy", PUBLIC_CSP)
+        else:
+            response.headers.setdefault("Content-Security-Policy", API_CSP)
+        if secure:
+            response.headers["Strict-Transport-Security"] = HSTS
+
+    return on_prepare
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -166,6 +198,7 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     )
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = db
+    app.on_response_prepare.append(security_headers(settings.secure_cookies))
     slot = app[SLOT_KEY] = Slot()
     watching = app[MONITOR_KEY] = MonitorSlot()
     app[METRICS_KEY], app[HTTP_LATENCY_KEY] = registry_for(
@@ -174,7 +207,14 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     app.router.add_get("/metrics", metrics)
     if orchestrate:
         app.cleanup_ctx.append(_orchestrate)
-    api = build_api(db=db, settings=settings, orchestrator=lambda: slot.current)
+    # argon2 is slow by design: its own two threads, never the database's pool.
+    verifier = ThreadPoolExecutor(max_workers=2, thread_name_prefix="password-verify")
+
+    async def _stop_verifier(_: web.Application) -> None:
+        verifier.shutdown(wait=False, cancel_futures=True)
+
+    app.on_cleanup.append(_stop_verifier)
+    api = build_api(db=db, settings=settings, orchestrator=lambda: slot.current, verifier=verifier)
     api.install(app)
     doc = api.openapi(title="streamd API", version=version("streamd"))
     app[OPENAPI_KEY] = json.dumps(doc, ensure_ascii=False)

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from streamd import approvals
+from streamd import approvals, authz
 from streamd.domain import Role
 from streamd.models import Approval, Hearing
 from streamd.policy import Ruleset
@@ -83,7 +83,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         "/hearings/{hearing_id}/not-streamed",
         summary="Apply not to stream a hearing (handler; idempotent per flag)",
         tag="approvals",
-        roles=approvals.APPLICANTS,
+        act=authz.Act.APPROVAL_APPLY,
         body=approvals.Apply,
         responses={201: approvals.ApprovalOut, 200: approvals.ApprovalOut},
         errors=(403, 404, 409),
@@ -114,7 +114,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
             f"/approvals/{{approval_id}}/{path}",
             summary=summary,
             tag="approvals",
-            roles=DecisionMakers,
+            act=authz.Act.APPROVAL_DECIDE,
             body=approvals.Step,
             responses={200: approvals.ApprovalOut},
             errors=(403, 404, 409),

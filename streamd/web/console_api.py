@@ -14,6 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
+from streamd import authz
 from streamd.domain import Role
 from streamd.lifecycle import Action
 from streamd.models import Alert, Stream
@@ -22,10 +23,9 @@ from streamd.store import Database
 from streamd.web.problems import ApiProblem, not_found
 from streamd.web.routing import Api, Call, dump
 
-CONSOLE = frozenset({Role.CLERK, Role.ADMIN})
-HIDE = frozenset({Role.CLERK, Role.JUDGE, Role.TECHNICIAN, Role.ADMIN})  # may pause / abort
 WATCH = frozenset(Role)
-TECH = frozenset({Role.TECHNICIAN, Role.ADMIN})
+Act = authz.Act
+RUN, PAUSE = Act.STREAM_RUN, Act.STREAM_PAUSE
 HEARTBEAT_SECONDS = 15.0
 REASON = Field(min_length=1, max_length=500)
 
@@ -171,6 +171,15 @@ class FeedQuery(BaseModel):
     )
 
 
+def last_event_id(header: str) -> int | None:
+    """The id a reconnecting browser sends back; anything that is not one of ours (they
+    fit in 18 digits) starts the feed afresh rather than failing an open stream."""
+    text = header.strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+        return None
+    return int(text)
+
+
 def _outcome(out: Outcome) -> OutcomeOut:
     return OutcomeOut(
         hearing_id=out.hearing_id,
@@ -211,14 +220,14 @@ def register_console(
         return dump(out)
 
     def console_route(
-        path: str, action: Action, summary: str, body: type[BaseModel], roles: frozenset[Role]
+        path: str, action: Action, summary: str, body: type[BaseModel], act: authz.Act
     ) -> None:
         @api.route(
             "POST",
             f"/hearings/{{hearing_id}}/stream/{path}",
             summary=summary,
             tag="console",
-            roles=roles,
+            act=act,
             body=body,
             responses={200: OutcomeOut},
             errors=(409, 503),
@@ -233,34 +242,48 @@ def register_console(
 
         handler.__name__ = f"stream_{action.value}"
 
-    console_route("prepare", Action.PREPARE, "Start recording early", ReasonOptional, CONSOLE)
+    console_route("prepare", Action.PREPARE, "Start recording early", ReasonOptional, RUN)
     console_route(
         "discipline-announced",
         Action.DISCIPLINE_ANNOUNCED,
         "Court discipline announced (宣布法庭纪律): go live",
         ReasonOptional,
-        CONSOLE,
+        Act.STREAM_RUN,
     )
-    console_route("pause", Action.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, HIDE)
-    console_route("resume", Action.RESUME, "Resume the broadcast (恢复)", ReasonOptional, CONSOLE)
+    console_route("pause", Action.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, PAUSE)
+    console_route("resume", Action.RESUME, "Resume the broadcast (恢复)", ReasonOptional, RUN)
     console_route(
         "end-stream",
         Action.END_STREAM,
         "End the broadcast for good after an incident; the recording goes on",
         ReasonRequired,
-        HIDE,
+        Act.STREAM_END,
     )
     console_route(
-        "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, CONSOLE
+        "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, Act.STREAM_RUN
     )
-    console_route("abort", Action.ABORT, "Abort the stream and recording", ReasonRequired, HIDE)
+    console_route(
+        "abort",
+        Action.ABORT,
+        "Abort a started stream and its recording (the room's clerk, technicians, admins)",
+        ReasonRequired,
+        Act.STREAM_ABORT,
+    )
+
+    console_route(
+        "reopen",
+        Action.REOPEN,
+        "Reopen an aborted stream (administrators; reason required, audited): back to booked",
+        ReasonRequired,
+        Act.STREAM_REOPEN,
+    )
 
     @api.route(
         "POST",
         "/hearings/{hearing_id}/stream/restart-publisher",
         summary="Restart the room's public encoder (technicians); the recording is untouched",
         tag="operations",
-        roles=TECH,
+        act=Act.OPERATE,
         responses={200: OutcomeOut},
         errors=(409, 503),
     )
@@ -275,7 +298,7 @@ def register_console(
         "/hearings/{hearing_id}/stream/interruptions",
         summary="Start a recording interruption (recess, non-public evidence, mediation)",
         tag="console",
-        roles=CONSOLE,
+        act=Act.STREAM_RUN,
         body=InterruptionIn,
         responses={200: OutcomeOut},
         errors=(409, 503),
@@ -297,7 +320,7 @@ def register_console(
         "/hearings/{hearing_id}/stream/interruptions/end",
         summary="End the open recording interruption",
         tag="console",
-        roles=CONSOLE,
+        act=Act.STREAM_RUN,
         body=NoBody,
         responses={200: OutcomeOut},
         errors=(409, 503),
@@ -313,7 +336,7 @@ def register_console(
         "/hearings/{hearing_id}/stream/transcript",
         summary="Add a transcript line (forwarded to the courtroom's recorder)",
         tag="console",
-        roles=CONSOLE,
+        act=Act.STREAM_RUN,
         body=TranscriptIn,
         responses={200: TranscriptOut},
         errors=(409, 503),
@@ -426,7 +449,7 @@ def register_console(
         "/alerts/{alert_id}/acknowledge",
         summary="Acknowledge an alert (idempotent)",
         tag="operations",
-        roles=frozenset({Role.TECHNICIAN, Role.ADMIN}),
+        act=Act.OPERATE,
         body=NoBody,
         responses={200: AlertOut},
     )
@@ -455,7 +478,7 @@ def register_console(
     async def feed(call: Call) -> web.StreamResponse:
         orch = running()
         types = call.query.types.split(",") if call.query.types else None
-        last = call.request.headers.get("Last-Event-ID", "")
+        after = last_event_id(call.request.headers.get("Last-Event-ID", ""))
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream; charset=utf-8",
@@ -465,9 +488,7 @@ def register_console(
         )
         await response.prepare(call.request)
         await response.write(b": streamd live feed\nretry: 2000\n\n")
-        messages = orch.feed.listen(
-            types, after=int(last) if last.isdigit() else None, heartbeat=HEARTBEAT_SECONDS
-        )
+        messages = orch.feed.listen(types, after=after, heartbeat=HEARTBEAT_SECONDS)
         try:
             async for msg in messages:
                 await response.write(msg.sse() if msg is not None else b": keep-alive\n\n")

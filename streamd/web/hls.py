@@ -30,8 +30,13 @@ def add_hls_routes(app: web.Application, *, settings: Settings) -> None:
         matched = _FILE.match(name)
         if not _ROOM.match(room) or matched is None:
             raise web.HTTPNotFound()
-        path = Path(template.format(room=room)).parent / name
-        if not path.is_file():
+        folder = Path(template.format(room=room)).parent
+        path = folder / name
+        # A symlink (or anything resolving outside the room's folder) is never served:
+        # whoever can write the folder must not be able to publish the rest of the disk.
+        if path.is_symlink() or not path.is_file():
+            raise web.HTTPNotFound()
+        if not path.resolve().is_relative_to(folder.resolve()):
             raise web.HTTPNotFound()
         # The playlist changes every second; a segment never changes once listed.
         cache = "no-cache" if matched.group(1) == "m3u8" else "public, max-age=3600"

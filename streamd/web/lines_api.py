@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from sqlmodel import Session
 
-from streamd import outages
+from streamd import authz, outages
 from streamd.domain import Role
 from streamd.store import Database
 from streamd.web.console_api import NoBody
@@ -23,7 +23,6 @@ from streamd.web.problems import ApiProblem, refusal
 from streamd.web.routing import Api, Call, dump, page_of
 
 OutagePage = page_of(outages.OutageOut)
-Technicians = frozenset({Role.TECHNICIAN, Role.ADMIN})
 # Re-plan the days around a moment, as this user; the API's own planner.
 Replanner = Callable[[Session, datetime, str], None]
 
@@ -58,7 +57,7 @@ def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:
         "/lines/{line_id}/outages",
         summary="Report a line down (now, or a maintenance window); re-plans at once",
         tag="court",
-        roles=Technicians,
+        act=authz.Act.OPERATE,
         body=outages.OutageReport,
         responses={201: outages.OutageOut},
         errors=(404, 422),
@@ -82,7 +81,7 @@ def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:
         "/outages/{outage_id}/restore",
         summary="The line is back (or the window is called off); re-plans at once; idempotent",
         tag="court",
-        roles=Technicians,
+        act=authz.Act.OPERATE,
         body=NoBody,
         responses={200: outages.OutageOut},
         errors=(404,),

@@ -11,6 +11,7 @@ changed. Every asset is served from here: nothing leaves the court's network.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -33,6 +34,7 @@ from streamd.orchestrator import records
 from streamd.orchestrator.service import Orchestrator
 from streamd.policy import Ruleset
 from streamd.store import Database
+from streamd.validation import MAX_YEAR, MIN_YEAR, check_year
 
 SESSION_COOKIE = "streamd_session"
 LANG_COOKIE = "streamd_lang"
@@ -183,7 +185,7 @@ def add_pages(
 
     async def login(request: web.Request) -> web.StreamResponse:
         nxt = request.query.get("next", "")
-        if not nxt.startswith("/") or nxt.startswith("//"):
+        if not local_path(nxt):
             nxt = ""  # never an open redirect
         return render(request, "login.html", {"next": nxt, "who": None, "nav": []})
 
@@ -427,6 +429,17 @@ def add_pages(
     app.router.add_static("/static/", STATIC, append_version=True)
 
 
+def local_path(target: str) -> bool:
+    """A path on this server, and nothing a browser could read as another host: browsers
+    treat `\\` as `/` and drop tabs and newlines, so `/\\evil.com` and `/<TAB>/evil.com`
+    both mean `//evil.com`. Printable ASCII only, no backslash, not `//`."""
+    return (
+        target.startswith("/")
+        and not target.startswith("//")
+        and all(0x21 <= ord(c) < 0x7F and c != "\\" for c in target)
+    )
+
+
 def _console_actions(state: str | None) -> set[str]:
     """The buttons that do something in this state (the others are shown disabled)."""
     s = state or ""
@@ -455,14 +468,21 @@ def _day(request: web.Request, zone: Any) -> date:
     asked = request.query.get("day")
     if asked:
         try:
-            return date.fromisoformat(asked)
+            day = date.fromisoformat(asked)
         except ValueError:
-            pass
+            return datetime.now(zone).date()
+        try:
+            check_year(day)
+        except ValueError as exc:
+            raise web.HTTPUnprocessableEntity(text=f"day: {exc}") from None
+        return day
     return datetime.now(zone).date()
 
 
 def _month(request: web.Request, zone: Any) -> date:
     asked = request.query.get("month", "")
+    if re.fullmatch(r"\d{4}-\d{2}", asked) and not MIN_YEAR <= int(asked[:4]) <= MAX_YEAR:
+        raise web.HTTPUnprocessableEntity(text=f"month {asked}: outside {MIN_YEAR}–{MAX_YEAR}")
     try:
         return reports.parse_month(asked)
     except reports.ReportError:

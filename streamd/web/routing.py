@@ -17,8 +17,10 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
+from streamd import authz
 from streamd.domain import Role
 from streamd.models import User
+from streamd.validation import text_problem
 from streamd.web.problems import ApiProblem, Problem, field_problem, from_validation
 
 MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL; larger ones are simply not found
@@ -26,6 +28,7 @@ MAX_BODY_BYTES = 1_000_000
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 Authenticator = Callable[[web.Request], Awaitable[User]]
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 @dataclass(slots=True)
@@ -40,6 +43,7 @@ class Call:
 
 
 HandlerFn = Callable[[Call], Awaitable[web.StreamResponse]]
+Authorizer = Callable[[authz.Act, Call], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -55,6 +59,7 @@ class Route:
     responses: dict[int, type[BaseModel] | None]
     csrf_exempt: bool = False
     errors: tuple[int, ...] = field(default=())
+    act: authz.Act | None = None  # every write names its act; streamd.authz decides it
 
 
 def page_of(model: type[BaseModel]) -> type[BaseModel]:
@@ -69,33 +74,38 @@ def dump(model: BaseModel | dict[str, Any], status: int = 200) -> web.Response:
     )
 
 
-def _check_text(value: Any, where: str) -> None:
-    """Refuse NUL and lone surrogates up front: databases choke on them, clients never mean them."""
+MAX_DEPTH = 32  # no body the API takes nests deeper than a few levels
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _check_text(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse control characters and lone surrogates up front: databases choke on NUL, XML
+    (the XLSX export) on the others, and no client means them (streamd.validation)."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise field_problem(422, "Unprocessable content", where, "contains a NUL character")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise field_problem(
-                422, "Unprocessable content", where, "is not valid Unicode text"
-            ) from None
+        problem = text_problem(value)
+        if problem is not None:
+            raise field_problem(422, "Unprocessable content", where, problem)
+    elif isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise field_problem(400, "Malformed request", where, _TOO_DEEP)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_text(key, where)
-            _check_text(item, f"{where}.{key}")
+            _check_text(key, where, depth + 1)
+            _check_text(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for i, item in enumerate(value):
-            _check_text(item, f"{where}[{i}]")
+            _check_text(item, f"{where}[{i}]", depth + 1)
 
 
 class Api:
     """Collects routes; installs them on an app; renders the OpenAPI 3.1 document."""
 
-    def __init__(self, *, prefix: str, authenticate: Authenticator) -> None:
+    def __init__(
+        self, *, prefix: str, authenticate: Authenticator, authorize: Authorizer | None = None
+    ) -> None:
         self.prefix = prefix
         self.routes: list[Route] = []
         self._authenticate = authenticate
+        self._authorize = authorize
 
     def route(
         self,
@@ -104,13 +114,21 @@ class Api:
         *,
         summary: str,
         tag: str,
-        roles: Iterable[Role] | None,
+        roles: Iterable[Role] | None = None,
+        act: authz.Act | None = None,
         body: type[BaseModel] | None = None,
         query: type[BaseModel] | None = None,
         responses: dict[int, type[BaseModel] | None],
         errors: tuple[int, ...] = (),
         csrf_exempt: bool = False,
     ) -> Callable[[HandlerFn], HandlerFn]:
+        if method not in SAFE_METHODS and act is None:
+            raise ValueError(f"{method} {path}: a write route must name its authz.Act")
+        if act is not None and act not in authz.OPEN_ACTS:
+            roles = authz.roles_for(act)
+        elif act is authz.Act.LOGOUT:
+            roles = ()
+
         def register(fn: HandlerFn) -> HandlerFn:
             self.routes.append(
                 Route(
@@ -125,6 +143,7 @@ class Api:
                     responses=responses,
                     csrf_exempt=csrf_exempt,
                     errors=errors,
+                    act=act,
                 )
             )
             return fn
@@ -160,10 +179,21 @@ class Api:
                     raise from_validation(exc, where="query") from None
             body = None
             if route.body is not None:
+                # A cross-site form can post text/plain or form data without a preflight;
+                # only a script allowed by CORS (none is) can send application/json.
+                if request.content_type != "application/json":
+                    raise ApiProblem(
+                        415, "Unsupported media type", "send the body as application/json"
+                    )
                 body = route.body.model_validate(await _read_json(request))
-            return await route.handler(
-                Call(request=request, user=user, body=body, query=query, params=params)
-            )
+            call = Call(request=request, user=user, body=body, query=query, params=params)
+            if route.act is not None and route.act not in authz.OPEN_ACTS:
+                assert self._authorize is not None, "a write route needs an authoriser"
+                try:
+                    await self._authorize(route.act, call)
+                except authz.Denied as exc:
+                    raise ApiProblem(exc.status, _TITLES[exc.status], str(exc)) from None
+            return await route.handler(call)
 
         async def validated(request: web.Request) -> web.StreamResponse:
             try:
@@ -259,6 +289,7 @@ class Api:
         }
 
 
+_TITLES = {403: "Forbidden", 409: "Conflict"}
 _DESCRIPTIONS = {
     200: "OK",
     201: "Created",
@@ -282,5 +313,7 @@ async def _read_json(request: web.Request) -> Any:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise field_problem(400, "Malformed request", "body", f"not valid JSON: {exc}") from None
+    except RecursionError:  # `[[[[...` deeper than the parser's stack
+        raise field_problem(400, "Malformed request", "body", _TOO_DEEP) from None
     _check_text(data, "body")
     return data

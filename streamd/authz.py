@@ -1,0 +1,224 @@
+"""Who may touch what: the one authorisation decision every write goes through.
+
+`decide` is pure: who asks (roles, department), what they want to do (an `Act`), and the
+object's department and state. A clerk acts for their own department (庭), a judge for
+their own department's cases, a department head decides for their department; the court
+leader, the administrator and the technician act court-wide as their roles imply. The web
+layer loads the target (`load_target`) and calls `check`; nothing else decides.
+
+Court-wide roles are listed per act, department-scoped ones too; a role in neither may not
+act at all. Department scoping fails closed: an account with no department is refused
+every department-scoped act.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Session, select
+
+from streamd.domain import Role
+from streamd.lifecycle import RECORDING, TERMINAL, StreamState
+from streamd.models import Approval, Booking, Department, Hearing, Stream, User
+
+__all__ = [
+    "Act",
+    "Actor",
+    "Decision",
+    "Denied",
+    "Target",
+    "check",
+    "decide",
+    "load_target",
+    "roles_for",
+]
+
+
+class Act(StrEnum):
+    """Every kind of write the server takes."""
+
+    LOGIN = "login"  # anyone, unauthenticated
+    LOGOUT = "logout"  # any authenticated user, their own token
+    HEARING_WRITE = "hearing.write"  # create, update, cancel, change public
+    BOOKING_WRITE = "booking.write"  # book a slot, cancel a booking
+    APPROVAL_APPLY = "approval.apply"  # apply not to stream
+    APPROVAL_DECIDE = "approval.decide"  # review, approve, reject (levels: streamd.approvals)
+    STREAM_RUN = "stream.run"  # the console: prepare, go live, resume, adjourn, transcript
+    STREAM_PAUSE = "stream.pause"  # hide the broadcast at once (recording goes on)
+    STREAM_END = "stream.end"  # end the broadcast for good (recording goes on)
+    STREAM_ABORT = "stream.abort"  # stop a started stream and its recording
+    STREAM_REOPEN = "stream.reopen"  # undo an abort (administrators, with a reason)
+    OPERATE = "operate"  # encoders, alerts, line outages: the technicians' wall
+    ADMINISTER = "administer"  # accounts: lift a login lockout
+
+
+_S = Role
+# Roles that act court-wide, whatever the object's department.
+COURT_WIDE: dict[Act, frozenset[Role]] = {
+    Act.HEARING_WRITE: frozenset({_S.ADMIN}),
+    Act.BOOKING_WRITE: frozenset({_S.ADMIN}),
+    Act.APPROVAL_APPLY: frozenset(),
+    Act.APPROVAL_DECIDE: frozenset({_S.COURT_LEADER}),
+    Act.STREAM_RUN: frozenset({_S.ADMIN}),
+    Act.STREAM_PAUSE: frozenset({_S.TECHNICIAN, _S.ADMIN}),
+    Act.STREAM_END: frozenset({_S.TECHNICIAN, _S.ADMIN}),
+    Act.STREAM_ABORT: frozenset({_S.TECHNICIAN, _S.ADMIN}),
+    Act.STREAM_REOPEN: frozenset({_S.ADMIN}),
+    Act.OPERATE: frozenset({_S.TECHNICIAN, _S.ADMIN}),
+    Act.ADMINISTER: frozenset({_S.ADMIN}),
+}
+# Roles that act only on their own department's objects.
+IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
+    Act.HEARING_WRITE: frozenset({_S.CLERK}),
+    Act.BOOKING_WRITE: frozenset({_S.CLERK}),
+    Act.APPROVAL_APPLY: frozenset({_S.JUDGE, _S.CLERK}),
+    Act.APPROVAL_DECIDE: frozenset({_S.DEPARTMENT_HEAD}),
+    Act.STREAM_RUN: frozenset({_S.CLERK}),
+    Act.STREAM_PAUSE: frozenset({_S.CLERK, _S.JUDGE}),
+    Act.STREAM_END: frozenset({_S.CLERK, _S.JUDGE}),
+    Act.STREAM_ABORT: frozenset({_S.CLERK}),
+}
+OPEN_ACTS = frozenset({Act.LOGIN, Act.LOGOUT})
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    username: str
+    roles: frozenset[Role]
+    department_id: int | None
+
+    @classmethod
+    def of(cls, user: User) -> Actor:
+        return cls(
+            username=user.username,
+            roles=frozenset(Role(r) for r in user.roles),
+            department_id=user.department_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What is touched. `departments` holds every department the write reaches: a hearing
+    moved to another department reaches both. Empty: a court-wide object."""
+
+    departments: frozenset[int] = frozenset()
+    stream_state: StreamState | None = None
+    exists: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    status: int = 200  # 403 who you are, 409 the object's state
+    reason: str = ""
+
+
+ALLOW = Decision(True)
+
+
+def roles_for(act: Act) -> frozenset[Role]:
+    """Every role that may take `act` somewhere (the route's coarse check and OpenAPI)."""
+    if act in OPEN_ACTS:
+        return frozenset()
+    return COURT_WIDE[act] | IN_DEPARTMENT.get(act, frozenset())
+
+
+def decide(act: Act, actor: Actor, target: Target) -> Decision:
+    """Whether `actor` may take `act` on `target`: role, then department, then state."""
+    if act in OPEN_ACTS:
+        return ALLOW
+    wide = COURT_WIDE[act] & actor.roles
+    scoped = IN_DEPARTMENT.get(act, frozenset()) & actor.roles
+    if not wide and not scoped:
+        names = ", ".join(sorted(r.value for r in roles_for(act)))
+        return Decision(False, 403, f"this action needs one of: {names}")
+    if not wide and target.departments:
+        if actor.department_id is None:
+            return Decision(False, 403, "your account belongs to no department")
+        if target.departments != {actor.department_id}:
+            return Decision(False, 403, "the hearing belongs to another department")
+    return _state(act, target)
+
+
+def _state(act: Act, target: Target) -> Decision:
+    state = target.stream_state
+    started = state is not None and (state in RECORDING or state in TERMINAL)
+    if act is Act.STREAM_ABORT and target.exists and not started:
+        return Decision(
+            False, 409, "only a started stream can be aborted; before it starts, cancel the booking"
+        )
+    if act is Act.STREAM_REOPEN and target.exists and state is not StreamState.ABORTED:
+        shown = state.value if state is not None else "not started"
+        return Decision(False, 409, f"only an aborted stream can be reopened; it is {shown}")
+    return ALLOW
+
+
+class Denied(Exception):
+    def __init__(self, decision: Decision) -> None:
+        super().__init__(decision.reason)
+        self.status = decision.status
+
+
+def check(act: Act, user: User, target: Target) -> None:
+    decision = decide(act, Actor.of(user), target)
+    if not decision.allowed:
+        raise Denied(decision)
+
+
+# ---- the target, read from the database -------------------------------------------------
+
+
+def _department_ids(session: Session, codes: Iterable[str]) -> set[int]:
+    """Department ids by code or name; an unknown one is left to the handler's 422."""
+    wanted = set(codes)
+    if not wanted:
+        return set()
+    return {
+        d.id
+        for d in session.exec(select(Department)).all()
+        if d.id is not None and (d.code in wanted or d.name in wanted)
+    }
+
+
+def load_target(
+    session: Session,
+    *,
+    hearing_id: int | None = None,
+    booking_id: int | None = None,
+    approval_id: int | None = None,
+    departments: Iterable[str] = (),
+    case_key: tuple[str, datetime] | None = None,
+) -> Target:
+    """The departments and stream state a write reaches. A missing object yields
+    `exists=False`, so the handler answers its own 404 after the role check."""
+    if booking_id is not None:
+        booking = session.get(Booking, booking_id)
+        if booking is None:
+            return Target(exists=False)
+        hearing_id = booking.hearing_id
+    if approval_id is not None:
+        approval = session.get(Approval, approval_id)
+        if approval is None:
+            return Target(exists=False)
+        hearing_id = approval.hearing_id
+    depts = _department_ids(session, departments)
+    if case_key is not None:  # an upsert reaches the hearing it would update
+        existing = session.exec(
+            select(Hearing).where(
+                Hearing.case_number == case_key[0], Hearing.planned_start == case_key[1]
+            )
+        ).first()
+        if existing is not None:
+            depts.add(existing.department_id)
+    state: StreamState | None = None
+    if hearing_id is not None:
+        hearing = session.get(Hearing, hearing_id)
+        if hearing is None:
+            return Target(exists=False)
+        depts.add(hearing.department_id)
+        stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
+        state = StreamState(stream.state) if stream is not None else None
+    return Target(departments=frozenset(depts), stream_state=state)
