@@ -122,9 +122,7 @@ def not_backed_up(*, session: Session) -> list[ArchivedFile]:
     )
 
 
-def note(
-    *, session: Session, actor: str, action: str, row: Any, after: dict[str, Any]
-) -> None:
+def note(*, session: Session, actor: str, action: str, row: Any, after: dict[str, Any]) -> None:
     """An audit entry about an archived file (or, refused, about the hearing or courtroom)."""
     audit.record(session=session, actor=actor, action=action, obj=row, after=after)
 
