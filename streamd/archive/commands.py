@@ -47,8 +47,7 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
     since = None if args.all else _since(args.since, settings.zone)
     db = Database.from_url(settings.effective_database_url)
     try:
-        backed = asyncio.run(service.backfill(db, roots))
-        report = asyncio.run(service.audit(db, roots, since=since))
+        backed, report = asyncio.run(_audit(db, roots, since))
     finally:
         db.dispose()
     if backed:
@@ -62,6 +61,12 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
     print(f"audited {report.checked} file(s): {len(report.findings) - lost} repaired, {lost} lost")
     if report.findings:
         raise SystemExit(EXIT_FINDINGS)
+
+
+async def _audit(
+    db: Database, roots: service.Roots, since: datetime | None
+) -> tuple[int, service.AuditReport]:
+    return await service.backfill(db, roots), await service.audit(db, roots, since=since)
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
