@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from streamd.archive import export, service
+from streamd.archive import service
 from streamd.archive.service import Finding
 from streamd.config import Settings
 from streamd.store import Database
@@ -70,6 +70,8 @@ async def _audit(
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd.archive import export  # bagit loads only for the commands that use it
+
     roots = _roots(settings)
     db = Database.from_url(settings.effective_database_url)
     try:
@@ -90,6 +92,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_verify(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd.archive import export
+
     problems = export.verify(Path(args.dir))
     for problem in problems:
         print(f"invalid: {problem}")

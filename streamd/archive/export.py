@@ -23,17 +23,17 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path, PurePosixPath
 
 import bagit
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from streamd import audit
 from streamd.archive import files, ledger
 from streamd.archive.service import Roots
-from streamd.models import AuditEntry, Hearing
+from streamd.models import Hearing
 from streamd.orchestrator.casefile import case_file
 
 MANIFEST = "manifest-sha256.txt"
 INTEGRITY_FIELD = "Record-Integrity-SHA256"
-EXPORTED = "record.exported"
+EXPORTED = ledger.EXPORTED
 
 
 class ExportError(ValueError):
@@ -118,22 +118,6 @@ def _case_part(session: Session, hearing_id: int, out: Path, zone: tzinfo) -> No
         e = record.explanation
         text = f"{e.title_zh}\n\n{e.text_zh}\n\n{e.to_sign}\n\n---\n{e.text_en}\n"
         (out / "failure-explanation.txt").write_text(text, encoding="utf-8")
-
-
-def latest_integrity(*, session: Session, hearing_id: int) -> tuple[str, datetime] | None:
-    """The integrity value of the hearing's latest export, for its page."""
-    entry = session.exec(
-        select(AuditEntry)
-        .where(
-            AuditEntry.action == EXPORTED,
-            AuditEntry.object_type == "hearing",
-            AuditEntry.object_id == str(hearing_id),
-        )
-        .order_by(col(AuditEntry.id).desc())
-    ).first()
-    if entry is None or not entry.after:
-        return None
-    return str(entry.after["integrity"]), entry.at
 
 
 def verify(bag_dir: Path) -> list[str]:

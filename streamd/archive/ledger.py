@@ -15,10 +15,11 @@ from sqlmodel import Session, col, func, select
 
 from streamd import audit
 from streamd.archive.plan import CopyState, FileKind
-from streamd.models import AgentEvent, ArchivedFile, Court, Courtroom, Hearing
+from streamd.models import AgentEvent, ArchivedFile, AuditEntry, Court, Courtroom, Hearing
 from streamd.orchestrator import records
 
 ACTOR_SYSTEM = "archive"
+EXPORTED = "record.exported"  # the audit action of `streamd record export`
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,3 +253,49 @@ def oldest_unarchived(
         age = (now - at).total_seconds()
         out[room] = max(out.get(room, 0.0), age)
     return out
+
+
+def by_room(*, session: Session) -> dict[str, Status]:
+    """Status per room, for /metrics and the technicians' wall (two grouped queries)."""
+    seg = col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
+    backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
+    lost = col(ArchivedFile.state) == CopyState.LOST.value
+    q = sa.select(
+        col(ArchivedFile.room),
+        func.count(),
+        func.sum(sa.case((seg, 1), else_=0)),
+        func.sum(sa.case((backed, 1), else_=0)),
+        func.sum(sa.case((lost, 1), else_=0)),
+        func.max(ArchivedFile.verified_at),
+    ).group_by(col(ArchivedFile.room))
+    recorded = dict(
+        session.execute(
+            sa.select(col(AgentEvent.room), func.count())
+            .where(col(AgentEvent.kind) == "segment_closed")
+            .group_by(col(AgentEvent.room))
+        ).all()
+    )
+    out = {
+        room: Status(0, int(a or 0), int(b or 0), int(n or 0), int(lo or 0), last)
+        for room, n, a, b, lo, last in session.execute(q).all()
+    }
+    for room, n in recorded.items():
+        old = out.get(room, Status(0, 0, 0, 0, 0, None))
+        out[room] = Status(int(n), old.archived, old.backed_up, old.files, old.lost, old.last_audit)
+    return out
+
+
+def latest_integrity(*, session: Session, hearing_id: int) -> tuple[str, datetime] | None:
+    """The integrity value of the hearing's latest export, for its page."""
+    entry = session.exec(
+        select(AuditEntry)
+        .where(
+            AuditEntry.action == EXPORTED,
+            AuditEntry.object_type == "hearing",
+            AuditEntry.object_id == str(hearing_id),
+        )
+        .order_by(col(AuditEntry.id).desc())
+    ).first()
+    if entry is None or not entry.after:
+        return None
+    return str(entry.after["integrity"]), entry.at
