@@ -10,6 +10,8 @@ import contextlib
 import itertools
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -24,6 +26,8 @@ from agents import manifest as mf
 from agents.agent import Agent
 from agents.config import AgentConfig, load
 from agents.manifest import Manifest
+from streamd.archive import export
+from streamd.archive.service import Roots
 from streamd.config import Settings
 from streamd.models import Alert, ArchivedFile
 from streamd.protocol import CommandKind, Leaf, Topics
@@ -164,7 +168,19 @@ async def test_streamd_down_for_a_whole_hearing_gets_everything_after_in_order(
             await server.stop()
         kept = sessions(cfg, hid)
         assert len(kept) == 1 and mf.verify(kept[0]) == [], "the PC kept its copy (keep)"
-    assert_whole(arch, database, hid)
+    manifest = assert_whole(arch, database, hid)
+    # The real recording as the hearing's record: a bag bagit.py itself validates.
+    assert arch.archive_dir is not None
+    roots = Roots(arch.archive_dir, arch.archive_backup_dir)
+    out = tmp_path / "bag"
+    done = database.call(
+        export.export, roots=roots, hearing_id=hid, out=out, zone=arch.zone, actor="test"
+    )
+    assert done.files == len(archived(database, hid)) >= len(manifest.segments) + 2
+    argv = [sys.executable, str(Path(sys.executable).parent / "bagit.py"), "--validate", str(out)]
+    checked = await asyncio.to_thread(subprocess.run, argv, capture_output=True)
+    assert checked.returncode == 0, checked.stderr
+    assert export.verify(out) == []
 
 
 async def test_a_line_cut_mid_upload_again_and_again_delivers_every_file_whole(
