@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from streamd.config import Settings
 from streamd.models import Alert, ArchivedFile, AuditEntry
 from streamd.store import Database
 from streamd.web import create_app
+from streamd.web.archive_api import ArchiveState, keep
 from tests.archive_support import add_hearing, archive_settings
 from tests.conftest import Client, MakeClient
 from tests.test_archive import SESSION, put
@@ -192,3 +194,27 @@ async def test_export_bad_input_exits_2_and_leaves_nothing(
     (busy / "x").write_text("someone's file")
     assert await cli("record", "export", str(filled), "--out", str(busy)) == 2
     assert [p.name for p in busy.iterdir()] == ["x"]
+
+
+async def test_the_keeper_audits_on_schedule_and_repairs_without_anyone_asking(
+    filled: int, arch: Settings, database: Database
+) -> None:
+    seg = _at(arch.archive_backup_dir, filled, "video/v000_00001.ts")
+    _flip(seg, at=7)
+    often = arch.model_copy(update={"archive_audit_seconds": 0.01})
+    state = ArchiveState()
+    keeper = asyncio.create_task(keep(database, often, state, tick=0.05))
+    try:
+        for _ in range(200):
+            if seg.read_bytes() == FILES["video/v000_00001.ts"]:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        keeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await keeper
+    assert seg.read_bytes() == FILES["video/v000_00001.ts"], "restored from the archive copy"
+    with database.session() as s:
+        assert s.exec(
+            select(AuditEntry).where(AuditEntry.action == "archive.restored_backup")
+        ).all()

@@ -95,10 +95,22 @@ def mark(*, session: Session, row_id: int, **values: Any) -> None:
     session.add(row)
 
 
-def rows(*, session: Session, since: datetime | None = None) -> list[ArchivedFile]:
+def rows(
+    *, session: Session, since: datetime | None = None, stale_before: datetime | None = None
+) -> list[ArchivedFile]:
+    """Files archived since `since`; with `stale_before`, only those not verified since
+    then and not already reported lost (the scheduled audit's share)."""
     query = select(ArchivedFile).order_by(col(ArchivedFile.id))
     if since is not None:
         query = query.where(col(ArchivedFile.archived_at) >= since)
+    if stale_before is not None:
+        query = query.where(
+            sa.or_(
+                col(ArchivedFile.verified_at).is_(None),
+                col(ArchivedFile.verified_at) < stale_before,
+            ),
+            col(ArchivedFile.state) != CopyState.LOST.value,
+        )
     return list(session.exec(query).all())
 
 

@@ -146,6 +146,8 @@ async def backup(db: Database, roots: Roots, row: ArchivedFile) -> bool:
 
 async def backfill(db: Database, roots: Roots) -> int:
     """Back up every file the backup root missed while it was down; returns how many."""
+    if roots.backup is None:
+        return 0
     done = 0
     for row in await db.run(ledger.not_backed_up):
         if await backup(db, roots, row):
@@ -189,10 +191,17 @@ def _audit_one(roots: Roots, row: ArchivedFile) -> tuple[Finding, str]:
     return Finding.LOST, f"archive copy {primary}, backup copy {backup}"
 
 
-async def audit(db: Database, roots: Roots, *, since: datetime | None = None) -> AuditReport:
-    """Re-hash every copy of every file (archived since `since`); repair and report."""
+async def audit(
+    db: Database,
+    roots: Roots,
+    *,
+    since: datetime | None = None,
+    stale_before: datetime | None = None,
+) -> AuditReport:
+    """Re-hash every copy of every file (archived since `since`; not verified since
+    `stale_before`); repair and report."""
     report = AuditReport()
-    for row in await db.run(ledger.rows, since=since):
+    for row in await db.run(ledger.rows, since=since, stale_before=stale_before):
         report.checked += 1
         try:
             finding, detail = await asyncio.to_thread(_audit_one, roots, row)

@@ -20,7 +20,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -208,15 +208,14 @@ async def keep(
         try:
             await service.backfill(db, roots)
             await check_alerts(db, settings, state)
-            now = datetime.now(UTC)
-            due = state.last_audit is None or (
-                (now - state.last_audit).total_seconds() >= settings.archive_audit_seconds
-            )
-            if due:
-                state.last_audit = now
-                report = await service.audit(db, roots)
-                for finding, path, detail in report.findings:
-                    log.error("archive audit: %s %s: %s", finding.value, path, detail)
+            # Each file is re-read once per interval, counted from its own last check, so
+            # a restart neither skips the audit nor re-reads the whole archive at once.
+            stale = datetime.now(UTC) - timedelta(seconds=settings.archive_audit_seconds)
+            report = await service.audit(db, roots, stale_before=stale)
+            if report.checked:
+                state.last_audit = datetime.now(UTC)
+            for finding, path, detail in report.findings:
+                log.error("archive audit: %s %s: %s", finding.value, path, detail)
         except Exception:
             log.exception("archive keeper")
         await asyncio.sleep(tick)
