@@ -27,6 +27,7 @@ from agents.journal import Journal
 from agents.machine import Effect, Snapshot, decide
 from agents.publisher import Publisher
 from agents.recorder import Recorder, session_folder
+from agents.shipper import Shipper
 from streamd.protocol import (
     Ack,
     AgentPhase,
@@ -73,6 +74,8 @@ class Agent:
         self.publisher = Publisher(
             cfg, cfg.data_dir / "publish", self.slate_image, self.emit, self._next_publish_run
         )
+        # Ships closed files to the archive; the recording never waits on it.
+        self.shipper = Shipper(cfg, lambda: self.journal.state.session)
         self._client: aiomqtt.Client | None = None
         self._commands: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending_acks: list[Ack] = []
@@ -94,6 +97,7 @@ class Agent:
         tasks = [
             asyncio.create_task(self._mqtt_loop(), name="mqtt"),
             asyncio.create_task(self._telemetry_loop(), name="telemetry"),
+            asyncio.create_task(self.shipper.run(), name="shipper"),
         ]
         await self._exit.wait()
         # The command in hand is finished, not cancelled half-way; then media closes.
@@ -235,6 +239,8 @@ class Agent:
         )
         self.journal.append_event(event)
         self._events_ready.set()
+        if kind in (EventKind.SEGMENT_CLOSED, EventKind.RECORDING_STOPPED):
+            self.shipper.wake()
 
     async def _drain_loop(self, client: aiomqtt.Client) -> None:
         """On connect the state first; then logged events in order, and held-back acks."""

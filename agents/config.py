@@ -89,6 +89,26 @@ class SourceSpec(_Strict):
         return int(w), int(h)
 
 
+class ArchiveSpec(_Strict):
+    """Shipping closed recording files to streamd's archive (agents/shipper.py)."""
+
+    url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="streamd's base URL; or STREAMD_AGENT_ARCHIVE_URL. Unset: keep, not ship.",
+    )
+    keep_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=36500,
+        description="Remove a session from this PC this long after the archive confirmed "
+        "every file of it; unset (the default) keeps everything here too.",
+    )
+    poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    retry_cap_seconds: float = Field(default=2.0, gt=0, le=300)
+    timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+
 class AgentSpec(_Strict):
     court: str | None = Field(default=None, description="Topic level; default court.toml.")
     court_name: str | None = Field(default=None, description="On the slate.")
@@ -103,6 +123,7 @@ class AgentSpec(_Strict):
     command_secret: str | None = Field(default=None, description="Or STREAMD_AGENT_SECRET.")
     broker: BrokerSpec = Field(default_factory=BrokerSpec)
     source: SourceSpec = Field(default_factory=SourceSpec)
+    archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
 
 
 class AgentConfig(_Strict):
@@ -139,6 +160,15 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> AgentConfig:
                 f"STREAMD_AGENT_MQTT_URL: {describe_validation_error(exc)}"
             ) from None
         spec = spec.model_copy(update={"broker": broker})
+    archive_url = env.get("STREAMD_AGENT_ARCHIVE_URL")
+    if archive_url:
+        try:
+            archive = ArchiveSpec.model_validate({**spec.archive.model_dump(), "url": archive_url})
+        except ValidationError as exc:
+            raise AgentConfigError(
+                f"STREAMD_AGENT_ARCHIVE_URL: {describe_validation_error(exc)}"
+            ) from None
+        spec = spec.model_copy(update={"archive": archive})
     court_code = spec.court or (court.code if court else None)
     if court_code is None:
         raise AgentConfigError(f"{path}: [agent] court: not set and no {COURT_FILE} beside it")

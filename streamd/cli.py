@@ -18,6 +18,7 @@ from pathlib import Path
 from aiohttp import web
 
 from streamd import court, importer
+from streamd.archive import commands as archive_commands
 from streamd.auth import UserExistsError, create_user, hasher_for
 from streamd.config import ConfigError, Settings, load_settings
 from streamd.demo.day import DEFAULT_SPEED
@@ -408,6 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name")
     p.add_argument("--department", help="department code (department heads decide for it)")
     p.set_defaults(func=cmd_users_create)
+    archive_commands.add_parsers(sub)
     return parser
 
 
@@ -427,7 +429,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"streamd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (court.CourtConfigError, PolicyError) as exc:
+    except (court.CourtConfigError, PolicyError, archive_commands.BadInput) as exc:
         print(f"streamd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0

@@ -162,6 +162,22 @@ class Settings(BaseSettings):
         description="Where the public watches a hearing; {hearing_id} is replaced.",
     )
 
+    # The recording archive (streamd.archive): unset, streamd refuses uploads with 503.
+    archive_dir: Path | None = Field(default=None, description="Archive root (the court's NAS).")
+    archive_backup_dir: Path | None = Field(default=None, description="Backup root, other disk.")
+    archive_max_file_bytes: int = Field(
+        default=2 * 1024**3, ge=1024, description="Larger uploads are refused before a byte."
+    )
+    archive_audit_seconds: float = Field(
+        default=86400.0, gt=0, description="Fixity audit interval while serving."
+    )
+    archive_backlog_alert_seconds: float = Field(
+        default=120.0, gt=0, description="Alert when a room's oldest unshipped file is older."
+    )
+    archive_free_alert_ratio: float = Field(
+        default=0.05, ge=0, le=1, description="Alert when the archive disk's free share is below."
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

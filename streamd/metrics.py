@@ -23,6 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from streamd import streamed
+from streamd.archive.metrics import ArchiveCollector
 from streamd.config import Settings
 from streamd.lifecycle import PUBLIC, StreamState
 from streamd.models import Alert, Hearing, Line, Stream
@@ -273,6 +274,7 @@ def registry_for(
     """A registry per application (tests run many), with the HTTP latency histogram."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StreamdCollector(db, settings, orchestrator, monitor))
+    registry.register(ArchiveCollector(db, settings))
     http = Histogram(
         "streamd_http_request_duration_seconds",
         "HTTP request latency",

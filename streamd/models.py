@@ -417,3 +417,28 @@ class ObservedRun(SQLModel, table=True):
     kind: str = _text(16)  # picture | slate | black | frozen | silent
     start_ms: int = Field(sa_type=sa.BigInteger())
     end_ms: int = Field(sa_type=sa.BigInteger())
+
+
+class ArchivedFile(SQLModel, table=True):
+    """One file of a hearing's recording, kept in the central archive (streamd.archive).
+
+    Rows are added, never deleted; `state` moves archived → backed_up, or to lost when the
+    fixity audit finds both copies bad. The bytes live under STREAMD_ARCHIVE_DIR.
+    """
+
+    __tablename__ = "archived_file"
+    __table_args__ = (sa.UniqueConstraint("hearing_id", "session", "path"),)
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    room: str = _text(32, index=True)
+    session: str = _text(32)
+    path: str = _text(255)  # inside the session folder, e.g. video/v000_00003.ts
+    kind: str = _text(16)  # streamd.archive.plan.FileKind
+    offset_seconds: float | None = None  # from the session's start (segments only)
+    duration_seconds: float | None = None
+    bytes: int = Field(sa_type=sa.BigInteger())
+    sha256: str = _text(64)
+    state: str = _text(16, default="archived")  # streamd.archive.plan.CopyState
+    archived_at: datetime = _time(default_factory=utcnow, index=True)
+    backed_up_at: datetime | None = _time(nullable=True, default=None)
+    verified_at: datetime | None = _time(nullable=True, default=None)

@@ -84,7 +84,12 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
     assert "clerk     / clerk-demo-2026     clerk" in text
 
     summary = json.loads((data / "summary.json").read_text(encoding="utf-8"))
-    assert summary["problems"] == []
+    assert summary["problems"] == []  # includes "every closed segment is in both roots"
+    assert "segments in both roots" in text
+    for h in summary["hearings"]:  # every hearing's recording reached the archive and backup
+        assert h["archived_segments"] > 0, h
+        assert (data / "archive" / str(h["hearing_id"])).is_dir()
+        assert (data / "archive-backup" / str(h["hearing_id"])).is_dir()
     ids = {h["key"]: h["hearing_id"] for h in summary["hearings"]}
     lines = {h["key"]: h["line"] for h in summary["hearings"]}
     by_id = {c["hearing_id"]: c for c in _coverage(data)}

@@ -28,8 +28,8 @@ from streamd import court
 from streamd.auth import create_user, hasher_for
 from streamd.broker import EmbeddedBroker
 from streamd.config import Settings
+from streamd.demo import archived, summary
 from streamd.demo import stage as stage_mod
-from streamd.demo import summary
 from streamd.demo.clerk import Api, ApiError, Clerks
 from streamd.demo.day import DAY, ROOMS, compress
 from streamd.domain import Role
@@ -276,6 +276,9 @@ async def _summarise(
             if data is not None:
                 found[o.hearing_id] = data
     table = await asyncio.to_thread(summary.rows, outcomes, found)
+    kept = await archived.wait_and_check(db, settings, found)
+    for r in table:
+        r.archived, r.archive_problems = kept.get(r.hearing_id, (0, ["no recording"]))
     _say(summary.render(table))
     problems = [f"{o.timed.hearing.key}: {note}" for o in outcomes for note in o.notes] + [
         f"{r.key}: {p}" for r in table for p in r.problems()
@@ -293,6 +296,7 @@ async def _summarise(
                         "not_streamed": r.not_streamed,
                         "coverage": r.coverage,
                         "undecodable": r.undecodable,
+                        "archived_segments": r.archived,
                     }
                     for r in table
                 ],

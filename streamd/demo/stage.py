@@ -91,6 +91,9 @@ def settings_for(base: Settings, stage: Stage, *, mqtt_url: str, speed: float) -
             "scheduler_seconds": 0.5,
             "repair_step_seconds": max(1.0, 5 * 60 / speed),
             "command_secret": None,
+            # The archive (streamd.archive): DIR/archive and DIR/archive-backup by default.
+            "archive_dir": base.archive_dir or stage.data_dir / "archive",
+            "archive_backup_dir": base.archive_backup_dir or stage.data_dir / "archive-backup",
         }
     )
 
@@ -120,9 +123,15 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
                 "command_secret": room_key(secret, Topics(code, room)),
                 "broker": {"url": settings.mqtt_url},
                 "source": {"kind": "lavfi", "video_size": VIDEO_SIZE, "fps": 25},
+                "archive": {"url": f"http://{_reach(settings.host)}:{settings.port}"},
             },
         }
         stage.room_config(room).write_bytes(tomli_w.dumps(config).encode())
+
+
+def _reach(host: str) -> str:
+    """Where the agents reach streamd: a wildcard bind is reached on loopback."""
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
 
 
 def _toml(path: Path) -> dict[str, Any]:

@@ -44,6 +44,8 @@ class Row:
     not_streamed: str | None
     coverage: dict[str, Any]
     undecodable: list[str] = field(default_factory=list)
+    archived: int = 0  # closed segments in both archive roots, hash checked
+    archive_problems: list[str] = field(default_factory=list)
 
     @property
     def streamed(self) -> bool:
@@ -61,6 +63,7 @@ class Row:
             rec = self.coverage["recording"]
             out.append(f"recording {rec['verdict']}: {'; '.join(rec['problems'])}")
             out += [f"not playable: {b}" for b in self.undecodable]
+        out += [f"archive: {p}" for p in self.archive_problems]
         return out
 
     def line_text(self) -> str:
@@ -78,7 +81,9 @@ class Row:
             f"  {self.key} {self.room} {self.case_number}  {stream}\n"
             f"      recording {rec['verdict']}: video {rec['video_seconds']:.1f} s, "
             f"audio {rec['audio_seconds']:.1f} s, {rec['transcript_lines']} transcript lines, "
-            f"checksums verified, {segments}"
+            f"checksums verified, {segments}\n"
+            f"      archive: {self.archived} segments in both roots"
+            + (f", {len(self.archive_problems)} missing" if self.archive_problems else "")
         )
 
 

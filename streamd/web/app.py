@@ -24,6 +24,7 @@ from streamd.orchestrator import Orchestrator
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
 from streamd.web.api import build_api
+from streamd.web.archive_api import add_archive_routes
 from streamd.web.hls import add_hls_routes
 from streamd.web.pages import add_pages
 from streamd.web.problems import ApiProblem, problem_middleware
@@ -223,6 +224,7 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     app.router.add_get("/readyz", readyz)
     add_public_routes(app, db=db, settings=settings)
     add_hls_routes(app, settings=settings)
+    add_archive_routes(app, db=db, settings=settings)
     rules = load_rules(settings.policy_file)
     add_pages(app, db=db, settings=settings, rules=lambda: rules, orchestrator=lambda: slot.current)
     return app

@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from streamd import approvals, bookings, hearings, outages, reports
 from streamd import auth as auth_core
+from streamd.archive import ledger as archive_ledger
 from streamd.config import Settings
 from streamd.domain import Role
 from streamd.lifecycle import StreamState
@@ -254,6 +255,10 @@ def add_pages(
                 "line": line.code if line else None,
                 "decision": approvals.decision(session, h, rules()),
                 "flags": rules().flags,
+                "archive": archive_ledger.status(session=session, hearing_id=hearing_id),
+                "integrity": archive_ledger.latest_integrity(
+                    session=session, hearing_id=hearing_id
+                ),
             }
 
         data = await db.run(work)
@@ -331,7 +336,14 @@ def add_pages(
                 }
                 for ln in lines
             ]
-            return {"rooms": rooms, "alerts": alerts, "streams": live, "lines": line_rows}
+            archive = archive_ledger.by_room(session=session)
+            return {
+                "rooms": rooms,
+                "alerts": alerts,
+                "streams": live,
+                "lines": line_rows,
+                "archive": archive,
+            }
 
         data = await db.run(work)
         cards = []
@@ -346,6 +358,7 @@ def add_pages(
                     "fps": sparkline([t.publisher.fps or 0.0 for t in history]),
                     "kbps": sparkline([t.publisher.bitrate_kbps or 0.0 for t in history]),
                     "rec_fps": sparkline([t.recorder.fps or 0.0 for t in history]),
+                    "archive": data["archive"].get(room.code),
                     "hls": f"/hls/{room.code}/index.m3u8"
                     if "://" not in settings.monitor_hls
                     else None,

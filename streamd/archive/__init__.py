@@ -1,0 +1,1 @@
+"""The central recording archive: shipping target, backup copy, fixity audit, record export."""
