@@ -1,7 +1,8 @@
 """The court's structure — departments, courtrooms, streaming lines — loaded from TOML.
 
-`courtroom_configs/court.toml` holds the court, its departments and its lines; every other
-`*.toml` there is one courtroom, whose `[room]` table is read here (the agent reads the rest).
+`court.toml` in the court's config folder (the sample: `streamd/sample/courtroom_configs/`)
+holds the court, its departments and its lines; every other `*.toml` there is one
+courtroom, whose `[room]` table is read here (the agent reads the rest).
 """
 
 from __future__ import annotations
