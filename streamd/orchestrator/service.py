@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from streamd.config import Settings
 from streamd.court import CourtStructure
 from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState, step
-from streamd.orchestrator import records
+from streamd.orchestrator import push, records
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.journal import FastJournal
@@ -53,6 +53,7 @@ from streamd.protocol import (
     Leaf,
     Pause,
     Prepare,
+    ProcessState,
     PublishTarget,
     RestartPublisher,
     Resume,
@@ -358,9 +359,16 @@ class Orchestrator:
                 )
             )
 
+    def pushing(self, room: str) -> bool:
+        """The room's publisher runs and sends frames, by its latest telemetry."""
+        agent = self.agents.get(room)
+        t = agent.telemetry if agent is not None and agent.online else None
+        return t is not None and t.publisher.state is ProcessState.RUNNING and bool(t.publisher.fps)
+
     def _on_event(self, room: str, event: Event) -> None:
         self._seen(room)
         self._events.put_nowait(event)
+        push.note(self.alerts, self.work, room, event)
         self.feed.publish("event", event.model_dump(mode="json"))
 
     def _on_telemetry(self, room: str, telemetry: Telemetry) -> None:

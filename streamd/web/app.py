@@ -132,6 +132,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             alerts=orch.alerts,
             settings=settings,
             court_name=structure.court.name,
+            pushing=orch.pushing,
         )
         task = asyncio.create_task(orch.run(), name="orchestrator")
         watching: list[asyncio.Task[None]] = []
