@@ -153,6 +153,18 @@ async def test_a_refused_key_alerts_naming_the_line_and_the_recording_goes_on(
             await asyncio.sleep(4)
             assert agent.recorder.segments > segments, "the recording goes on"
             stream = _stream(court_, hearing)
+            # Steady: a refused retry starts but sends nothing, so the alert stays up.
+            await asyncio.sleep(3)
+            assert court_.orch.alerts.is_open("push_refused", "room-01", hearing)
+            # The court's key is the platform's again: the next retry (backoff ≤ 8 s) gets
+            # through, the alert clears and the stream is no longer at risk.
+            server.keys.add(KEY)
+            deadline = time.monotonic() + 25
+            while court_.orch.alerts.is_open("push_refused", "room-01", hearing):
+                assert time.monotonic() < deadline, "the alert did not clear"
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1)
+            assert not _stream(court_, hearing).at_risk
             await court_.press(hearing, "adjourned")
             await asyncio.sleep(1)
     alert = _alert(court_, "push_refused", hearing)

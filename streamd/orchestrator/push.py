@@ -1,7 +1,8 @@
 """The platform refused a room's push, or could not be reached: the agent says so in the
 publisher's exit event (`data.push`); this raises the technicians' alert naming the line
 and marks the stream at risk on the console. The recording is another process: nothing
-here touches it. The next gap event (the publisher is back on air) clears the alert.
+here touches it. The alert clears once the room's telemetry shows its publisher running
+and sending frames again (a retry that is refused again starts, but never sends a frame).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from streamd.models import Line, Stream
 from streamd.orchestrator import records
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.worker import Worker
-from streamd.protocol import Event, EventKind
+from streamd.protocol import Event, EventKind, ProcessState, Telemetry
 
 KINDS = {"refused": "push_refused", "unreachable": "push_unreachable"}
 
@@ -59,9 +60,16 @@ def note(alerts: AlertDesk, work: Worker, room: str, event: Event) -> None:
             alerts.raise_(kind, "critical", room, hid, zh, en)
 
         work.spawn(raise_it())
-    elif event.kind is EventKind.GAP:
-        open_ = [k for k in KINDS.values() if alerts.is_open(k, room, hid)]
-        for kind in open_:
-            alerts.clear(kind, room, hid)
-        if open_:
-            work.write(flag_line, hearing_id=hid, failure=None)
+
+
+def pushed_again(alerts: AlertDesk, work: Worker, room: str, telemetry: Telemetry) -> None:
+    """The publisher runs and sends frames: the push got through; clear what it raised."""
+    hid = telemetry.hearing_id
+    p = telemetry.publisher
+    if hid is None or p.state is not ProcessState.RUNNING or not p.fps:
+        return
+    open_ = [k for k in KINDS.values() if alerts.is_open(k, room, hid)]
+    for kind in open_:
+        alerts.clear(kind, room, hid)
+    if open_:
+        work.write(flag_line, hearing_id=hid, failure=None)

@@ -386,6 +386,7 @@ class Orchestrator:
     def _on_telemetry(self, room: str, telemetry: Telemetry) -> None:
         agent = self._seen(room)
         agent.telemetry = telemetry
+        push.pushed_again(self.alerts, self.work, room, telemetry)
         agent.history.append(telemetry)
         self.feed.publish("telemetry", telemetry.model_dump(mode="json"))
 
