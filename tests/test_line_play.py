@@ -155,3 +155,21 @@ def test_the_push_failure_is_read_from_ffmpeg_s_last_words() -> None:
     assert classify(down + "\n" + refused, target_url=url) == "unreachable"
     assert classify("Broken pipe", target_url=url) is None
     assert classify(refused, target_url=None) is None  # the court's own HLS
+
+
+def test_segments_without_a_date_time_are_placed_by_when_they_were_listed() -> None:
+    import m3u8
+
+    from streamd.monitor.probe import placed
+
+    text = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:3\n" + "".join(
+        f"#EXTINF:{d},\nk-{i}.ts\n" for i, d in enumerate((2.0, 1.5, 2.5))
+    )
+    got = [
+        (s.uri, start, dur) for s, start, dur in placed(m3u8.loads(text).segments, now_ms=10_000)
+    ]
+    # the newest ends now; each earlier one ends where the next began
+    assert got == [("k-0.ts", 4_000, 2_000), ("k-1.ts", 6_000, 1_500), ("k-2.ts", 7_500, 2_500)]
+    dated = "#EXTM3U\n#EXT-X-PROGRAM-DATE-TIME:2026-12-02T06:00:00.000Z\n#EXTINF:2.0,\na.ts\n"
+    ((_, start, _),) = placed(m3u8.loads(dated).segments, now_ms=10_000)
+    assert start == 1_796_191_200_000  # its own date-time wins over the estimate
