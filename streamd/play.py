@@ -45,6 +45,13 @@ def play_kind(url: str) -> PlayKind:
     )
 
 
+def is_hls(where: str) -> bool:
+    """Whether an address the monitor opens is an HLS playlist (a URL's path or a file
+    ending `.m3u8`); anything else (HTTP-FLV, RTMP, SRT) is read as a stream."""
+    path = urlsplit(where).path if "://" in where else where
+    return path.lower().endswith(".m3u8")
+
+
 @dataclass(frozen=True, slots=True)
 class LinePlay:
     """A line as far as watching it goes; the key is a secret."""

@@ -95,6 +95,15 @@ def test_the_monitor_reads_the_play_address_not_the_push_address() -> None:
     assert LinePlay("rtmp://in.example/live", "k", None, False).monitored("r", template) is None
 
 
+def test_the_monitor_reads_hls_as_a_playlist_and_anything_else_as_a_stream() -> None:
+    from streamd.play import is_hls
+
+    assert is_hls("https://cdn.example/live/l1.m3u8?token=abc")
+    assert is_hls("/srv/agents/room-01/hls/index.m3u8")
+    assert not is_hls("https://cdn.example/live/l1.flv")  # HTTP-FLV: PyAV reads it
+    assert not is_hls("rtmp://cdn.example/live/l1")
+
+
 @given(st.text(max_size=40))
 def test_a_play_url_is_refused_or_one_of_three_kinds(url: str) -> None:
     try:

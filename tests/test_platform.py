@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,13 +36,17 @@ def court_settings() -> dict[str, Any]:
     return {"monitor_allowance_seconds": 3.0}
 
 
-def _use_platform(court: Court, server: RtmpServer, key: str, play_key: str | None = None) -> None:
-    """L1 becomes the platform's line: push there with `key`, watched at its play address."""
+def _use_platform(
+    court: Court, server: RtmpServer, key: str, play_key: str | None = None, *, rtmp: bool = False
+) -> None:
+    """L1 becomes the platform's line: push there with `key`, watched at its play address
+    (the platform's HLS, or with `rtmp` its RTMP play address)."""
+    play = f"{server.push_url}/{play_key or key}" if rtmp else server.play_url(play_key or key)
 
     def work(*, session: Session) -> None:
         line = session.exec(select(Line).where(Line.code == "L1")).one()
         line.push_url, line.stream_key = server.push_url, key
-        line.play_url, line.same_server = server.play_url(play_key or key), False
+        line.play_url, line.same_server = play, False
         session.add(line)
 
     court.db.call(work)
@@ -108,6 +113,26 @@ async def test_a_hearing_on_the_platform_is_covered_exactly_as_it_was_pushed(
             assert data["slate"], "the pause was seen on the platform as the slate"
             assert 5 <= data["paused_seconds"] <= 7, data
     assert data["extra_seconds"] == 0, data
+
+
+async def test_an_rtmp_play_address_is_watched_as_a_stream(court_: Court, tmp_path: Path) -> None:
+    async with rtmp_server(tmp_path, {KEY}) as server:
+        _use_platform(court_, server, KEY, rtmp=True)
+        async with _agent(court_, tmp_path / "room"):
+            hearing = await court_.hearing()
+            await court_.until_state(hearing, "ready")
+            await court_.press(hearing, "discipline-announced")
+            await asyncio.sleep(10)
+            await court_.press(hearing, "adjourned")
+            await asyncio.sleep(4)
+            data = await _coverage(court_, hearing)
+    # A stream address exists only once the push has begun, so the monitor's first read
+    # comes up to a retry later than an HLS playlist's: at most a second or two at the start.
+    assert data["coverage_percent"] >= 85.0, data
+    start = datetime.fromisoformat(data["required"][0])
+    for gap in data["gaps"]:
+        assert (datetime.fromisoformat(gap[0]) - start).total_seconds() < 3, data
+    assert data["live"], "the courtroom was seen at the RTMP play address"
 
 
 async def test_a_platform_that_drops_the_push_is_reconnected_and_counted_as_a_gap(

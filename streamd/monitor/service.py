@@ -39,6 +39,7 @@ from streamd.monitor.probe import (
 from streamd.monitor.records import Target
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.worker import Worker
+from streamd.play import is_hls
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -96,9 +97,7 @@ class Watcher:
         try:
             while True:
                 try:
-                    if self.where.startswith(("http://", "https://")) or self.where.endswith(
-                        ".m3u8"
-                    ):
+                    if is_hls(self.where):  # else HTTP-FLV, RTMP, SRT: a stream
                         await self._watch_hls(since)
                     else:
                         await self._watch_url()
