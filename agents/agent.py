@@ -21,7 +21,7 @@ from typing import Any
 
 import aiomqtt
 
-from agents import slate
+from agents import selftest, slate
 from agents.config import AgentConfig
 from agents.journal import Journal
 from agents.machine import Effect, Snapshot, decide
@@ -37,12 +37,15 @@ from streamd.protocol import (
     Event,
     EventKind,
     GoLive,
+    Leaf,
     Mask,
     Pause,
+    Prepare,
     ProcessState,
     ProcessStats,
     ProtocolError,
     RestartPublisher,
+    SelfTest,
     Telemetry,
     Topics,
     parse_command,
@@ -63,8 +66,11 @@ RESUME_EFFECTS = {
 
 
 class Agent:
-    def __init__(self, cfg: AgentConfig) -> None:
+    def __init__(self, cfg: AgentConfig, *, probes: selftest.Probes | None = None) -> None:
         self.cfg = cfg
+        self.probes = probes  # the self-test's probes; None: the real ones
+        self.last_selftest: SelfTest | None = None
+        self._selftest: asyncio.Task[None] | None = None
         self.topics = Topics(cfg.court, cfg.room.code)
         self.journal = Journal(cfg.data_dir)
         self.slate_image = slate.render(
@@ -103,6 +109,8 @@ class Agent:
         # The command in hand is finished, not cancelled half-way; then media closes.
         self._commands.put_nowait(None)
         await worker
+        if self._selftest is not None:
+            self._selftest.cancel()
         await self._close_media()
         if self._shutdown:
             await self._flush(within=2.0)
@@ -245,6 +253,10 @@ class Agent:
     async def _drain_loop(self, client: aiomqtt.Client) -> None:
         """On connect the state first; then logged events in order, and held-back acks."""
         await self.publish_state()
+        if self.last_selftest is not None:
+            await self._publish(
+                self.topics[Leaf.SELFTEST], self.last_selftest.to_bytes(), qos=1, retain=True
+            )
         while True:
             self._events_ready.clear()
             await self._flush()
@@ -385,6 +397,33 @@ class Agent:
         self.journal.save()
         await self._answer(ack)
         await self.publish_state()
+        if isinstance(cmd, Prepare) and error is None:
+            self._start_self_test(cmd)
+
+    def _start_self_test(self, cmd: Prepare) -> None:
+        """庭前设备自检, beside the recording (already running), never in its way."""
+        if self._selftest is not None:
+            self._selftest.cancel()
+        self._selftest = asyncio.create_task(
+            self._self_test(cmd), name=f"agent[{self.cfg.room.code}].selftest"
+        )
+
+    async def _self_test(self, cmd: Prepare) -> None:
+        try:
+            report = await selftest.run(
+                self.cfg,
+                hearing_id=cmd.hearing_id,
+                planned_seconds=cmd.planned_seconds,
+                target=cmd.target,
+                probes=self.probes,
+            )
+        except Exception:  # a broken check must not take the agent with it
+            log.exception("self-test failed to run")
+            return
+        self.last_selftest = report
+        for check in report.failed:
+            log.warning("self-test: %s %s", check.name.value, check.detail_en)
+        await self._publish(self.topics[Leaf.SELFTEST], report.to_bytes(), qos=1, retain=True)
 
     async def _apply(self, effects: tuple[Effect, ...]) -> None:
         """Carry out effects as the journal (already saved) describes the room."""

@@ -1,4 +1,4 @@
-"""`streamd-agent --config courtroom_configs/<room>.toml`: one agent per courtroom."""
+"""`streamd-agent --config <court config dir>/<room>.toml`: one agent per courtroom."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ EXIT_BAD_INPUT = 2
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="streamd-agent", description=__doc__)
-    parser.add_argument("--config", required=True, help="courtroom_configs/<room>.toml")
+    parser.add_argument(
+        "--config",
+        required=True,
+        help="the room's TOML, e.g. streamd/sample/courtroom_configs/room-01.toml",
+    )
     parser.add_argument("--check", action="store_true", help="validate the config and exit")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)

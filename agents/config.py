@@ -121,6 +121,14 @@ class AgentSpec(_Strict):
     stall_seconds: float = Field(default=3.0, gt=0, le=60)
     stop_timeout: float = Field(default=5.0, gt=0, le=60)
     command_secret: str | None = Field(default=None, description="Or STREAMD_AGENT_SECRET.")
+    time_server: str | None = Field(
+        default=None,
+        max_length=255,
+        pattern=r"^[A-Za-z0-9.\-]+(:\d{1,5})?$",
+        description="The court's NTP server (host[:port]) for the self-test's clock check, "
+        "when chrony does not run here.",
+    )
+    clock_tolerance_seconds: float = Field(default=1.0, gt=0, le=60)
     broker: BrokerSpec = Field(default_factory=BrokerSpec)
     source: SourceSpec = Field(default_factory=SourceSpec)
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)

@@ -19,6 +19,7 @@ from typing import Literal
 from agents import pipelines
 from agents.config import AgentConfig
 from agents.process import Exit, Progress, Supervised
+from agents.push import classify
 from streamd.protocol import EventKind, Mask, ProcessStats, PublishTarget
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Publisher:
         self.hearing_id: int | None = None
         self._proc: Supervised | None = None
         self._down_since: float | None = None
+        self._target: PublishTarget | None = None
 
     def stats(self) -> ProcessStats:
         return self._proc.stats() if self._proc is not None else ProcessStats()
@@ -53,6 +55,7 @@ class Publisher:
         await self._switch(
             "live",
             hearing_id,
+            target,
             lambda run: pipelines.live(self.cfg, target, mask, self.work, run),
         )
         await self._emit(
@@ -70,6 +73,7 @@ class Publisher:
         await self._switch(
             "slate",
             hearing_id,
+            target,
             lambda run: pipelines.slate(self.cfg, target, self.slate_image, run),
         )
         took = time.monotonic() - t0
@@ -90,12 +94,19 @@ class Publisher:
         hearing_id, self.mode, self.hearing_id = self.hearing_id, "off", None
         await self._emit(EventKind.PUBLISH_STOPPED, "publishing stopped", hearing_id=hearing_id)
 
-    async def _switch(self, mode: Mode, hearing_id: int, argv: Callable[[int], list[str]]) -> None:
+    async def _switch(
+        self,
+        mode: Mode,
+        hearing_id: int,
+        target: PublishTarget,
+        argv: Callable[[int], list[str]],
+    ) -> None:
         if self._proc is not None:
             # Into the slate, the courtroom is cut at once (SIGKILL: an RTMP push just drops,
             # an HLS segment cut short never reaches the playlist). Out of it, no hurry.
             await self._proc.stop(grace=0 if mode == "slate" else SWITCH_GRACE)
         self.mode, self.hearing_id = mode, hearing_id
+        self._target = target
         self._proc = Supervised(
             f"publisher-{mode}-{self.cfg.room.code}",
             lambda _run: argv(self._next_run()),
@@ -129,6 +140,10 @@ class Publisher:
         if exit_.reason == "stopped":
             return
         self._down_since = exit_.ended
+        url = self._target.url if self._target is not None else None
+        # `push`: the platform refused the key, or its server could not be reached; streamd
+        # raises its own alert for each (the recording is another process and goes on).
+        push = classify(exit_.stderr, target_url=url)
         await self._emit(
             EventKind.PROCESS_EXITED,
             f"publisher ffmpeg {exit_.reason} (code {exit_.returncode}); restarting",
@@ -136,5 +151,14 @@ class Publisher:
             process="publisher",
             mode=self.mode,
             code=exit_.returncode,
-            stderr=exit_.stderr[-500:],
+            stderr=_scrub(exit_.stderr[-500:], self._target),
+            push=push,
         )
+
+
+def _scrub(text: str, target: PublishTarget | None) -> str:
+    """The stream key is a secret: ffmpeg names the output URL it failed to open."""
+    if target is None or target.url is None:
+        return text
+    key = target.url.rstrip("/").rsplit("/", 1)[-1]
+    return text.replace(key, "****") if len(key) >= 4 else text

@@ -59,15 +59,14 @@ def _serve(port: int, db_url: str, archive: str, backup: str, secret: str) -> No
 
 
 def _prepare(tmp: Path, n: int) -> tuple[str, list[tuple[int, str, Path, str]]]:
-    from streamd import court
+    from streamd import court, sample
     from streamd.store import Database, upgrade
     from tests.archive_support import add_hearing
 
     db_url = f"sqlite:///{tmp / 'streamd.db'}"
     db = Database.from_url(db_url)
     upgrade(db.engine)
-    root = Path(__file__).resolve().parent.parent / "courtroom_configs"
-    structure = court.read_structure(root)
+    structure = court.read_structure(sample.court_dir())
     db.call(court.apply_structure, structure=structure, actor="bench")
     rooms = [r.code for r in structure.rooms]
     hearings = {room: add_hearing(db, room, case=i + 1) for i, room in enumerate(rooms)}

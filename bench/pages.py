@@ -18,12 +18,11 @@ import statistics
 import tempfile
 import time
 from datetime import datetime
-from pathlib import Path
 
 import aiohttp
 from aiohttp import web
 
-from streamd import court, importer
+from streamd import court, importer, sample
 from streamd.auth import create_user
 from streamd.config import load_settings
 from streamd.policy import load_rules
@@ -50,17 +49,17 @@ async def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        settings = load_settings(environ={}, data_dir=tmp, court_config_dir="courtroom_configs")
+        settings = load_settings(environ={}, data_dir=tmp, court_config_dir=str(sample.court_dir()))
         db = Database.from_url(settings.effective_database_url)
         upgrade(db.engine)
         db.call(
             court.apply_structure,
-            structure=court.read_structure(Path("courtroom_configs")),
+            structure=court.read_structure(sample.court_dir()),
             actor="bench",
         )
         result = db.call(
             importer.import_file,
-            path=Path("schedules/sample-fortnight.csv"),
+            path=sample.schedule(),
             zone=settings.zone,
             actor="bench",
             rules=load_rules(None),

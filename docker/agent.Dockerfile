@@ -20,7 +20,7 @@ COPY pyproject.toml README.md ./
 COPY streamd ./streamd
 COPY agents ./agents
 RUN pip install . && rm -rf build *.egg-info
-COPY courtroom_configs ./courtroom_configs
+COPY streamd/sample/courtroom_configs ./courtroom_configs
 
 USER streamd
 # Recordings, the journal and the HLS output live under var/agents/<room>: mount a volume

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Writes docker/generated/ from the court secret and courtroom_configs/:
+# Writes docker/generated/ from the court secret and streamd/sample/courtroom_configs/:
 #   mosquitto/passwd, mosquitto/acl  each agent may use only its own room's topics
 #   env/streamd.env                  streamd's broker login and the court secret
 #   env/<room>.env                   that room's command key and broker login, nothing else
@@ -13,6 +13,6 @@ if [ -z "$secret" ]; then
     echo "generate.sh: set STREAMD_COMMAND_SECRET (in docker/.env or the environment)" >&2
     exit 2
 fi
-STREAMD_COMMAND_SECRET=$secret STREAMD_COURT_CONFIG_DIR=$root/courtroom_configs \
+STREAMD_COMMAND_SECRET=$secret STREAMD_COURT_CONFIG_DIR=$root/streamd/sample/courtroom_configs \
     "$streamd" mqtt-acl --out "$here/generated/mosquitto" --env-dir "$here/generated/env" \
     --broker mqtt://mosquitto:1883

@@ -17,7 +17,7 @@ COPY pyproject.toml README.md ./
 COPY streamd ./streamd
 COPY agents ./agents
 RUN pip install . && rm -rf build *.egg-info
-COPY courtroom_configs ./courtroom_configs
+COPY streamd/sample/courtroom_configs ./courtroom_configs
 
 USER streamd
 ENV STREAMD_HOST=0.0.0.0 \

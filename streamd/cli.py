@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from streamd import court, importer
+from streamd import court, importer, sample
 from streamd.archive import commands as archive_commands
 from streamd.auth import UserExistsError, create_user, hasher_for
 from streamd.config import ConfigError, Settings, load_settings
@@ -28,7 +28,6 @@ from streamd.store import Database, upgrade
 
 log = logging.getLogger("streamd")
 EXIT_BAD_INPUT = 2
-SAMPLE_COURT_DIR = "courtroom_configs"  # the demo takes three of its rooms
 DEMO_DATA_DIR = "var/demo"
 
 
@@ -173,7 +172,11 @@ def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
-    directory = Path(args.directory or settings.court_config_dir)
+    if args.sample and args.directory:
+        raise CliError("give a directory or --sample, not both")
+    directory = (
+        sample.court_dir() if args.sample else Path(args.directory or settings.court_config_dir)
+    )
     try:
         structure = court.read_structure(directory)
     except court.CourtConfigError as exc:
@@ -236,7 +239,9 @@ def _write_private(folder: Path, files: dict[str, str]) -> None:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
-    path = Path(args.file)
+    if args.sample == (args.file is not None):
+        raise CliError("give a file to import, or --sample")
+    path = sample.schedule() if args.sample else Path(args.file)
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
@@ -310,7 +315,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
         raise CliError("--speed must be positive")
     options = Options(
         data_dir=Path(args.data_dir or DEMO_DATA_DIR),
-        sample_dir=Path(SAMPLE_COURT_DIR),
+        sample_dir=sample.court_dir(),  # the demo takes three of its rooms
         speed=args.speed,
         once=args.once,
     )
@@ -350,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("court", help="court structure").add_subparsers(dest="c_cmd", required=True)
     p = c.add_parser("load", help="load court.toml and courtroom TOMLs")
     p.add_argument("directory", nargs="?")
+    p.add_argument("--sample", action="store_true", help="the sample court shipped with streamd")
     p.set_defaults(func=cmd_court_load)
 
     p = sub.add_parser("agent-key", help="print the command key for a courtroom's agent")
@@ -366,7 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_mqtt_acl)
 
     p = sub.add_parser("import", help="import hearings from CSV (UTF-8 or GB18030) or JSON")
-    p.add_argument("file")
+    p.add_argument("file", nargs="?")
+    p.add_argument(
+        "--sample", action="store_true", help="the sample fortnight shipped with streamd"
+    )
     p.add_argument("--encoding", help="force an encoding instead of detecting it")
     p.set_defaults(func=cmd_import)
 

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from streamd import sample
+
 ENV_PREFIX = "STREAMD_"
 
 
@@ -44,8 +46,9 @@ class Settings(BaseSettings):
         description="The court's time zone; times without an offset are read in it.",
     )
     court_config_dir: Path = Field(
-        default=Path("courtroom_configs"),
-        description="Directory with court.toml and one TOML per courtroom.",
+        default_factory=sample.court_dir,
+        description="Directory with court.toml and one TOML per courtroom "
+        "(default: the sample court shipped with streamd).",
     )
     token_ttl_seconds: int = Field(
         default=12 * 3600, ge=60, le=30 * 24 * 3600, description="Lifetime of API tokens."

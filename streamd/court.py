@@ -1,7 +1,8 @@
 """The court's structure — departments, courtrooms, streaming lines — loaded from TOML.
 
-`courtroom_configs/court.toml` holds the court, its departments and its lines; every other
-`*.toml` there is one courtroom, whose `[room]` table is read here (the agent reads the rest).
+`court.toml` in the court's config folder (the sample: `streamd/sample/courtroom_configs/`)
+holds the court, its departments and its lines; every other `*.toml` there is one
+courtroom, whose `[room]` table is read here (the agent reads the rest).
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, select
 
 from streamd import audit
 from streamd.config import describe_validation_error
 from streamd.models import Court, Courtroom, Department, Line
+from streamd.play import HLS_LINE, PlayUrlError, play_kind
 
 COURT_FILE = "court.toml"
 CODE = r"^[A-Za-z0-9_\-]{1,32}$"
@@ -48,8 +50,40 @@ class LineSpec(_Strict):
         max_length=512,
         description="The platform's ingest URL, or \"hls\": the agent's own HLS output.",
     )
-    stream_key: str = Field(min_length=1, max_length=256)
+    stream_key: str = Field(
+        min_length=1,
+        max_length=256,
+        pattern=r"^\S+$",
+        description="The platform's key for this line; no spaces (it ends the push URL).",
+    )
+    same_server: bool = Field(
+        default=False,
+        description="The platform plays the stream where it is pushed (push_url/stream_key): "
+        "the monitor may read it there. Without it a pushed line needs play_url.",
+    )
+    play_url: str | None = Field(
+        default=None,
+        max_length=512,
+        validate_default=True,
+        description="Where the public watches: HLS (.m3u8), HTTP-FLV (.flv) or RTMP.",
+    )
     active: bool = True
+
+    @field_validator("play_url")
+    @classmethod
+    def _play_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None:
+            try:
+                play_kind(value)
+            except PlayUrlError as exc:
+                raise ValueError(str(exc)) from None
+            return value
+        if info.data.get("push_url") in (HLS_LINE, None) or info.data.get("same_server"):
+            return None
+        raise ValueError(
+            "missing: where the public watches this line (HLS .m3u8, HTTP-FLV or RTMP); "
+            "or set same_server = true if the platform plays it at the push address"
+        )
 
 
 class RoomSpec(_Strict):
@@ -158,6 +192,8 @@ def apply_structure(*, session: Session, structure: CourtStructure, actor: str) 
                 "name": ln.name,
                 "push_url": ln.push_url,
                 "stream_key": ln.stream_key,
+                "play_url": ln.play_url,
+                "same_server": ln.same_server,
                 "active": ln.active,
             },
         )

@@ -90,6 +90,10 @@ class Line(SQLModel, table=True):
     name: str = _text(128)
     push_url: str = _text(512)
     stream_key: str = _text(256)
+    # Where the public watches (HLS .m3u8, HTTP-FLV or RTMP; streamd.play): what the monitor
+    # verifies. None for a local line, or one whose platform plays where it is pushed.
+    play_url: str | None = _text(512, nullable=True, default=None)
+    same_server: bool = False  # the platform plays the stream at push_url/stream_key
     active: bool = True
 
     def __repr__(self) -> str:  # keeps the key out of logs and tracebacks

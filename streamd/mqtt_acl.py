@@ -1,4 +1,4 @@
-"""Mosquitto's password and ACL files for the court, generated from courtroom_configs/.
+"""Mosquitto's password and ACL files for the court, generated from the court config.
 
 Each agent logs in as its room code and may read and write only under its own room's
 topics; a stolen agent password cannot command, impersonate or watch another room.

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from streamd import court
+from streamd import court, sample
 from streamd.auth import create_user, hasher_for
 from streamd.config import Settings, load_settings
 from streamd.domain import Role
@@ -25,8 +25,8 @@ from streamd.web import create_app
 pytest_plugins = ["tests.court_support"]  # the `court_` fixture: streamd on a real broker
 
 ROOT = Path(__file__).resolve().parent.parent
-COURT_DIR = ROOT / "courtroom_configs"
-SAMPLE_CSV = ROOT / "schedules" / "sample-fortnight.csv"
+COURT_DIR = sample.court_dir()
+SAMPLE_CSV = sample.schedule()
 PG_URL = os.environ.get("STREAMD_TEST_POSTGRES_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 PASSWORD = "correct-horse-battery"

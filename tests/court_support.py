@@ -34,7 +34,7 @@ def write_court(folder: Path, code: str, rooms: int = 2, lines: int = 1) -> None
     folder.mkdir(parents=True, exist_ok=True)
     more = "".join(
         f'[[lines]]\ncode = "L{n}"\nname = "直播线路{n}"\n'
-        f'push_url = "rtmp://127.0.0.1:1935/live"\nstream_key = "k{n}"\n'
+        f'push_url = "rtmp://127.0.0.1:1935/live"\nstream_key = "k{n}"\nsame_server = true\n'
         for n in range(2, lines + 1)
     )
     (folder / "court.toml").write_text(

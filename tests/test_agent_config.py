@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from agents.config import AgentConfigError, load
-from tests.conftest import ROOT
+from streamd import sample
 
-ROOM = ROOT / "courtroom_configs" / "room-01.toml"
+ROOM = sample.court_dir() / "room-01.toml"
 
 
 def test_the_room_file_alone() -> None:

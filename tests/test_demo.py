@@ -59,6 +59,9 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
 ) -> None:
     data = tmp_path / "demo"
     port = free_port()
+    # From a folder with nothing of the repository: the sample court comes from the package.
+    empty = tmp_path / "empty"
+    empty.mkdir()
     out = subprocess.run(
         [
             *STREAMD,
@@ -72,7 +75,7 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
             "--once",
         ],
         env=_env(tmp_path / "elsewhere"),
-        cwd=ROOT,
+        cwd=empty,
         capture_output=True,
         timeout=600,
     )

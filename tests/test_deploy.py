@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from streamd.mqtt_acl import STREAMD_USER
+from tests.conftest import COURT_DIR as SAMPLE
 from tests.conftest import ROOT
 from tests.test_mqtt_acl import client, secured_broker
 
@@ -45,7 +46,7 @@ def deployment(tmp_path: Path) -> Path:
     """A copy of the repository's docker/ (and what it mounts) with generate.sh run."""
     root = tmp_path / "repo"
     shutil.copytree(DOCKER, root / "docker", ignore=shutil.ignore_patterns("generated", ".env"))
-    shutil.copytree(ROOT / "courtroom_configs", root / "courtroom_configs")
+    shutil.copytree(SAMPLE, root / "streamd" / "sample" / "courtroom_configs")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, root / name)
     (root / "docker" / ".env").write_text(

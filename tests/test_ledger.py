@@ -151,9 +151,10 @@ def test_picture_before_the_announcement_is_extra_and_nothing_aired_is_all_gap()
 
 def test_one_hearing_owns_an_output_at_a_time() -> None:
     from streamd.monitor.records import Target, owners
+    from streamd.play import LinePlay
 
     def t(hid: int, state: S, at: int, room: str = "room-01") -> Target:
-        return Target(hid, room, state, at, at, "hls", "k")
+        return Target(hid, room, state, at, at, LinePlay("hls", "k", None, False))
 
     template = "/hls/{room}/index.m3u8"
     # the next hearing is being prepared while this one runs over: the running one owns it
@@ -170,11 +171,14 @@ def test_one_hearing_owns_an_output_at_a_time() -> None:
         [
             t(1, S.LIVE, 1),
             t(3, S.LIVE, 1, "room-02"),
-            Target(4, "room-03", S.LIVE, 1, 1, None, None),
+            Target(4, "room-03", S.LIVE, 1, 1, None),
         ],
         template,
     )
     assert sorted(x.hearing_id for x in got.values()) == [1, 3]
-    assert (
-        Target(5, "r", S.LIVE, 0, 0, "rtmp://h/live/", "key").where(template) == "rtmp://h/live/key"
-    )
+    # A platform's line is watched at its play address, the push address never by default.
+    play = LinePlay("rtmp://h/live/", "key", "https://p/live/l1.m3u8", False)
+    assert Target(5, "r", S.LIVE, 0, 0, play).where(template) == "https://p/live/l1.m3u8"
+    same = LinePlay("rtmp://h/live/", "key", None, True)
+    assert Target(5, "r", S.LIVE, 0, 0, same).where(template) == "rtmp://h/live/key"
+    assert Target(5, "r", S.LIVE, 0, 0, LinePlay("rtmp://h/", "k", None, False)).where("") is None

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from streamd import court
+from streamd import court, sample
 from streamd.cli import main
 from streamd.mqtt_acl import STREAMD_USER, mqtt_password
 from tests.mqtt_support import _port_open, free_port
@@ -79,7 +79,7 @@ async def test_each_agent_may_publish_only_under_its_own_room(
     said = capsys.readouterr().out
     assert f"mqtt://{STREAMD_USER}:{mqtt_password(SECRET, STREAMD_USER)}@" in said
     assert (out / "passwd").stat().st_mode & 0o077 == 0  # secrets are not world-readable
-    code = court.read_structure(Path("courtroom_configs")).court.code
+    code = court.read_structure(sample.court_dir()).court.code
     base = f"court/{code}/room"
     assert main(["agent-key", "room-01", "--mqtt"]) == 0
     room1_password = capsys.readouterr().out.strip()

@@ -17,8 +17,8 @@ import tomli_w
 from streamd.config import Settings
 from streamd.court import COURT_FILE
 from streamd.demo.day import LINES, ROOMS
-from streamd.orchestrator.records import HLS_LINE
 from streamd.orchestrator.rooms import court_secret, room_key
+from streamd.play import HLS_LINE
 from streamd.protocol import Topics
 
 MARKER = ".streamd-demo"

@@ -35,6 +35,7 @@ KINDS = (
     "picture_during_pause",
     "live_outside_hearing",
     "no_frames",
+    "platform_not_playing",
     "black_picture",
     "frozen_picture",
 )
@@ -47,8 +48,12 @@ def active(
     last_video_end: int | None,
     now: int,
     limits: Limits,
+    *,
+    pushing: bool = False,
 ) -> dict[str, Alarm]:
-    """`video`: the open run of the picture track, if any."""
+    """`video`: the open run of the picture track, if any. `pushing`: the stream is on a
+    platform's line and its room's publisher is sending; nothing at the play address is
+    then the platform's fault (it dropped or refused the stream), not the encoder's."""
     out: dict[str, Alarm] = {}
     courtroom = video is not None and video.kind in COURTROOM
     if courtroom and state in AUTHORISED_OFF:
@@ -74,12 +79,21 @@ def active(
             )
     if state in PUBLIC:
         since = max(last_video_end or 0, state_ms)
-        if now - since > limits.stall_ms:
+        seconds = (now - since) / 1000
+        if now - since > limits.stall_ms and pushing:
+            out["platform_not_playing"] = Alarm(
+                "platform_not_playing",
+                "critical",
+                f"法庭正在推流，但平台观看地址已 {seconds:.0f} 秒无画面（平台丢弃或拒绝了直播流）",
+                f"the room is pushing but the platform's play address has shown nothing for "
+                f"{seconds:.0f} s (the platform dropped or refused the stream)",
+            )
+        elif now - since > limits.stall_ms:
             out["no_frames"] = Alarm(
                 "no_frames",
                 "critical",
-                f"公开输出已 {(now - since) / 1000:.0f} 秒无画面",
-                f"no frames on the public output for {(now - since) / 1000:.0f} s",
+                f"公开输出已 {seconds:.0f} 秒无画面",
+                f"no frames on the public output for {seconds:.0f} s",
             )
         if video is not None and video.end - video.start >= limits.picture_ms:
             if video.kind is Seen.BLACK:

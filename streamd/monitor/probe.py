@@ -131,6 +131,28 @@ class SegmentRef:
     duration_ms: int
 
 
+def placed(segments: Any, *, now_ms: int) -> list[tuple[Any, int, int]]:
+    """(segment, start, duration) of each segment with a URI and duration, oldest first.
+
+    The agents' own playlists carry a program date-time on every segment. A platform's play
+    address (nginx-rtmp, most CDNs) often has none: such a segment is placed by when the
+    playlist listed it, the newest ending about now and each earlier one where the next
+    began. A segment is placed once, when first seen, so the estimate never moves.
+    """
+    out = []
+    end = now_ms
+    for seg in reversed(segments):
+        if seg.uri is None or seg.duration is None:
+            continue
+        duration = round(seg.duration * 1000)
+        when = seg.current_program_date_time
+        start = ms(when) if when is not None else end - duration
+        out.append((seg, start, duration))
+        end = start
+    out.reverse()
+    return out
+
+
 class HlsSource:
     """New segments of a live HLS playlist, each once, oldest first."""
 
@@ -164,13 +186,10 @@ class HlsSource:
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
             raise ProbeError(f"{self.playlist}: {exc}") from None
         out = []
-        for seg in m3u8.loads(text).segments:
-            when = seg.current_program_date_time
-            if when is None or seg.uri is None or seg.duration is None:
-                continue  # without a date-time a segment cannot be placed; ours always have one
+        for seg, start, duration in placed(
+            m3u8.loads(text).segments, now_ms=round(time.time() * 1000)
+        ):
             uri = self._resolve(seg.uri)
-            start = ms(when)
-            duration = round(seg.duration * 1000)
             if uri in self._seen_set or start + duration <= since_ms:
                 continue
             if len(self._seen) == self._seen.maxlen:

@@ -18,7 +18,7 @@ from streamd.monitor import recording
 from streamd.monitor.intervals import ms
 from streamd.monitor.ledger import Coverage, Observation, Seen, compute
 from streamd.monitor.report import coverage_json
-from streamd.orchestrator.records import HLS_LINE
+from streamd.play import LinePlay
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,16 +30,21 @@ class Target:
     state: StreamState
     state_ms: int  # when it entered `state`
     since_ms: int  # the stream's first transition: nothing earlier is this hearing's
-    push_url: str | None
-    stream_key: str | None
+    line: LinePlay | None  # None: no line, nothing public to read
+    line_code: str | None = None
 
     def where(self, hls_template: str) -> str | None:
-        """The public output to open: the room's HLS playlist, or the line's URL + key."""
-        if self.push_url is None:
+        """The public output to open: the room's HLS playlist for a local line, else the
+        platform's play address (the push address only on a same-server line)."""
+        if self.line is None:
             return None
-        if self.push_url == HLS_LINE:
-            return hls_template.format(room=self.room)
-        return f"{self.push_url.rstrip('/')}/{self.stream_key}"
+        return self.line.monitored(self.room, hls_template)
+
+    @property
+    def pushed(self) -> bool:
+        """On a platform's line (not the court's own HLS): nothing seen at the play address
+        while the room pushes is the platform's doing, not the encoder's."""
+        return self.line is not None and not self.line.local
 
 
 ON_AIR_STATES = frozenset({StreamState.LIVE, StreamState.PAUSED, StreamState.OFF_AIR})
@@ -100,11 +105,17 @@ def targets(*, session: Session, now: datetime, linger_seconds: float) -> list[T
                 state=StreamState(stream.state),
                 state_ms=ms(stream.state_at),
                 since_ms=ms(first.get(stream.id, stream.created_at)),
-                push_url=line.push_url if line is not None else None,
-                stream_key=line.stream_key if line is not None else None,
+                line=_play(line),
+                line_code=line.code if line is not None else None,
             )
         )
     return out
+
+
+def _play(line: Line | None) -> LinePlay | None:
+    if line is None:
+        return None
+    return LinePlay(line.push_url, line.stream_key, line.play_url, line.same_server)
 
 
 def save_runs(

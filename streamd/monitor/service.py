@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +40,7 @@ from streamd.monitor.probe import (
 from streamd.monitor.records import Target
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.worker import Worker
+from streamd.play import is_hls
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -96,9 +98,7 @@ class Watcher:
         try:
             while True:
                 try:
-                    if self.where.startswith(("http://", "https://")) or self.where.endswith(
-                        ".m3u8"
-                    ):
+                    if is_hls(self.where):  # else HTTP-FLV, RTMP, SRT: a stream
                         await self._watch_hls(since)
                     else:
                         await self._watch_url()
@@ -175,8 +175,15 @@ class Watcher:
         """Raise what now holds, clear what no longer does."""
         m, t = self.monitor, self.target
         video = self.runs.open.get("video")
+        pushing = t.pushed and m.pushing is not None and m.pushing(t.room)
         holding = alarms.active(
-            t.state, t.state_ms, video, self.runs.last_end.get("video"), now_ms(), m.limits
+            t.state,
+            t.state_ms,
+            video,
+            self.runs.last_end.get("video"),
+            now_ms(),
+            m.limits,
+            pushing=pushing,
         )
         for kind, alarm in holding.items():
             if kind not in self.raised:
@@ -210,7 +217,11 @@ class Monitor:
         alerts: AlertDesk,
         settings: Settings,
         court_name: str,
+        pushing: Callable[[str], bool] | None = None,
     ) -> None:
+        """`pushing(room)`: whether the room's publisher is sending now (the agent's own
+        word, used only to tell a platform's fault from the encoder's, never for coverage)."""
+        self.pushing = pushing
         self.work = work
         self.alerts = alerts
         self.settings = settings

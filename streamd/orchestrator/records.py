@@ -32,10 +32,9 @@ from streamd.models import (
     TranscriptEntry,
     utcnow,
 )
+from streamd.play import HLS_LINE  # a line whose push_url is "hls" airs its room's HLS
 from streamd.policy import Outcome, Ruleset
 from streamd.protocol import Event, PublishTarget
-
-HLS_LINE = "hls"  # a line whose push_url is "hls" airs the agent's own HLS output
 
 
 class StaleState(RuntimeError):

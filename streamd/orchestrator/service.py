@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from streamd.config import Settings
 from streamd.court import CourtStructure
 from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState, step
-from streamd.orchestrator import records
+from streamd.orchestrator import push, records, selftests
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.journal import FastJournal
@@ -53,9 +53,11 @@ from streamd.protocol import (
     Leaf,
     Pause,
     Prepare,
+    ProcessState,
     PublishTarget,
     RestartPublisher,
     Resume,
+    SelfTest,
     Stop,
     Telemetry,
     TranscriptLine,
@@ -95,6 +97,7 @@ class AgentView:
     telemetry: Telemetry | None = None
     last_seen: float = 0.0  # monotonic
     silent: bool = False
+    selftest: SelfTest | None = None  # the room's latest pre-hearing self-test
     # The last few minutes of telemetry, for the technicians' wall (fps and bitrate lines).
     history: deque[Telemetry] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
@@ -111,6 +114,7 @@ class AgentView:
             "hearing_id": self.state.hearing_id if self.state else None,
             "state": self.state.model_dump(mode="json") if self.state else None,
             "telemetry": self.telemetry.model_dump(mode="json") if self.telemetry else None,
+            "selftest": self.selftest.model_dump(mode="json") if self.selftest else None,
         }
 
 
@@ -199,6 +203,7 @@ class Orchestrator:
             follow=self.follow_line,
         )
         self.started = asyncio.Event()  # recovered and subscribed
+        self.prepare_facts: dict[int, dict[str, Any]] = {}
 
     # ---- running ---------------------------------------------------------------------
 
@@ -263,6 +268,7 @@ class Orchestrator:
                             (f"{base}/{Leaf.ACK.value}", 1),
                             (f"{base}/{Leaf.EVENTS.value}", 1),
                             (f"{base}/{Leaf.TELEMETRY.value}", 0),
+                            (f"{base}/{Leaf.SELFTEST.value}", 1),
                         ]
                     )
                     self._client = client
@@ -311,6 +317,8 @@ class Orchestrator:
                 self._on_event(room, Event.model_validate_json(raw))
             elif leaf is Leaf.TELEMETRY:
                 self._on_telemetry(room, Telemetry.model_validate_json(raw))
+            elif leaf is Leaf.SELFTEST:
+                self._on_selftest(room, SelfTest.model_validate_json(raw))
         except (ValidationError, ValueError) as exc:
             self.stats.malformed += 1
             log.warning("ignoring a malformed message on %s: %s", topic, str(exc)[:200])
@@ -358,14 +366,27 @@ class Orchestrator:
                 )
             )
 
+    def pushing(self, room: str) -> bool:
+        """The room's publisher runs and sends frames, by its latest telemetry."""
+        agent = self.agents.get(room)
+        t = agent.telemetry if agent is not None and agent.online else None
+        return t is not None and t.publisher.state is ProcessState.RUNNING and bool(t.publisher.fps)
+
     def _on_event(self, room: str, event: Event) -> None:
         self._seen(room)
         self._events.put_nowait(event)
+        push.note(self.alerts, self.work, room, event)
         self.feed.publish("event", event.model_dump(mode="json"))
+
+    def _on_selftest(self, room: str, report: SelfTest) -> None:
+        self.agents[room].selftest = report
+        selftests.note(self.alerts, room, report)
+        self.feed.publish("selftest", report.model_dump(mode="json"))
 
     def _on_telemetry(self, room: str, telemetry: Telemetry) -> None:
         agent = self._seen(room)
         agent.telemetry = telemetry
+        push.pushed_again(self.alerts, self.work, room, telemetry)
         agent.history.append(telemetry)
         self.feed.publish("telemetry", telemetry.model_dump(mode="json"))
 
@@ -427,6 +448,8 @@ class Orchestrator:
             fields["target"] = target
         if kind is CommandKind.PAUSE:
             fields["reason"] = (reason or "incident")[:500]
+        if kind is CommandKind.PREPARE:
+            fields.update(self.prepare_facts.pop(view.hearing_id, {}))
         cmd: Command = _BUILD[kind](**fields)
         return cmd
 
@@ -868,6 +891,10 @@ class Orchestrator:
             if self._locks[hearing_id].locked():
                 continue
             try:
+                # What the room's self-test checks against (the planned length, the line).
+                self.prepare_facts[hearing_id] = await self.work.call(
+                    selftests.prepare_facts, hearing_id=hearing_id
+                )
                 await self.act(
                     hearing_id,
                     Action.PREPARE,

@@ -79,9 +79,15 @@ class _CommandBase(_Payload):
 
 
 class Prepare(_CommandBase):
-    """Start recording and warm up; nothing public yet."""
+    """Start recording and warm up; nothing public yet. The optional facts feed the room's
+    self-test (庭前设备自检): how long the hearing is planned to run (disk for twice that)
+    and where it will push (the handshake check). Both are optional: a prepare without them
+    reads as before, and what the agent cannot check it reports as unknown. Upgrade agents
+    before streamd: an older agent refuses a prepare that carries them (no extra fields)."""
 
     kind: Literal[CommandKind.PREPARE] = CommandKind.PREPARE
+    planned_seconds: int | None = Field(default=None, ge=0, le=7 * 24 * 3600)
+    target: PublishTarget | None = None
 
 
 class Region(_Payload):
@@ -327,6 +333,37 @@ class Event(_Payload):
     hearing_id: int | None = None
     message: str = ""
     data: dict[str, Scalar] = Field(default_factory=dict)
+
+
+class CheckName(StrEnum):
+    VIDEO = "video"  # frames neither black nor frozen
+    AUDIO = "audio"  # the microphone has signal
+    CLOCK = "clock"  # offset from the court's time source (the time overlay must be true)
+    DISK = "disk"  # free space for twice the planned length at the room's bitrate
+    PUSH = "push"  # the line's push address accepts a handshake
+
+
+class SelfCheck(_Payload):
+    name: CheckName
+    source: str = Field(default="", max_length=64, description="Which camera/microphone.")
+    ok: bool | None = Field(default=None, description="None: could not be checked here (say why).")
+    value: float | None = None
+    detail_zh: str = Field(default="", max_length=300)
+    detail_en: str = Field(default="", max_length=300)
+
+
+class SelfTest(_Payload):
+    """The room's pre-hearing self-test (庭前设备自检), retained on its `selftest` leaf.
+    A failed check alerts; it never stops the recording."""
+
+    room: str
+    hearing_id: int | None = None
+    at: AwareDatetime
+    checks: list[SelfCheck] = Field(max_length=64)
+
+    @property
+    def failed(self) -> list[SelfCheck]:
+        return [c for c in self.checks if c.ok is False]
 
 
 class Telemetry(_Payload):

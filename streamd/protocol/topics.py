@@ -20,6 +20,7 @@ class Leaf(StrEnum):
     EVENTS = "events"  # agent → streamd, QoS 1
     TELEMETRY = "telemetry"  # agent → streamd, QoS 0, about once a second
     TRANSCRIPT = "transcript"  # streamd → agent, QoS 1
+    SELFTEST = "selftest"  # agent → streamd, QoS 1, retained: the latest pre-hearing self-test
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,11 @@ class LineOut(BaseModel):
     name: str
     push_url: str | None = Field(description="Shown to technicians and administrators only.")
     stream_key: str = Field(description="Always masked.")
+    play_url: str | None = Field(
+        description="Where the public watches (HLS .m3u8, HTTP-FLV or RTMP): what the monitor "
+        "verifies; none for a local line (the court's own HLS) or a same-server one."
+    )
+    same_server: bool = Field(description="The platform plays the stream where it is pushed.")
     active: bool
 
 
@@ -418,6 +423,8 @@ def build_api(
                     name=r.name,
                     push_url=r.push_url if show_url else None,
                     stream_key=mask_key(r.stream_key),
+                    play_url=r.play_url,
+                    same_server=r.same_server,
                     active=r.active,
                 )
                 for r in rows

@@ -29,6 +29,7 @@ from streamd.web.hls import add_hls_routes
 from streamd.web.pages import add_pages
 from streamd.web.problems import ApiProblem, problem_middleware
 from streamd.web.public import add_public_routes
+from streamd.web.watch import add_watch_routes
 
 DB_KEY = web.AppKey("db", Database)
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -165,6 +166,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             alerts=orch.alerts,
             settings=settings,
             court_name=structure.court.name,
+            pushing=orch.pushing,
         )
         task = asyncio.create_task(orch.run(), name="orchestrator")
         watching: list[asyncio.Task[None]] = []
@@ -226,5 +228,6 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     add_hls_routes(app, settings=settings)
     add_archive_routes(app, db=db, settings=settings)
     rules = load_rules(settings.policy_file)
+    add_watch_routes(app, db=db, settings=settings, rules=rules)
     add_pages(app, db=db, settings=settings, rules=lambda: rules, orchestrator=lambda: slot.current)
     return app
