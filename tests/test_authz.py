@@ -186,10 +186,17 @@ UNAUTHENTICATED = {
     ("GET", "/public/announcements"),
     ("GET", "/public/announcements.json"),
     ("GET", "/public/announcements.ics"),
+    ("GET", "/public/watch/{hearing_id}"),
+    ("GET", "/public/watch/{hearing_id}.json"),
     ("GET", "/hls/{room}/{name}"),
     ("GET", "/"),
     ("GET", "/login"),
     ("GET", "/static/"),
+}
+# Signed with a courtroom's own key, never a user's token: a room writes only its own
+# recordings (tests/test_archive.py refuses another room's key and an unsigned upload).
+ROOM_KEY = {
+    ("PUT", "/archive/v1/files/{hearing_id}/{session}/{path}"),
 }
 PAGES = {
     ("GET", "/clerk"): only(clerk=ANY, judge=ANY, admin=ANY),
@@ -227,7 +234,7 @@ def app(settings: Settings, database: Database, users: dict[str, str]) -> web.Ap
 
 
 def test_every_route_has_a_row(app: web.Application) -> None:
-    known = set(TABLE) | UNAUTHENTICATED | set(PAGES)
+    known = set(TABLE) | UNAUTHENTICATED | ROOM_KEY | set(PAGES)
     missing = _routes(app) - known
     assert not missing, f"routes without a row in tests/test_authz.py: {sorted(missing)}"
     assert not (known - _routes(app)), "rows for routes that do not exist"
