@@ -14,17 +14,20 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from aiohttp import web
-
-from streamd import court, importer, sample
+from streamd import sample
 from streamd.archive import commands as archive_commands
-from streamd.auth import UserExistsError, create_user, hasher_for
-from streamd.config import ConfigError, Settings, load_settings
 from streamd.demo.day import DEFAULT_SPEED
 from streamd.domain import Role
-from streamd.policy import PolicyError, Ruleset, load_rules
-from streamd.store import Database, upgrade
+from streamd.errors import InputError
+
+# Each command imports what it needs when it runs: `streamd --help` and the pure commands
+# must not pay for aiohttp, SQLAlchemy, SciPy and the web layer (tests/test_cli.py checks).
+if TYPE_CHECKING:
+    from streamd.config import Settings
+    from streamd.policy import Ruleset
+    from streamd.store import Database
 
 log = logging.getLogger("streamd")
 EXIT_BAD_INPUT = 2
@@ -75,6 +78,7 @@ def _read_json(path: Path) -> object:
 
 def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
     """Pure: decides every hearing in the file and prints one JSON object per line."""
+    from streamd.policy import PolicyError, load_rules
     from streamd.policy.evaluate import EvaluateError, evaluate, lines
 
     path = Path(args.file)
@@ -155,6 +159,8 @@ def cmd_coverage(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _rules(settings: Settings) -> Ruleset:
+    from streamd.policy import PolicyError, load_rules
+
     try:
         return load_rules(settings.policy_file)
     except PolicyError as exc:
@@ -162,16 +168,22 @@ def _rules(settings: Settings) -> Ruleset:
 
 
 def _db(settings: Settings) -> Database:
+    from streamd.store import Database
+
     return Database.from_url(settings.effective_database_url)
 
 
 def cmd_db_upgrade(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd.store import upgrade
+
     db = _db(settings)
     upgrade(db.engine, args.revision)
     print(f"database at {args.revision}: {settings.effective_database_url.split('@')[-1]}")
 
 
 def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd import court
+
     if args.sample and args.directory:
         raise CliError("give a directory or --sample, not both")
     directory = (
@@ -188,6 +200,7 @@ def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
     """Print the key a room's agent checks commands with (its STREAMD_AGENT_SECRET), or
     with --mqtt its broker password (STREAMD_AGENT_MQTT_PASSWORD)."""
+    from streamd import court
     from streamd.mqtt_acl import mqtt_password
     from streamd.orchestrator.rooms import court_secret, rooms_of
 
@@ -206,6 +219,7 @@ def cmd_mqtt_acl(settings: Settings, args: argparse.Namespace) -> None:
     (its broker login and the court secret) and one per room (that room's command key and
     broker password only), all 0600.
     """
+    from streamd import court
     from streamd.mqtt_acl import generate, process_env
 
     secret = court_secret_of(settings)
@@ -239,6 +253,8 @@ def _write_private(folder: Path, files: dict[str, str]) -> None:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd import importer
+
     if args.sample == (args.file is not None):
         raise CliError("give a file to import, or --sample")
     path = sample.schedule() if args.sample else Path(args.file)
@@ -263,6 +279,8 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd.auth import UserExistsError, create_user, hasher_for
+
     password = os.environ.get("STREAMD_PASSWORD")
     if not password:
         if not sys.stdin.isatty():
@@ -286,6 +304,8 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def serve(settings: Settings, db: Database) -> None:
+    from aiohttp import web
+
     from streamd.web import create_app
 
     app = create_app(settings=settings, db=db, orchestrate=True)
@@ -424,6 +444,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from streamd.config import ConfigError, load_settings
+
     overrides = {k: getattr(args, k, None) for k in ("host", "port", "data_dir")}
     try:
         settings = load_settings(**overrides)
@@ -438,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"streamd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (court.CourtConfigError, PolicyError, archive_commands.BadInput) as exc:
+    except InputError as exc:  # the court config, the rules, the archive's arguments
         print(f"streamd: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     return 0

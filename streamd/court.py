@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from streamd import audit
 from streamd.config import describe_validation_error
+from streamd.errors import InputError
 from streamd.models import Court, Courtroom, Department, Line
 from streamd.play import HLS_LINE, PlayUrlError, play_kind
 
@@ -23,7 +24,7 @@ COURT_FILE = "court.toml"
 CODE = r"^[A-Za-z0-9_\-]{1,32}$"
 
 
-class CourtConfigError(ValueError):
+class CourtConfigError(InputError):
     pass
 
 

@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from streamd.casenumber import CASE_TYPES, Procedure
 from streamd.domain import SessionKind
+from streamd.errors import InputError
 
 RULE_ID = r"^[a-z][a-z0-9_]{0,47}$"
 Text = Annotated[str, Field(min_length=1, max_length=256)]
 
 
-class PolicyError(ValueError):
+class PolicyError(InputError):
     """The rules file cannot be used; the message names the file and the entry."""
 
 
