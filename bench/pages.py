@@ -58,8 +58,8 @@ async def main() -> None:
             structure=court.read_structure(Path("courtroom_configs")),
             actor="bench",
         )
-        result = db.call(
-            importer.import_file,
+        result = importer.import_file(
+            db=db,
             path=Path("schedules/sample-fortnight.csv"),
             zone=settings.zone,
             actor="bench",

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from streamd import court, importer
+from streamd import court, importer, planning
 from streamd.auth import UserExistsError, create_user, hasher_for
 from streamd.config import ConfigError, Settings, load_settings
 from streamd.demo.day import DEFAULT_SPEED
@@ -239,14 +239,15 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
-        result = _db(settings).call(
-            importer.import_file,
+        result = importer.import_file(
+            db=_db(settings),
             path=path,
             zone=settings.zone,
             actor="cli",
             encoding=args.encoding,
             progress=sys.stderr.isatty(),
             rules=_rules(settings),
+            timing=planning.Timing.of(settings),
         )
     except importer.ImportFailed as exc:
         raise CliError(str(exc)) from exc

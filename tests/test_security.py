@@ -118,8 +118,8 @@ def test_control_characters_are_refused_by_the_importer(tmp_path: Path, database
         path = tmp_path / "h.json"
         path.write_text(json.dumps([{**item, "cause": f"借贷{bad}纠纷"}]), encoding="utf-8")
         with pytest.raises(importer.ImportFailed) as failed:
-            database.call(
-                importer.import_file,
+            importer.import_file(
+                db=database,
                 path=path,
                 zone=ZONE,
                 actor="test",
