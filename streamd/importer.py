@@ -270,24 +270,15 @@ def _columns_of(
     return out, errors
 
 
-def import_file(
-    *,
-    db: Database,
+def parse_file(
     path: Path,
+    *,
     zone: ZoneInfo,
-    actor: str,
-    rules: Ruleset,
-    timing: Timing | None = None,
     encoding: str | None = None,
     progress: bool = False,
     shift: timedelta | None = None,
-) -> ImportResult:
-    """Validate everything first, outside any write; then write in one short transaction
-    with bulk statements, and re-plan the booked hearings it moved (as the API does).
-
-    `shift` moves every session in time (the demo moves the sample fortnight to this week).
-    """
-    started = time.perf_counter()
+) -> list[tuple[int, HearingCreate]]:
+    """Every row of the file, validated, with no database. Raises only ImportFailed."""
     try:
         records = list(read_records(path, encoding=encoding))
     except (UnicodeDecodeError, LookupError) as exc:
@@ -308,6 +299,28 @@ def import_file(
             (n, d.model_copy(update={"start": d.start + shift, "end": d.end + shift}))
             for n, d in rows
         ]
+    return rows
+
+
+def import_file(
+    *,
+    db: Database,
+    path: Path,
+    zone: ZoneInfo,
+    actor: str,
+    rules: Ruleset,
+    timing: Timing | None = None,
+    encoding: str | None = None,
+    progress: bool = False,
+    shift: timedelta | None = None,
+) -> ImportResult:
+    """Validate everything first, outside any write; then write in one short transaction
+    with bulk statements, and re-plan the booked hearings it moved (as the API does).
+
+    `shift` moves every session in time (the demo moves the sample fortnight to this week).
+    """
+    started = time.perf_counter()
+    rows = parse_file(path, zone=zone, encoding=encoding, progress=progress, shift=shift)
     values, ref_errors = _columns_of(rows, db.call(_Refs.read))
     if ref_errors:
         raise ImportFailed(ref_errors)

@@ -41,6 +41,7 @@ from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
 T = TypeVar("T")
+HEARING_LINK = {"hearing_id": "$response.body#/id"}
 SESSION_COOKIE = "streamd_session"
 CSRF_HEADER = "X-CSRF-Token"
 ALL_ROLES = frozenset(Role)
@@ -457,6 +458,12 @@ def build_api(
         act=authz.Act.HEARING_WRITE,
         body=hearings.HearingCreate,
         responses={201: hearings.HearingPublic, 200: hearings.HearingPublic},
+        links={
+            "GetHearing": ("get_hearing", HEARING_LINK),
+            "UpdateHearing": ("update_hearing", HEARING_LINK),
+            "GetDecision": ("get_decision", HEARING_LINK),
+            "ApplyNotStreamed": ("apply", HEARING_LINK),
+        },
     )
     async def create_hearing(call: Call) -> web.StreamResponse:
         # Re-validate with the court's zone so naive times mean local court time.
@@ -547,6 +554,11 @@ def build_api(
         body=bookings.BookingCreate,
         responses={201: bookings.BookingPublic, 200: bookings.BookingPublic},
         errors=(404,),
+        links={
+            "GetBooking": ("get_booking", {"booking_id": "$response.body#/id"}),
+            "CancelBooking": ("cancel_booking", {"booking_id": "$response.body#/id"}),
+            "GetBookedHearing": ("get_hearing", {"hearing_id": "$response.body#/hearing_id"}),
+        },
     )
     async def create_booking(call: Call) -> web.StreamResponse:
         data: bookings.BookingCreate = call.body
