@@ -17,6 +17,7 @@ import tomli_w
 from streamd.config import Settings
 from streamd.court import COURT_FILE
 from streamd.demo.day import LINES, ROOMS
+from streamd.mqtt_acl import mqtt_password
 from streamd.orchestrator.records import HLS_LINE
 from streamd.orchestrator.rooms import court_secret, room_key
 from streamd.protocol import Topics
@@ -118,11 +119,21 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
                 "data_dir": str(agent_dir),
                 "segment_seconds": RECORDING_SEGMENT_SECONDS,
                 "command_secret": room_key(secret, Topics(code, room)),
-                "broker": {"url": settings.mqtt_url},
+                # Its own login, as production's ACL has it (streamd.broker.court_accounts).
+                "broker": {
+                    "url": _without_login(settings.mqtt_url),
+                    "username": room,
+                    "password": mqtt_password(secret, room),
+                },
                 "source": {"kind": "lavfi", "video_size": VIDEO_SIZE, "fps": 25},
             },
         }
         stage.room_config(room).write_bytes(tomli_w.dumps(config).encode())
+
+
+def _without_login(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def _toml(path: Path) -> dict[str, Any]:
