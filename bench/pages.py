@@ -57,8 +57,8 @@ async def main() -> None:
             structure=court.read_structure(sample.court_dir()),
             actor="bench",
         )
-        result = db.call(
-            importer.import_file,
+        result = importer.import_file(
+            db=db,
             path=sample.schedule(),
             zone=settings.zone,
             actor="bench",

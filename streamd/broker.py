@@ -10,10 +10,20 @@ from __future__ import annotations
 import contextlib
 import logging
 import socket
+import tempfile
+import warnings
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from amqtt.broker import Broker
+from argon2 import PasswordHasher
+
+from streamd.court import CourtStructure
+from streamd.mqtt_acl import STREAMD_USER, mqtt_password
+from streamd.protocol import Topics
 
 log = logging.getLogger(__name__)
 
@@ -24,28 +34,85 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
-class EmbeddedBroker:
-    """Listens on loopback only: the embedded broker has no authentication."""
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A broker login and the topic filters it may publish and subscribe to."""
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
+    password: str
+    topics: tuple[str, ...]
+
+
+def court_accounts(structure: CourtStructure, secret: str) -> dict[str, Account]:
+    """The production broker's logins and ACL (streamd.mqtt_acl): streamd the court's
+    tree, each agent its own room's. Passwords derive from the court secret."""
+    court_code = structure.court.code
+    accounts = {
+        STREAMD_USER: Account(mqtt_password(secret, STREAMD_USER), (f"court/{court_code}/#",))
+    }
+    for room in structure.rooms:
+        base = Topics(court_code, room.code).base
+        accounts[room.code] = Account(mqtt_password(secret, room.code), (f"{base}/#",))
+    return accounts
+
+
+class EmbeddedBroker:
+    """Listens on loopback. With `accounts`, as production's Mosquitto: no anonymous
+    client, each login limited to its topics; without, open (tests of the broker alone)."""
+
+    def __init__(
+        self, port: int = 0, host: str = "127.0.0.1", accounts: dict[str, Account] | None = None
+    ) -> None:
         self.host = host
         self.port = port or _free_port(host)
+        self.accounts = accounts
         self._broker: Broker | None = None
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
+    def url_for(self, user: str) -> str:
+        """The URL with `user`'s login, as STREAMD_MQTT_URL carries it in production."""
+        assert self.accounts is not None
+        password = quote(self.accounts[user].password, safe="")
+        return f"mqtt://{quote(user, safe='')}:{password}@{self.host}:{self.port}"
+
     def _config(self) -> dict[str, Any]:
+        listeners = {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}}
+        if self.accounts is None:
+            return {
+                "listeners": listeners,
+                "plugins": {
+                    "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+                },
+            }
+        self._folder = tempfile.TemporaryDirectory(prefix="streamd-broker-")
+        passwd = Path(self._folder.name) / "passwd"
+        hasher = PasswordHasher()
+        passwd.write_text(
+            "".join(f"{u}:{hasher.hash(a.password)}\n" for u, a in self.accounts.items()),
+            encoding="utf-8",
+        )
+        passwd.chmod(0o600)
+        acl = {u: list(a.topics) for u, a in self.accounts.items()}
         return {
-            "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
+            "listeners": listeners,
             "plugins": {
-                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}
+                "amqtt.plugins.authentication.FileAuthPlugin": {"password_file": str(passwd)},
+                "amqtt.plugins.topic_checking.TopicAccessControlListPlugin": {
+                    "publish_acl": acl,
+                    "acl": acl,
+                },
             },
         }
 
     async def start(self) -> str:
-        self._broker = Broker(self._config())
+        with warnings.catch_warnings():
+            # amqtt 0.12 calls its subscribe ACL option `acl` and warns that it is deprecated
+            # while offering no other name in the plugin's config.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self._broker = Broker(self._config())
         await self._broker.start()
         log.info("embedded MQTT broker on %s", self.url)
         return self.url
@@ -54,17 +121,23 @@ class EmbeddedBroker:
         if self._broker is not None:
             await self._broker.shutdown()
             self._broker = None
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
 
 
 @contextlib.asynccontextmanager
-async def broker_url(configured: str | None) -> AsyncIterator[str]:
-    """The configured broker's URL, or an embedded broker's for as long as the block runs."""
+async def broker_url(
+    configured: str | None, accounts: dict[str, Account] | None = None
+) -> AsyncIterator[str]:
+    """The configured broker's URL, or an embedded broker's for as long as the block runs
+    (with `accounts`, the URL carries streamd's own login)."""
     if configured is not None:
         yield configured
         return
-    embedded = EmbeddedBroker()
+    embedded = EmbeddedBroker(accounts=accounts)
     await embedded.start()
     try:
-        yield embedded.url
+        yield embedded.url_for(STREAMD_USER) if accounts else embedded.url
     finally:
         await embedded.stop()

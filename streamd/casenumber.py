@@ -7,6 +7,7 @@ a spreadsheet needs to know *which* part is wrong, not that "the regex failed".
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -120,6 +121,7 @@ def _take_digits(text: str, pos: int) -> tuple[str, int]:
     return text[pos:end], end
 
 
+@functools.lru_cache(maxsize=65536)  # pure, and an import parses each number three times
 def parse_case_number(raw: str) -> CaseNumber:
     """Parse a case number; raise CaseNumberError naming the bad part."""
     text = "".join(raw.split())  # spaces inside come from copy-paste, never meaningful

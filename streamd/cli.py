@@ -253,7 +253,7 @@ def _write_private(folder: Path, files: dict[str, str]) -> None:
 
 
 def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
-    from streamd import importer
+    from streamd import importer, planning
 
     if args.sample == (args.file is not None):
         raise CliError("give a file to import, or --sample")
@@ -261,14 +261,15 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
-        result = _db(settings).call(
-            importer.import_file,
+        result = importer.import_file(
+            db=_db(settings),
             path=path,
             zone=settings.zone,
             actor="cli",
             encoding=args.encoding,
             progress=sys.stderr.isatty(),
             rules=_rules(settings),
+            timing=planning.Timing.of(settings),
         )
     except importer.ImportFailed as exc:
         raise CliError(str(exc)) from exc

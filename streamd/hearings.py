@@ -216,7 +216,7 @@ def _resolve(session: Session, *, department: str, courtroom: str) -> tuple[int,
     return dept.id, room.id
 
 
-def _columns(data: HearingCreate, parsed: CaseNumber, dept_id: int, room_id: int) -> dict[str, Any]:
+def columns(data: HearingCreate, parsed: CaseNumber, dept_id: int, room_id: int) -> dict[str, Any]:
     return {
         "case_number": parsed.canonical,
         "case_year": parsed.year,
@@ -245,7 +245,7 @@ def upsert_hearing(*, session: Session, data: HearingCreate, actor: str) -> tupl
     """
     parsed = parse_case_number(data.case_number)
     dept_id, room_id = _resolve(session, department=data.department, courtroom=data.courtroom)
-    values = _columns(data, parsed, dept_id, room_id)
+    values = columns(data, parsed, dept_id, room_id)
     existing = session.exec(
         select(Hearing).where(
             Hearing.case_number == parsed.canonical, Hearing.planned_start == data.start
@@ -297,7 +297,7 @@ def update_hearing(
     ).first()
     if clash is not None:
         raise HearingConflict(f"hearing {clash.id} already has this case number and start")
-    values = _columns(data, parsed, dept_id, room_id) | {"updated_at": utcnow()}
+    values = columns(data, parsed, dept_id, room_id) | {"updated_at": utcnow()}
     if patch.status is not None:
         values["status"] = patch.status.value
     audit.update(session=session, actor=actor, action="hearing.update", obj=row, values=values)

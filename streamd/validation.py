@@ -10,6 +10,7 @@ whoever fixes the file searches for the id, not for the fourth element.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -50,14 +51,18 @@ class TextError(ValueError):
     pass
 
 
+_BAD = re.compile("[" + "".join(re.escape(c) for c in sorted(_FORBIDDEN)) + "\ud800-\udfff]")
+
+
 def text_problem(value: str) -> str | None:
     """Why `value` is not acceptable text, or None. (NUL is one of the controls.)"""
-    for ch in value:
-        if ch in _FORBIDDEN:
-            return f"contains the control character U+{ord(ch):04X}"
-        if 0xD800 <= ord(ch) <= 0xDFFF:
-            return "is not valid Unicode text"
-    return None
+    found = _BAD.search(value)
+    if found is None:
+        return None
+    ch = found.group()
+    if 0xD800 <= ord(ch) <= 0xDFFF:
+        return "is not valid Unicode text"
+    return f"contains the control character U+{ord(ch):04X}"
 
 
 def check_text(value: str) -> str:

@@ -8,7 +8,7 @@ import json
 import aiomqtt
 import pytest
 
-from streamd.broker import EmbeddedBroker, broker_url
+from streamd.broker import Account, EmbeddedBroker, broker_url
 
 pytestmark = pytest.mark.broker
 
@@ -40,3 +40,34 @@ async def test_a_configured_broker_is_used_as_is() -> None:
         host, port = url.removeprefix("mqtt://").split(":")
         async with aiomqtt.Client(host, int(port)) as client:
             await client.publish("ping", b"1", qos=1)
+
+
+async def test_the_embedded_broker_has_productions_logins_and_acl() -> None:
+    """No anonymous client, no wrong password, and an agent only under its own room."""
+    accounts = {
+        "streamd": Account("s-pass-1234", ("court/c1/#",)),
+        "room-01": Account("r1-pass-1234", ("court/c1/room/room-01/#",)),
+    }
+    broker = EmbeddedBroker(accounts=accounts)
+    await broker.start()
+    try:
+        for login in ({}, {"username": "room-01", "password": "wrong"}):
+            with pytest.raises(aiomqtt.MqttError):
+                async with aiomqtt.Client(broker.host, broker.port, **login):
+                    pass
+        async with aiomqtt.Client(
+            broker.host, broker.port, username="streamd", password="s-pass-1234"
+        ) as streamd:
+            await streamd.subscribe("court/c1/#", qos=1)
+            async with aiomqtt.Client(
+                broker.host, broker.port, username="room-01", password="r1-pass-1234"
+            ) as room:
+                await room.publish("court/c1/room/room-02/telemetry", b"fake", qos=1)
+                await room.publish("court/c1/room/room-01/telemetry", b"real", qos=1)
+            got = await asyncio.wait_for(anext(aiter(streamd.messages)), 5)
+            assert (str(got.topic), got.payload) == ("court/c1/room/room-01/telemetry", b"real")
+        assert (
+            broker.url_for("streamd") == f"mqtt://streamd:s-pass-1234@{broker.host}:{broker.port}"
+        )
+    finally:
+        await broker.stop()

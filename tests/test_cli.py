@@ -181,7 +181,7 @@ def test_schemathesis_finds_no_server_error(
             "--max-examples",
             "25",
             "--phases",
-            "examples,coverage,fuzzing",
+            "examples,coverage,fuzzing,stateful",  # stateful: follows the OpenAPI links
             "--workers",
             "1",
             "--seed",
@@ -203,7 +203,8 @@ def test_schemathesis_finds_no_server_error(
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "Authentication failed" not in out.stdout  # the run really got past the login
-    assert "45 selected / 47 total" in out.stdout, out.stdout[-3000:]
+    assert "47 selected / 49 total" in out.stdout, out.stdout[-3000:]
+    assert "Stateful" in out.stdout, out.stdout[-3000:]
 
 
 def test_agent_command_checks_its_config(tmp_path: Path) -> None:

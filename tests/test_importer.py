@@ -14,7 +14,7 @@ from streamd.importer import ImportFailed, import_file
 from streamd.models import AuditEntry, Hearing
 from streamd.policy import load_rules
 from streamd.store import Database
-from tests.conftest import SAMPLE_CSV
+from tests.conftest import SAMPLE_CSV, Client, hearing_body, make_hearing, token
 
 pytestmark = pytest.mark.db
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -26,7 +26,7 @@ def _count(db: Database) -> int:
 
 
 def _import(db: Database, path: Path, **kw: object) -> object:
-    return db.call(import_file, path=path, zone=ZONE, actor="test", rules=load_rules(), **kw)
+    return import_file(db=db, path=path, zone=ZONE, actor="test", rules=load_rules(), **kw)  # type: ignore[arg-type]
 
 
 def test_sample_fortnight_is_a_realistic_court(database: Database) -> None:
@@ -144,3 +144,26 @@ def test_duplicate_rows_in_one_file_are_refused(database: Database, tmp_path: Pa
     path.write_text("\n".join([lines[0], lines[1], lines[1]]) + "\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match="row 3: case_number: same case and start as row 2"):
         _import(database, path)
+
+
+async def test_an_import_replans_the_booked_hearings_it_changed(
+    client: Client, database: Database, tmp_path: Path
+) -> None:
+    """As the API does: a re-import that makes a booked hearing non-public takes its line
+    back in the same transaction; the import reports the day it re-planned."""
+    hearing = await make_hearing(client)
+    resp = await client.post(
+        "/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers=await token(client, "clerk")
+    )
+    booking = await resp.json()
+    assert resp.status == 201 and booking["line"] is not None
+    body = hearing_body(public=False, non_public_reason="涉及个人隐私")
+    path = tmp_path / "again.json"
+    path.write_text(json.dumps([body], ensure_ascii=False), encoding="utf-8")
+    result = _import(database, path)
+    assert (result.updated, result.days_replanned) == (1, 1)  # type: ignore[attr-defined]
+    resp = await client.get(
+        f"/api/v1/bookings/{booking['id']}", headers=await token(client, "clerk")
+    )
+    after = await resp.json()
+    assert after["line"] is None and after["line_status"] == "excluded", after

@@ -118,8 +118,8 @@ def test_control_characters_are_refused_by_the_importer(tmp_path: Path, database
         path = tmp_path / "h.json"
         path.write_text(json.dumps([{**item, "cause": f"借贷{bad}纠纷"}]), encoding="utf-8")
         with pytest.raises(importer.ImportFailed) as failed:
-            database.call(
-                importer.import_file,
+            importer.import_file(
+                db=database,
                 path=path,
                 zone=ZONE,
                 actor="test",
@@ -272,3 +272,22 @@ def test_urls_in_logs_never_carry_the_key() -> None:
     assert "abcdef123456" not in shown and shown.startswith("rtmp://push.example.cn/live/")
     assert "s3cret" not in redact_url("srt://u:s3cret@host:9000?streamid=s3cret")
     assert redact_url("/var/lib/streamd/hls/index.m3u8") == "/var/lib/streamd/hls/index.m3u8"
+
+
+async def test_openapi_links_lead_from_create_to_read(client: Client) -> None:
+    doc = await (await client.get("/api/v1/openapi.json")).json()
+    ops = {
+        op["operationId"]: {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+        for methods in doc["paths"].values()
+        for op in methods.values()
+    }
+    links = [
+        link
+        for methods in doc["paths"].values()
+        for op in methods.values()
+        for response in op["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert len(links) >= 8
+    for link in links:
+        assert set(link["parameters"]) == ops[link["operationId"]], link

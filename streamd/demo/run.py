@@ -26,7 +26,7 @@ from aiohttp import web
 
 from streamd import court
 from streamd.auth import create_user, hasher_for
-from streamd.broker import EmbeddedBroker
+from streamd.broker import EmbeddedBroker, court_accounts
 from streamd.config import Settings
 from streamd.demo import archived, summary
 from streamd.demo import stage as stage_mod
@@ -34,6 +34,8 @@ from streamd.demo.clerk import Api, ApiError, Clerks
 from streamd.demo.day import DAY, ROOMS, compress
 from streamd.domain import Role
 from streamd.monitor import records
+from streamd.mqtt_acl import mqtt_password
+from streamd.orchestrator.rooms import court_secret
 from streamd.store import Database, upgrade
 
 log = logging.getLogger(__name__)
@@ -187,9 +189,15 @@ async def run(base_settings: Settings, options: Options) -> int:
     stage = stage_mod.claim(options.data_dir)
     _log_to(stage.logs_dir)
     broker = EmbeddedBroker()
-    url = await broker.start()
+    # streamd logs in to the embedded broker as to production's, each agent as its room.
+    plain = stage_mod.settings_for(base_settings, stage, mqtt_url=broker.url, speed=options.speed)
+    secret = court_secret(plain)
+    login = f"streamd:{mqtt_password(secret, 'streamd')}@"
+    url = broker.url.replace("://", "://" + login, 1)
     settings = stage_mod.settings_for(base_settings, stage, mqtt_url=url, speed=options.speed)
     stage_mod.write_court(stage, options.sample_dir, settings)
+    broker.accounts = court_accounts(court.read_structure(stage.court_dir), secret)
+    await broker.start()
     db = await asyncio.to_thread(_prepare_database, settings, stage)
 
     from streamd.web import create_app

@@ -17,6 +17,7 @@ import tomli_w
 from streamd.config import Settings
 from streamd.court import COURT_FILE
 from streamd.demo.day import LINES, ROOMS
+from streamd.mqtt_acl import mqtt_password
 from streamd.orchestrator.rooms import court_secret, room_key
 from streamd.play import HLS_LINE
 from streamd.protocol import Topics
@@ -121,7 +122,12 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
                 "data_dir": str(agent_dir),
                 "segment_seconds": RECORDING_SEGMENT_SECONDS,
                 "command_secret": room_key(secret, Topics(code, room)),
-                "broker": {"url": settings.mqtt_url},
+                # Its own login, as production's ACL has it (streamd.broker.court_accounts).
+                "broker": {
+                    "url": _without_login(settings.mqtt_url),
+                    "username": room,
+                    "password": mqtt_password(secret, room),
+                },
                 "source": {"kind": "lavfi", "video_size": VIDEO_SIZE, "fps": 25},
                 "archive": {"url": f"http://{_reach(settings.host)}:{settings.port}"},
             },
@@ -132,6 +138,11 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
 def _reach(host: str) -> str:
     """Where the agents reach streamd: a wildcard bind is reached on loopback."""
     return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+
+
+def _without_login(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def _toml(path: Path) -> dict[str, Any]:

@@ -204,6 +204,8 @@ def _json_object(raw: bytes | str, what: str) -> dict[str, Any]:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ProtocolError(ErrorCode.MALFORMED, f"{what} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.MALFORMED, f"{what} nests too deeply") from None
     if not isinstance(data, dict):
         raise ProtocolError(ErrorCode.MALFORMED, f"{what} must be a JSON object")
     return data
@@ -234,7 +236,9 @@ def parse_command(raw: bytes | str, *, now: datetime, secret: str | None) -> Com
         )
     if secret is not None:
         given = data.get("sig")
-        if not isinstance(given, str) or not hmac.compare_digest(given, sign(data, secret)):
+        # As bytes: compare_digest refuses a str with non-ASCII characters (TypeError).
+        expected = sign(data, secret).encode()
+        if not isinstance(given, str) or not hmac.compare_digest(given.encode(), expected):
             raise ProtocolError(ErrorCode.UNAUTHORISED, "sig: missing or wrong signature", cid)
     try:
         cmd = _COMMAND.validate_python(data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import Executor
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit, authz, bookings, hearings, planning, throttle
+from streamd import audit, authz, bookings, changes, hearings, planning, throttle
 from streamd import auth as auth_core
 from streamd.casenumber import CaseNumberError, parse_case_number
 from streamd.config import Settings
@@ -41,6 +41,7 @@ from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
 T = TypeVar("T")
+HEARING_LINK = {"hearing_id": "$response.body#/id"}
 SESSION_COOKIE = "streamd_session"
 CSRF_HEADER = "X-CSRF-Token"
 ALL_ROLES = frozenset(Role)
@@ -152,28 +153,15 @@ def build_api(
     rules = load_rules(settings.policy_file)
     timing = planning.Timing.of(settings)
 
-    def plan_at(session: Session, around: datetime, actor: str) -> None:
-        """Re-plan the days around a moment in the same transaction: the answer comes
-        back now."""
-        planning.replan(
-            session=session, around=around, zone=zone, timing=timing, rules=rules, actor=actor
-        )
-
-    def plan_hearing(session: Session, hearing: Hearing, actor: str) -> None:
-        plan_at(session, hearing.planned_start, actor)
+    aftermath = changes.Aftermath(zone=zone, timing=timing, rules=rules)
+    plan_at, plan_hearing = aftermath.plan_at, aftermath.plan_hearing
+    after_hearing_change = aftermath.hearing_changed
 
     def plan_around(session: Session, booking: Booking, actor: str) -> None:
         hearing = session.get(Hearing, booking.hearing_id)
         assert hearing is not None
         plan_hearing(session, hearing, actor)
         session.refresh(booking)
-
-    def after_hearing_change(session: Session, hearing: Hearing, actor: str) -> None:
-        """A changed hearing may change its decision: open the record an excluded cause
-        needs, and re-plan if it is booked."""
-        approvals.sync_rule_records(session=session, hearing=hearing, rules=rules, actor=actor)
-        if bookings.active(session, hearing.id or 0) is not None:
-            plan_hearing(session, hearing, actor)
 
     async def authenticate(request: web.Request) -> User:
         header = request.headers.get("Authorization", "")
@@ -477,6 +465,12 @@ def build_api(
         act=authz.Act.HEARING_WRITE,
         body=hearings.HearingCreate,
         responses={201: hearings.HearingPublic, 200: hearings.HearingPublic},
+        links={
+            "GetHearing": ("get_hearing", HEARING_LINK),
+            "UpdateHearing": ("update_hearing", HEARING_LINK),
+            "GetDecision": ("get_decision", HEARING_LINK),
+            "ApplyNotStreamed": ("apply", HEARING_LINK),
+        },
     )
     async def create_hearing(call: Call) -> web.StreamResponse:
         # Re-validate with the court's zone so naive times mean local court time.
@@ -567,6 +561,11 @@ def build_api(
         body=bookings.BookingCreate,
         responses={201: bookings.BookingPublic, 200: bookings.BookingPublic},
         errors=(404,),
+        links={
+            "GetBooking": ("get_booking", {"booking_id": "$response.body#/id"}),
+            "CancelBooking": ("cancel_booking", {"booking_id": "$response.body#/id"}),
+            "GetBookedHearing": ("get_hearing", {"hearing_id": "$response.body#/hearing_id"}),
+        },
     )
     async def create_booking(call: Call) -> web.StreamResponse:
         data: bookings.BookingCreate = call.body

@@ -16,11 +16,12 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 
 from streamd import court
-from streamd.broker import broker_url
+from streamd.broker import broker_url, court_accounts
 from streamd.config import Settings
 from streamd.metrics import registry_for
 from streamd.monitor.service import Monitor
 from streamd.orchestrator import Orchestrator
+from streamd.orchestrator.rooms import court_secret
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
 from streamd.web.api import build_api
@@ -153,7 +154,10 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     structure = court.read_structure(settings.court_config_dir)
-    async with broker_url(settings.mqtt_url) as url:
+    # An embedded broker gets production's logins and ACL: no anonymous client may
+    # publish telemetry or commands on the court's tree.
+    accounts = court_accounts(structure, court_secret(settings))
+    async with broker_url(settings.mqtt_url, accounts) as url:
         orch = Orchestrator(
             db=db,
             settings=settings,

@@ -87,6 +87,10 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         body=approvals.Apply,
         responses={201: approvals.ApprovalOut, 200: approvals.ApprovalOut},
         errors=(403, 404, 409),
+        links={
+            "GetApproval": ("get_approval", {"approval_id": "$response.body#/id"}),
+            "ReviewApproval": ("review_approval", {"approval_id": "$response.body#/id"}),
+        },
     )
     async def apply(call: Call) -> web.StreamResponse:
         def work(*, session: Session) -> tuple[BaseModel, bool]:

@@ -60,6 +60,9 @@ class Route:
     csrf_exempt: bool = False
     errors: tuple[int, ...] = field(default=())
     act: authz.Act | None = None  # every write names its act; streamd.authz decides it
+    # OpenAPI links from this route's success responses: name -> (operationId, parameter
+    # -> runtime expression). Clients and stateful fuzzers follow them from create to read.
+    links: dict[str, tuple[str, dict[str, str]]] = field(default_factory=dict)
 
 
 def page_of(model: type[BaseModel]) -> type[BaseModel]:
@@ -121,6 +124,7 @@ class Api:
         responses: dict[int, type[BaseModel] | None],
         errors: tuple[int, ...] = (),
         csrf_exempt: bool = False,
+        links: dict[str, tuple[str, dict[str, str]]] | None = None,
     ) -> Callable[[HandlerFn], HandlerFn]:
         if method not in SAFE_METHODS and act is None:
             raise ValueError(f"{method} {path}: a write route must name its authz.Act")
@@ -144,6 +148,7 @@ class Api:
                     csrf_exempt=csrf_exempt,
                     errors=errors,
                     act=act,
+                    links=links or {},
                 )
             )
             return fn
@@ -255,6 +260,11 @@ class Api:
                 if model is not None:
                     response["content"] = {
                         "application/json": {"schema": refs[(model, "serialization")]}
+                    }
+                if route.links and status < 300:
+                    response["links"] = {
+                        name: {"operationId": op_id, "parameters": params}
+                        for name, (op_id, params) in route.links.items()
                     }
                 op["responses"][str(status)] = response
             problem_ref = refs[(Problem, "serialization")]
