@@ -125,7 +125,10 @@ def server(
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
+    # A loaded machine (CI runs two test workers on two cores) can take many seconds to
+    # start the server: wait for it to answer, or to exit, not for a fixed count of tries.
+    deadline = time.monotonic() + 60
+    while proc.poll() is None and time.monotonic() < deadline:
         try:
             urllib.request.urlopen(f"{base}/healthz", timeout=1)
             break
