@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from streamd.domain import BookingStatus, HearingStatus
+from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Booking, Courtroom, Hearing
 
 # Role words court exports put before a party's name ("原告 张伟").
@@ -91,7 +91,7 @@ def upcoming(
         .join(Courtroom, col(Courtroom.id) == col(Hearing.courtroom_id))
         .where(
             Booking.status != BookingStatus.CANCELLED.value,
-            Booking.line_status == "assigned",
+            Booking.line_status == LineStatus.ASSIGNED,
             Hearing.status != HearingStatus.CANCELLED.value,
             Hearing.is_public == True,  # noqa: E712 (SQL, belt and braces: never announce these)
             col(Hearing.planned_end) > now,

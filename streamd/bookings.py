@@ -10,14 +10,13 @@ engine decides which requested bookings get a line.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from streamd import approvals, audit
-from streamd.domain import BookingStatus, HearingStatus
+from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Booking, Hearing, Line, User, utcnow
 from streamd.policy import Outcome, Ruleset
 from streamd.store import paged
@@ -63,7 +62,7 @@ class BookingPublic(BaseModel):
     cancelled_at: datetime | None
     cancel_reason: str | None
     line: str | None = Field(description="code of the line assigned, if any")
-    line_status: Literal["pending", "assigned", "no_line", "excluded", "released"] = Field(
+    line_status: LineStatus = Field(
         description="the allocation engine's answer; excluded by the policy; released once "
         "cancelled"
     )
@@ -183,7 +182,7 @@ def cancel(*, session: Session, booking_id: int, data: BookingCancel, user: User
             "cancelled_at": utcnow(),
             "cancel_reason": data.reason,
             "line_id": None,  # the line goes back to the pool at once
-            "line_status": "released",
+            "line_status": LineStatus.RELEASED,
             "line_reason": None,
         },
     )

@@ -49,6 +49,26 @@ class BookingStatus(StrEnum):
 
 ACTIVE_BOOKING_STATUSES = frozenset({BookingStatus.REQUESTED})
 
+
+class LineStatus(StrEnum):
+    """The allocation engine's answer for a booking (`Booking.line_status`)."""
+
+    PENDING = "pending"  # not planned yet
+    ASSIGNED = "assigned"  # holds a line
+    NO_LINE = "no_line"  # every line taken or down; the reason says by whom
+    EXCLUDED = "excluded"  # the rules do not stream it
+    RELEASED = "released"  # the booking was cancelled and gave its line back
+
+
+class CommandStatus(StrEnum):
+    """What became of a command sent to an agent (`StreamCommand.status`)."""
+
+    SENT = "sent"
+    ACKED = "acked"
+    REFUSED = "refused"
+    UNACKNOWLEDGED = "unacknowledged"
+
+
 LABELS_ZH: dict[str, str] = {
     Role.CLERK: "书记员",
     Role.JUDGE: "承办法官",

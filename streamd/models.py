@@ -14,6 +14,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from streamd.domain import LineStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -169,8 +171,8 @@ class Booking(SQLModel, table=True):
     cancel_reason: str | None = _text(512, nullable=True, default=None)
     # The allocation engine's answer: pending until planned, then assigned or no_line.
     line_id: int | None = Field(default=None, foreign_key="line.id")
-    line_status: str = Field(
-        default="pending",
+    line_status: str = Field(  # a LineStatus value
+        default=LineStatus.PENDING.value,
         sa_column=sa.Column(sa.String(16), nullable=False, server_default="pending"),
     )
     line_reason: dict[str, str] | None = Field(
@@ -325,7 +327,7 @@ class StreamCommand(SQLModel, table=True):
     kind: str = _text(32)  # CommandKind values, e.g. restart_publisher
     issued_at: datetime = _time()
     expires_at: datetime = _time()
-    status: str = _text(16, index=True)  # sent | acked | refused | unacknowledged
+    status: str = _text(16, index=True)  # a CommandStatus value
     attempts: int = 0
     answered_at: datetime | None = _time(nullable=True, default=None)
     error: str | None = _text(32, nullable=True, default=None)

@@ -34,7 +34,7 @@ from streamd.allocation import Plan, Problem, solve
 from streamd.allocation.explain import describe, first_free
 from streamd.allocation.holds import Hold, Phase, hold
 from streamd.config import Settings
-from streamd.domain import BookingStatus, HearingStatus, SessionKind
+from streamd.domain import BookingStatus, HearingStatus, LineStatus, SessionKind
 from streamd.lifecycle import PUBLIC, StreamState
 from streamd.models import Booking, Courtroom, Hearing, Line, Stream, utcnow
 from streamd.policy import Decision, Outcome, Ruleset
@@ -201,7 +201,7 @@ class _Day:
                 phase is Phase.WAITING
                 and held.late
                 and current is None
-                and booking.line_status == "no_line"
+                and booking.line_status == LineStatus.NO_LINE
             ):
                 # Its hearing may well be sitting without a stream: a line now would only
                 # air its end (漏播) and could take the line of one that starts on time. It
@@ -240,7 +240,7 @@ class _Day:
                     log.warning("hearing %s is on air without a usable line", hearing.id)
                     slot = replace(slot, priority=boost, pinned_line=None)
             slots.append(slot)
-            if booking.line_status != "pending":
+            if booking.line_status != LineStatus.PENDING:
                 previous[key] = current.code if current is not None else None
         return Problem(lines=list(self.channels.values()), hearings=slots, previous=previous)
 
@@ -257,14 +257,20 @@ class _Day:
             decided = self.policy[hearing.id or 0]
             reason: dict[str, str] | None
             if hearing.status == HearingStatus.CANCELLED.value:
-                status, reason = "excluded", {"zh": "庭审已取消", "en": "the hearing is cancelled"}
+                status, reason = (
+                    LineStatus.EXCLUDED,
+                    {"zh": "庭审已取消", "en": "the hearing is cancelled"},
+                )
             elif decided.outcome is not Outcome.STREAM:
-                status, reason = "excluded", {"zh": decided.reason_zh, "en": decided.reason_en}
+                status, reason = (
+                    LineStatus.EXCLUDED,
+                    {"zh": decided.reason_zh, "en": decided.reason_en},
+                )
             elif code is None:
-                status = "no_line"
+                status = LineStatus.NO_LINE
                 reason = _no_line(problem, plan, key, hearing, named, self.clock, self.timing)
             else:
-                status = "assigned"
+                status = LineStatus.ASSIGNED
                 reason = _moved(plan, key, booking, had, named, self.clock, self.why_down)
             before = had.code if had is not None else None
             changed = audit.update(
@@ -333,7 +339,7 @@ def moved_on_air(*, session: Session) -> list[int]:
     return sorted(
         stream.hearing_id
         for stream, booking in rows
-        if booking.line_id != stream.line_id or booking.line_status != "assigned"
+        if booking.line_id != stream.line_id or booking.line_status != LineStatus.ASSIGNED
     )
 
 
@@ -462,7 +468,7 @@ def _moved(
     one, or that it is down or out of service. A hearing on the line it had keeps the
     reason it was given, if any."""
     code = plan.assignments[key]
-    if booking.line_status == "assigned" and old is not None and old.code == code:
+    if booking.line_status == LineStatus.ASSIGNED and old is not None and old.code == code:
         return booking.line_reason
     if old is None:  # it had no line before: there is no move to explain
         return None

@@ -26,7 +26,7 @@ from sqlmodel import Session, col, select
 from streamd import approvals, streamed
 from streamd.approvals import LEVEL_ZH, Status
 from streamd.cells import csv_cell, xml_safe
-from streamd.domain import BookingStatus, HearingStatus
+from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Booking, Courtroom, Department, Hearing, Stream
 from streamd.policy import ApprovalLevel, Outcome, Ruleset
 from streamd.store import in_batches
@@ -182,7 +182,7 @@ def monthly(
         b = bookings.get(h.id or 0)
         if b is None:
             continue
-        if b.line_status == "no_line":
+        if b.line_status == LineStatus.NO_LINE:
             reason = (b.line_reason or {}).get("zh", "")
             no_line.rows.append((h.case_number, when(h), rooms.get(h.courtroom_id, ""), reason))
         if b.late_announcement:
@@ -204,7 +204,7 @@ def _bookings(session: Session, hearing_ids: Sequence[int]) -> dict[int, Booking
 
 
 def _holds_line(booking: Booking | None) -> bool:
-    return booking is not None and booking.line_status == "assigned"
+    return booking is not None and booking.line_status == LineStatus.ASSIGNED
 
 
 def _streamed_by_month(

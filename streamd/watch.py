@@ -16,7 +16,7 @@ from enum import StrEnum
 from sqlmodel import Session, select
 
 from streamd import approvals, bookings
-from streamd.domain import HearingStatus
+from streamd.domain import HearingStatus, LineStatus
 from streamd.lifecycle import StreamState
 from streamd.models import Courtroom, Hearing, Line, Stream
 from streamd.play import LinePlay, PlayKind
@@ -76,7 +76,7 @@ def view(*, session: Session, hearing_id: int, rules: Ruleset) -> WatchView | No
     booking = bookings.active(session, hearing_id)
     stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
     line_id = stream.line_id if stream is not None and stream.line_id else None
-    if line_id is None and booking is not None and booking.line_status == "assigned":
+    if line_id is None and booking is not None and booking.line_status == LineStatus.ASSIGNED:
         line_id = booking.line_id
     if line_id is None:
         return None  # not on the announcements list: no line, nothing will be streamed

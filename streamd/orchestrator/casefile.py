@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
+from streamd.domain import CommandStatus
 from streamd.models import AgentEvent, Alert, Courtroom, Hearing
 from streamd.orchestrator import records
 
@@ -93,7 +94,7 @@ def case_file(*, session: Session, hearing_id: int, zone: tzinfo) -> CaseFileRec
     pauses = _pauses(done["transitions"])
     failures: list[FailureOut] = []
     for cmd in done["commands"]:
-        if cmd.status in ("unacknowledged", "refused"):
+        if cmd.status in (CommandStatus.UNACKNOWLEDGED, CommandStatus.REFUSED):
             failures.append(
                 FailureOut(
                     at=cmd.issued_at,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from streamd import approvals, audit, bookings, planning
-from streamd.domain import HearingStatus
+from streamd.domain import CommandStatus, HearingStatus, LineStatus
 from streamd.lifecycle import PUBLIC, RECORDING, TERMINAL, Action, StreamState
 from streamd.models import (
     AgentEvent,
@@ -151,7 +151,7 @@ def publish_target(
     if booking is None:
         raise Refused("no stream slot is booked / 未预约直播")
     line = session.get(Line, booking.line_id) if booking.line_id is not None else None
-    if booking.line_status != "assigned" or line is None or not line.active:
+    if booking.line_status != LineStatus.ASSIGNED or line is None or not line.active:
         why = (booking.line_reason or {}).get("zh", "") if booking.line_reason else ""
         raise Refused(f"no line in the current plan / 当前计划未分配直播线路 {why}".strip())
     assert line.id is not None
@@ -186,7 +186,7 @@ def _claim(session: Session, hearing_id: int, line_id: int) -> None:
     planning.lock(session)
     booking = bookings.active(session, hearing_id)
     line = session.get(Line, line_id)
-    if booking is None or booking.line_id != line_id or booking.line_status != "assigned":
+    if booking is None or booking.line_id != line_id or booking.line_status != LineStatus.ASSIGNED:
         raise Refused("the line was given to another hearing meanwhile / 线路已改派，请重试")
     assert line is not None
     _free_for(session, hearing_id, line)
@@ -356,7 +356,7 @@ def _add_command(session: Session, stream_id: int, room: str, command: CommandNo
             kind=command.kind,
             issued_at=command.issued_at,
             expires_at=command.expires_at,
-            status="sent",
+            status=CommandStatus.SENT,
         )
     )
 
@@ -371,7 +371,7 @@ def command_answered(
     message: str | None = None,
 ) -> None:
     row = session.get(StreamCommand, command_id)
-    if row is None or row.status in ("acked", "refused"):
+    if row is None or row.status in (CommandStatus.ACKED, CommandStatus.REFUSED):
         return  # an answer we already have, or a command another streamd sent
     row.status = status
     row.answered_at = utcnow()
@@ -383,7 +383,9 @@ def command_answered(
 
 
 def unanswered(*, session: Session) -> list[StreamCommand]:
-    return list(session.exec(select(StreamCommand).where(StreamCommand.status == "sent")).all())
+    return list(
+        session.exec(select(StreamCommand).where(StreamCommand.status == CommandStatus.SENT)).all()
+    )
 
 
 def flag(*, session: Session, stream_id: int, reason: str | None) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from streamd import bookings
+from streamd.domain import LineStatus
 from streamd.models import Hearing, Line
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.play import HLS_LINE
@@ -40,7 +41,7 @@ def prepare_facts(*, session: Session, hearing_id: int) -> dict[str, Any]:
     }
     booking = bookings.active(session, hearing_id)
     line = session.get(Line, booking.line_id) if booking and booking.line_id else None
-    if line is not None and booking is not None and booking.line_status == "assigned":
+    if line is not None and booking is not None and booking.line_status == LineStatus.ASSIGNED:
         if line.push_url == HLS_LINE:
             facts["target"] = PublishTarget(kind="hls")
         else:

@@ -31,6 +31,7 @@ from pydantic import ValidationError
 
 from streamd.config import Settings
 from streamd.court import CourtStructure
+from streamd.domain import CommandStatus
 from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState, step
 from streamd.orchestrator import push, records, selftests
 from streamd.orchestrator.alerts import AlertDesk
@@ -360,7 +361,7 @@ class Orchestrator:
                 self.work.later(
                     records.command_answered,
                     command_id=ack.command_id,
-                    status="acked" if ack.ok else "refused",
+                    status=CommandStatus.ACKED if ack.ok else CommandStatus.REFUSED,
                     error=ack.error.value if ack.error else None,
                     message=ack.message,
                 )
@@ -483,7 +484,11 @@ class Orchestrator:
             self._acks.pop(cmd.id, None)
         if ack is not None:
             self.stats.round_trips.observe(time.perf_counter() - started)
-        status = "unacknowledged" if ack is None else ("acked" if ack.ok else "refused")
+        status = (
+            CommandStatus.UNACKNOWLEDGED
+            if ack is None
+            else (CommandStatus.ACKED if ack.ok else CommandStatus.REFUSED)
+        )
         self.stats.commands[status] += 1
         answered = self.work.later(
             records.command_answered,
@@ -974,14 +979,14 @@ class Orchestrator:
                 await self.work.later(
                     records.command_answered,
                     command_id=row.id,
-                    status="acked",
+                    status=CommandStatus.ACKED,
                     message="confirmed by the room's state after streamd restarted",
                 )
                 continue
             await self.work.later(
                 records.command_answered,
                 command_id=row.id,
-                status="unacknowledged",
+                status=CommandStatus.UNACKNOWLEDGED,
                 message=f"unanswered before streamd restarted; the room reports {phase}",
             )
             if (

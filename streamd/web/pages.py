@@ -27,7 +27,7 @@ from streamd import approvals, bookings, hearings, outages, reports
 from streamd import auth as auth_core
 from streamd.archive import ledger as archive_ledger
 from streamd.config import Settings
-from streamd.domain import Role
+from streamd.domain import LineStatus, Role
 from streamd.lifecycle import StreamState
 from streamd.models import Alert, Booking, Courtroom, Department, Hearing, Line, Stream, utcnow
 from streamd.monitor import records as monitor_records
@@ -591,7 +591,7 @@ def what_if(session: Session, month: date, zone: Any, rules: Ruleset) -> list[tu
             start=int(h.planned_start.timestamp()),
             end=int(h.planned_end.timestamp()),
             priority=1,
-            eligible=b.line_status != "excluded",
+            eligible=b.line_status != LineStatus.EXCLUDED,
         )
         for b, h in rows
     ]
