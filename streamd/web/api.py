@@ -709,7 +709,13 @@ def build_api(
     register_approvals(api, db=db, rules=rules, plan=plan_hearing)
     register_lines(api, db=db, replan=plan_at)
     register_reports(api, db=db, settings=settings, rules=rules)
-    register_console(api, db=db, orchestrator=orchestrator, zone=zone)
+    register_console(
+        api,
+        db=db,
+        orchestrator=orchestrator,
+        zone=zone,
+        heartbeat=settings.feed_heartbeat_seconds,
+    )
     register_coverage(api, db=db, settings=settings)
     return api
 
