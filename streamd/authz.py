@@ -82,6 +82,7 @@ IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
     Act.STREAM_ABORT: frozenset({_S.CLERK}),
 }
 OPEN_ACTS = frozenset({Act.LOGIN, Act.LOGOUT})
+STATEFUL_ACTS = frozenset({Act.STREAM_ABORT, Act.STREAM_REOPEN})  # decided on the stream's state
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +192,7 @@ def load_target(
     approval_id: int | None = None,
     departments: Iterable[str] = (),
     case_key: tuple[str, datetime] | None = None,
+    with_state: bool = False,
 ) -> Target:
     """The departments and stream state a write reaches. A missing object yields
     `exists=False`, so the handler answers its own 404 after the role check."""
@@ -219,6 +221,7 @@ def load_target(
         if hearing is None:
             return Target(exists=False)
         depts.add(hearing.department_id)
-        stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
-        state = StreamState(stream.state) if stream is not None else None
+        if with_state:  # only the acts that depend on it read the stream (a pause must not)
+            stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
+            state = StreamState(stream.state) if stream is not None else None
     return Target(departments=frozenset(depts), stream_state=state)

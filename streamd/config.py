@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     login_address_free_failures: int = Field(
         default=10, ge=1, le=10000, description="Wrong passwords from one address before delays."
     )
+    feed_heartbeat_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        le=300,
+        description="A keep-alive line on the live feed after this long without news.",
+    )
     secure_cookies: bool = Field(
         default=False, description="Mark session cookies Secure (set when served over HTTPS)."
     )

@@ -7,6 +7,7 @@ a worker thread through `Database.run`, so the event loop never waits on SQL.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,8 @@ T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers queue briefly instead of failing with "locked"
+STALE_RETRIES = 5  # a stale snapshot is retried this often, then reported
+STALE_WITHIN_SECONDS = 1.0  # refused faster than this: stale, not a held lock
 IN_LIST = 500  # ids per IN (...) list: well inside every database's parameter limit
 
 
@@ -58,9 +61,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn: sa.Connection) -> None:
-            # IMMEDIATE: take the write lock at the start, so a transaction that reads and
-            # then writes queues on the busy timeout instead of failing on a stale snapshot.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Deferred: readers never wait for a writer (WAL), so a login or a pause is not
+            # held up by an import. A unit of work that read and then finds its snapshot
+            # made stale by another writer fails at once with "locked"; `Database.call`
+            # runs it again on a fresh snapshot.
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **kwargs)
@@ -111,8 +116,24 @@ class Database:
                 raise
 
     def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        with self.session() as session:
-            return fn(session=session, **kwargs)
+        """One unit of work, in one transaction. On SQLite, a unit of work refused at once
+        because another writer committed after it read (SQLITE_BUSY_SNAPSHOT) is rolled
+        back and run again; one that waited the whole busy timeout is not."""
+        for attempt in range(STALE_RETRIES + 1):
+            started = time.monotonic()
+            try:
+                with self.session() as session:
+                    return fn(session=session, **kwargs)
+            except sa.exc.OperationalError as exc:
+                stale = (
+                    self.engine.dialect.name == "sqlite"
+                    and "locked" in str(exc.orig)
+                    and time.monotonic() - started < STALE_WITHIN_SECONDS
+                )
+                if not stale or attempt == STALE_RETRIES:
+                    raise
+                time.sleep(0.005 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run `fn(session=..., **kwargs)` in a worker thread inside one transaction."""

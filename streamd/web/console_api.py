@@ -199,7 +199,12 @@ def _alert_out(row: Alert) -> AlertOut:
 
 
 def register_console(
-    api: Api, *, db: Database, orchestrator: Callable[[], Orchestrator | None], zone: Any
+    api: Api,
+    *,
+    db: Database,
+    orchestrator: Callable[[], Orchestrator | None],
+    zone: Any,
+    heartbeat: float = HEARTBEAT_SECONDS,
 ) -> None:
     def running() -> Orchestrator:
         orch = orchestrator()
@@ -488,7 +493,7 @@ def register_console(
         )
         await response.prepare(call.request)
         await response.write(b": streamd live feed\nretry: 2000\n\n")
-        messages = orch.feed.listen(types, after=after, heartbeat=HEARTBEAT_SECONDS)
+        messages = orch.feed.listen(types, after=after, heartbeat=heartbeat)
         try:
             async for msg in messages:
                 await response.write(msg.sse() if msg is not None else b": keep-alive\n\n")
