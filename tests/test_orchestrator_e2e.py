@@ -144,7 +144,12 @@ async def court(tmp_path: Path) -> AsyncIterator[tuple[Streamd, Topics, Path]]:
     streamd = Streamd(env, tmp_path / "streamd.log")
     streamd.cli("db", "upgrade")
     streamd.cli("court", "load")
-    for user, role in (("clerk", "clerk"), ("admin", "admin"), ("tech", "technician")):
+    # The clerk acts for civil-1, the department of the hearing the test files.
+    streamd.cli(
+        "users", "create", "clerk", "--role", "clerk", "--department", "civil-1",
+        STREAMD_PASSWORD=PASSWORD,
+    )  # fmt: skip
+    for user, role in (("admin", "admin"), ("tech", "technician")):
         streamd.cli("users", "create", user, "--role", role, STREAMD_PASSWORD=PASSWORD)
     await streamd.start()
     try:
