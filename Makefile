@@ -23,17 +23,17 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n $(WORKERS)
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 # Pure and fast tiers only: skips the slow (subprocess, schemathesis) tests.
 test-fast: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) -m 'not slow'
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup -m 'not slow'
 
 # The database tests again, against PostgreSQL (STREAMD_TEST_POSTGRES_URL must be set).
 # Only the PostgreSQL cases: `make test` has already run the SQLite ones.
 test-postgres: $(STAMP)
 	test -n "$$STREAMD_TEST_POSTGRES_URL" || (echo "set STREAMD_TEST_POSTGRES_URL" >&2; exit 2)
-	$(BIN)/pytest -n $(WORKERS) -m db -k postgresql
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup -m db -k postgresql
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

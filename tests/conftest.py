@@ -24,6 +24,16 @@ from streamd.web import create_app
 
 pytest_plugins = ["tests.court_support"]  # the `court_` fixture: streamd on a real broker
 
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under two workers (`make test`), the tests that load the machine longest (a whole
+    demo day, a browser beside a court) share one xdist group, so no two of them run at
+    once and their real-time checks see the machine they would see alone."""
+    for item in items:
+        if item.get_closest_marker("heavy") or item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("heavy"))
+
+
 ROOT = Path(__file__).resolve().parent.parent
 COURT_DIR = sample.court_dir()
 SAMPLE_CSV = sample.schedule()

@@ -23,7 +23,13 @@ from tests.conftest import PASSWORD, ROOT
 from tests.court_support import Court
 from tests.mediaroom import media_for, plays
 
-pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.broker,
+    pytest.mark.ffmpeg,
+    pytest.mark.slow,
+    pytest.mark.browser,
+]
 ARTIFACTS = ROOT / "test-artifacts" / "browser"
 ROLES = {
     "clerk": "/clerk",

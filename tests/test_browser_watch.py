@@ -13,7 +13,13 @@ from tests.court_support import Court
 from tests.mediaroom import media_for, plays
 from tests.test_browser import Site, browser, shot
 
-pytestmark = [pytest.mark.db, pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
+pytestmark = [
+    pytest.mark.db,
+    pytest.mark.broker,
+    pytest.mark.ffmpeg,
+    pytest.mark.slow,
+    pytest.mark.browser,
+]
 __all__ = ["browser"]  # the fixture, shared with tests/test_browser.py
 PLAYING = (
     "() => { const v = document.getElementById('video');"

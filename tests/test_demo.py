@@ -20,7 +20,7 @@ from agents import manifest as mf
 from tests.conftest import ROOT
 from tests.mqtt_support import free_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.ffmpeg]
+pytestmark = [pytest.mark.slow, pytest.mark.ffmpeg, pytest.mark.heavy]
 STREAMD = [sys.executable, "-m", "streamd.cli"]
 SPEED = "180"  # the day's 6.5 hours in about 130 s
 
