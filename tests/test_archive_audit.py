@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import subprocess
 import sys
@@ -48,8 +47,8 @@ def arch(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return s
 
 
-@pytest.fixture
-async def filled(aiohttp_client: MakeClient, arch: Settings, database: Database) -> int:
+@pytest.fixture  # the database first: it must outlive the server's background keeper
+async def filled(database: Database, arch: Settings, aiohttp_client: MakeClient) -> int:
     client: Client = await aiohttp_client(create_app(settings=arch, db=database))
     hid = add_hearing(database)
     for path, data in FILES.items():
@@ -130,7 +129,7 @@ async def test_audit_bad_input_exits_2(arch: Settings, database: Database) -> No
 
 
 async def test_a_backup_root_that_was_down_is_filled_in_behind(
-    aiohttp_client: MakeClient, arch: Settings, database: Database, tmp_path: Path
+    database: Database, arch: Settings, aiohttp_client: MakeClient, tmp_path: Path
 ) -> None:
     assert arch.archive_backup_dir is not None
     arch.archive_backup_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -203,16 +202,16 @@ async def test_the_keeper_audits_on_schedule_and_repairs_without_anyone_asking(
     _flip(seg, at=7)
     often = arch.model_copy(update={"archive_audit_seconds": 0.01})
     state = ArchiveState()
-    keeper = asyncio.create_task(keep(database, often, state, tick=0.05))
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(keep(database, often, state, tick=0.05, stop=stop))
     try:
         for _ in range(200):
             if seg.read_bytes() == FILES["video/v000_00001.ts"]:
                 break
             await asyncio.sleep(0.05)
     finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        stop.set()
+        await keeper
     assert seg.read_bytes() == FILES["video/v000_00001.ts"], "restored from the archive copy"
     with database.session() as s:
         assert s.exec(

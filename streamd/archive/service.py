@@ -197,11 +197,14 @@ async def audit(
     *,
     since: datetime | None = None,
     stale_before: datetime | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AuditReport:
     """Re-hash every copy of every file (archived since `since`; not verified since
-    `stale_before`); repair and report."""
+    `stale_before`); repair and report. `stop` ends it between two files."""
     report = AuditReport()
     for row in await db.run(ledger.rows, since=since, stale_before=stale_before):
+        if stop is not None and stop.is_set():
+            break
         report.checked += 1
         try:
             finding, detail = await asyncio.to_thread(_audit_one, roots, row)
