@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from streamd.archive import service
 from streamd.cli import main
 from streamd.config import Settings
-from streamd.models import Alert, ArchivedFile, AuditEntry
+from streamd.models import (
+    AgentEvent,
+    Alert,
+    ArchivedFile,
+    AuditEntry,
+    Courtroom,
+    Stream,
+    TranscriptEntry,
+)
 from streamd.store import Database
 from streamd.web import create_app
 from streamd.web.archive_api import ArchiveState, keep
@@ -217,3 +226,39 @@ async def test_the_keeper_audits_on_schedule_and_repairs_without_anyone_asking(
         assert s.exec(
             select(AuditEntry).where(AuditEntry.action == "archive.restored_backup")
         ).all()
+
+
+async def test_the_bag_carries_the_case_file_and_the_transcript_streamd_holds(
+    filled: int, arch: Settings, database: Database, tmp_path: Path
+) -> None:
+    def orchestrated(*, session: Session) -> None:
+        room = session.exec(select(Courtroom).where(Courtroom.code == "room-01")).one()
+        assert room.id is not None
+        stream = Stream(hearing_id=filled, courtroom_id=room.id, room="room-01", state="ended")
+        session.add(stream)
+        session.flush()
+        assert stream.id is not None
+        session.add(
+            TranscriptEntry(
+                stream_id=stream.id, seq=0, speaker="审判长", text="现在开庭", entered_by="clerk"
+            )
+        )
+        session.add(
+            AgentEvent(
+                id="room-01-99", room="room-01", seq=99, kind="gap", at=stream.created_at,
+                hearing_id=filled, message="recording gap of 3.0 s: recorder restarted",
+            )
+        )  # fmt: skip
+
+    database.call(orchestrated)
+    out = tmp_path / "record"
+    assert await cli("record", "export", str(filled), "--out", str(out)) == 0
+    data = out / "data"
+    case = json.loads((data / "casefile.json").read_text())
+    assert case["hearing_id"] == filled and case["failures"], case
+    assert "录音录像中断" in (data / "failure-explanation.txt").read_text()
+    [line] = (data / "transcript-entered.jsonl").read_text().splitlines()
+    assert json.loads(line)["text"] == "现在开庭"
+    index = json.loads((data / "archive.json").read_text())
+    assert {r["path"] for r in index} == set(FILES)
+    assert await cli("record", "verify", str(out)) == 0
