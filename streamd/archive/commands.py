@@ -12,12 +12,13 @@ import asyncio
 import sys
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from streamd.archive import service
-from streamd.archive.service import Finding
 from streamd.config import Settings
-from streamd.store import Database
+
+if TYPE_CHECKING:  # the CLI starts fast: the archive loads only for its own commands
+    from streamd.archive import service
+    from streamd.store import Database
 
 EXIT_FINDINGS = 1
 
@@ -27,6 +28,8 @@ class BadInput(ValueError):
 
 
 def _roots(settings: Settings) -> service.Roots:
+    from streamd.archive import service
+
     if settings.archive_dir is None:
         raise BadInput("STREAMD_ARCHIVE_DIR is not set: there is no archive to work on")
     return service.Roots(settings.archive_dir, settings.archive_backup_dir)
@@ -43,6 +46,9 @@ def _since(text: str | None, zone: Any) -> datetime | None:
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd.archive.service import Finding
+    from streamd.store import Database
+
     roots = _roots(settings)
     since = None if args.all else _since(args.since, settings.zone)
     db = Database.from_url(settings.effective_database_url)
@@ -66,11 +72,14 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
 async def _audit(
     db: Database, roots: service.Roots, since: datetime | None
 ) -> tuple[int, service.AuditReport]:
+    from streamd.archive import service
+
     return await service.backfill(db, roots), await service.audit(db, roots, since=since)
 
 
 def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
     from streamd.archive import export  # bagit loads only for the commands that use it
+    from streamd.store import Database
 
     roots = _roots(settings)
     db = Database.from_url(settings.effective_database_url)
