@@ -151,7 +151,7 @@ async def test_a_backup_root_that_was_down_is_filled_in_behind(
         assert s.exec(select(Alert).where(Alert.kind == "archive_backup")).all()
     arch.archive_backup_dir.unlink()
     roots = service.Roots(arch.archive_dir or tmp_path, arch.archive_backup_dir)
-    assert await service.backfill(database, roots) == 1
+    assert await service.backfill(database, roots, settle_seconds=0) == 1
     assert _at(arch.archive_backup_dir, hid, "video/v000_00000.ts").read_bytes() == b"abc" * 1000
 
 
@@ -262,3 +262,17 @@ async def test_the_bag_carries_the_case_file_and_the_transcript_streamd_holds(
     index = json.loads((data / "archive.json").read_text())
     assert {r["path"] for r in index} == set(FILES)
     assert await cli("record", "verify", str(out)) == 0
+
+
+async def test_two_copies_to_the_backup_root_at_once_both_count_and_neither_fails(
+    filled: int, arch: Settings, database: Database
+) -> None:
+    """An upload's own backup copy and the keeper's backfill racing on one file."""
+    target = _at(arch.archive_backup_dir, filled, "video/v000_00000.ts")
+    target.unlink()
+    with database.session() as s:
+        row = s.exec(select(ArchivedFile).where(ArchivedFile.path == "video/v000_00000.ts")).one()
+    roots = service.Roots(arch.archive_dir or Path("."), arch.archive_backup_dir)
+    results = await asyncio.gather(*(service.backup(database, roots, row) for _ in range(4)))
+    assert all(results), results
+    assert target.read_bytes() == FILES["video/v000_00000.ts"]
