@@ -113,8 +113,8 @@ def arch(settings: Settings, tmp_path: Path) -> Settings:
     return archive_settings(settings, tmp_path)
 
 
-@pytest.fixture
-async def aclient(aiohttp_client: MakeClient, arch: Settings, database: Database) -> Client:
+@pytest.fixture  # the database first: it must outlive the server's background keeper
+async def aclient(database: Database, arch: Settings, aiohttp_client: MakeClient) -> Client:
     return await aiohttp_client(create_app(settings=arch, db=database))
 
 

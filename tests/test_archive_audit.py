@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from streamd.archive import service
 from streamd.cli import main
 from streamd.config import Settings
-from streamd.models import Alert, ArchivedFile, AuditEntry
+from streamd.models import (
+    AgentEvent,
+    Alert,
+    ArchivedFile,
+    AuditEntry,
+    Courtroom,
+    Stream,
+    TranscriptEntry,
+)
 from streamd.store import Database
 from streamd.web import create_app
 from streamd.web.archive_api import ArchiveState, keep
@@ -48,8 +56,8 @@ def arch(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     return s
 
 
-@pytest.fixture
-async def filled(aiohttp_client: MakeClient, arch: Settings, database: Database) -> int:
+@pytest.fixture  # the database first: it must outlive the server's background keeper
+async def filled(database: Database, arch: Settings, aiohttp_client: MakeClient) -> int:
     client: Client = await aiohttp_client(create_app(settings=arch, db=database))
     hid = add_hearing(database)
     for path, data in FILES.items():
@@ -130,7 +138,7 @@ async def test_audit_bad_input_exits_2(arch: Settings, database: Database) -> No
 
 
 async def test_a_backup_root_that_was_down_is_filled_in_behind(
-    aiohttp_client: MakeClient, arch: Settings, database: Database, tmp_path: Path
+    database: Database, arch: Settings, aiohttp_client: MakeClient, tmp_path: Path
 ) -> None:
     assert arch.archive_backup_dir is not None
     arch.archive_backup_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +151,7 @@ async def test_a_backup_root_that_was_down_is_filled_in_behind(
         assert s.exec(select(Alert).where(Alert.kind == "archive_backup")).all()
     arch.archive_backup_dir.unlink()
     roots = service.Roots(arch.archive_dir or tmp_path, arch.archive_backup_dir)
-    assert await service.backfill(database, roots) == 1
+    assert await service.backfill(database, roots, settle_seconds=0) == 1
     assert _at(arch.archive_backup_dir, hid, "video/v000_00000.ts").read_bytes() == b"abc" * 1000
 
 
@@ -203,18 +211,68 @@ async def test_the_keeper_audits_on_schedule_and_repairs_without_anyone_asking(
     _flip(seg, at=7)
     often = arch.model_copy(update={"archive_audit_seconds": 0.01})
     state = ArchiveState()
-    keeper = asyncio.create_task(keep(database, often, state, tick=0.05))
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(keep(database, often, state, tick=0.05, stop=stop))
     try:
         for _ in range(200):
             if seg.read_bytes() == FILES["video/v000_00001.ts"]:
                 break
             await asyncio.sleep(0.05)
     finally:
-        keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
+        stop.set()
+        await keeper
     assert seg.read_bytes() == FILES["video/v000_00001.ts"], "restored from the archive copy"
     with database.session() as s:
         assert s.exec(
             select(AuditEntry).where(AuditEntry.action == "archive.restored_backup")
         ).all()
+
+
+async def test_the_bag_carries_the_case_file_and_the_transcript_streamd_holds(
+    filled: int, arch: Settings, database: Database, tmp_path: Path
+) -> None:
+    def orchestrated(*, session: Session) -> None:
+        room = session.exec(select(Courtroom).where(Courtroom.code == "room-01")).one()
+        assert room.id is not None
+        stream = Stream(hearing_id=filled, courtroom_id=room.id, room="room-01", state="ended")
+        session.add(stream)
+        session.flush()
+        assert stream.id is not None
+        session.add(
+            TranscriptEntry(
+                stream_id=stream.id, seq=0, speaker="审判长", text="现在开庭", entered_by="clerk"
+            )
+        )
+        session.add(
+            AgentEvent(
+                id="room-01-99", room="room-01", seq=99, kind="gap", at=stream.created_at,
+                hearing_id=filled, message="recording gap of 3.0 s: recorder restarted",
+            )
+        )  # fmt: skip
+
+    database.call(orchestrated)
+    out = tmp_path / "record"
+    assert await cli("record", "export", str(filled), "--out", str(out)) == 0
+    data = out / "data"
+    case = json.loads((data / "casefile.json").read_text())
+    assert case["hearing_id"] == filled and case["failures"], case
+    assert "录音录像中断" in (data / "failure-explanation.txt").read_text()
+    [line] = (data / "transcript-entered.jsonl").read_text().splitlines()
+    assert json.loads(line)["text"] == "现在开庭"
+    index = json.loads((data / "archive.json").read_text())
+    assert {r["path"] for r in index} == set(FILES)
+    assert await cli("record", "verify", str(out)) == 0
+
+
+async def test_two_copies_to_the_backup_root_at_once_both_count_and_neither_fails(
+    filled: int, arch: Settings, database: Database
+) -> None:
+    """An upload's own backup copy and the keeper's backfill racing on one file."""
+    target = _at(arch.archive_backup_dir, filled, "video/v000_00000.ts")
+    target.unlink()
+    with database.session() as s:
+        row = s.exec(select(ArchivedFile).where(ArchivedFile.path == "video/v000_00000.ts")).one()
+    roots = service.Roots(arch.archive_dir or Path("."), arch.archive_backup_dir)
+    results = await asyncio.gather(*(service.backup(database, roots, row) for _ in range(4)))
+    assert all(results), results
+    assert target.read_bytes() == FILES["video/v000_00000.ts"]

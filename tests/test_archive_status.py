@@ -46,7 +46,7 @@ def closed_segment(db: Database, hid: int, file: str, sha: str, age: float, seq:
 
 
 async def test_pages_and_metrics_show_recorded_archived_backed_up(
-    aiohttp_client: MakeClient, arch: Settings, database: Database, users: dict[str, str]
+    database: Database, arch: Settings, aiohttp_client: MakeClient, users: dict[str, str]
 ) -> None:
     client: Client = await aiohttp_client(create_app(settings=arch, db=database))
     hid = add_hearing(database)

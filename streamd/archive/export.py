@@ -3,7 +3,9 @@
 The bag holds, under `data/`: every archived file of every session of the hearing (as the
 agent wrote it: segments, run lists, set-aside files, transcript, manifest), and the case
 file's part (`casefile.json`: the interruption log, pauses, failures and the failure
-explanation to sign, plus `failure-explanation.txt` when there is one). Each file is
+explanation to sign, plus `failure-explanation.txt` when there is one), and `archive.json`
+(the archive's row for each file: offset, duration, size, SHA-256) and
+`transcript-entered.jsonl` (the transcript as entered in streamd). Each file is
 copied from the archive and checked against its recorded SHA-256 on the way; a bad copy
 falls back to the backup copy.
 
@@ -23,12 +25,13 @@ from datetime import UTC, datetime, tzinfo
 from pathlib import Path, PurePosixPath
 
 import bagit
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from streamd import audit
 from streamd.archive import files, ledger
 from streamd.archive.service import Roots
-from streamd.models import Hearing
+from streamd.models import ArchivedFile, Hearing, TranscriptEntry
+from streamd.orchestrator import records
 from streamd.orchestrator.casefile import case_file
 
 MANIFEST = "manifest-sha256.txt"
@@ -80,6 +83,7 @@ def export(
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
         _case_part(session, hearing_id, out, zone)
+        _index(rows, out)
         bag = bagit.make_bag(
             str(out),
             bag_info={
@@ -106,6 +110,26 @@ def export(
     return Exported(out, len(rows), value)
 
 
+def _index(rows: list[ArchivedFile], out: Path) -> None:
+    """The archive's own account of every file: it stands in for a session manifest that
+    never arrived (a PC that died mid-hearing ships its segments, not its manifest)."""
+    doc = [
+        {
+            "session": r.session,
+            "path": r.path,
+            "kind": r.kind,
+            "offset_seconds": r.offset_seconds,
+            "duration_seconds": r.duration_seconds,
+            "bytes": r.bytes,
+            "sha256": r.sha256,
+            "room": r.room,
+            "archived_at": r.archived_at.isoformat(),
+        }
+        for r in rows
+    ]
+    (out / "archive.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1))
+
+
 def _case_part(session: Session, hearing_id: int, out: Path, zone: tzinfo) -> None:
     try:
         record = case_file(session=session, hearing_id=hearing_id, zone=zone)
@@ -114,6 +138,23 @@ def _case_part(session: Session, hearing_id: int, out: Path, zone: tzinfo) -> No
         (out / "casefile.json").write_text(json.dumps(doc, ensure_ascii=False, indent=2))
         return
     (out / "casefile.json").write_text(record.model_dump_json(indent=2), encoding="utf-8")
+    stream = records.stream_row(session=session, hearing_id=hearing_id)
+    if stream is not None and stream.id is not None:
+        # The transcript as the clerk entered it in streamd: the record even when the
+        # courtroom PC never shipped its own transcript.jsonl.
+        entered = session.exec(
+            select(TranscriptEntry)
+            .where(TranscriptEntry.stream_id == stream.id)
+            .order_by(col(TranscriptEntry.seq))
+        ).all()
+        lines = [
+            json.dumps(
+                {"seq": e.seq, "speaker": e.speaker, "text": e.text, "at": e.at.isoformat()},
+                ensure_ascii=False,
+            )
+            for e in entered
+        ]
+        (out / "transcript-entered.jsonl").write_text("".join(x + "\n" for x in lines))
     if record.explanation is not None:
         e = record.explanation
         text = f"{e.title_zh}\n\n{e.text_zh}\n\n{e.to_sign}\n\n---\n{e.text_en}\n"

@@ -33,8 +33,8 @@ class UploadRefused(Exception):
         self.message = message
 
 
-class AlreadyThere(Exception):
-    """The final name exists (a concurrent upload of the same file won the race)."""
+class AlreadyThere(FileExistsError):
+    """The final name exists (a concurrent copy of the same file won the race)."""
 
 
 def sha256_file(path: Path) -> str:

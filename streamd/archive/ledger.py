@@ -109,6 +109,7 @@ def rows(
                 col(ArchivedFile.verified_at).is_(None),
                 col(ArchivedFile.verified_at) < stale_before,
             ),
+            col(ArchivedFile.archived_at) < stale_before,  # not one an upload is still copying
             col(ArchivedFile.state) != CopyState.LOST.value,
         )
     return list(session.exec(query).all())
@@ -124,11 +125,14 @@ def hearing_files(*, session: Session, hearing_id: int) -> list[ArchivedFile]:
     )
 
 
-def not_backed_up(*, session: Session) -> list[ArchivedFile]:
+def not_backed_up(*, session: Session, archived_before: datetime) -> list[ArchivedFile]:
+    """Files without a backup copy, archived before the given time: a newer one is still
+    being copied by the upload that stored it."""
     return list(
         session.exec(
             select(ArchivedFile).where(
                 col(ArchivedFile.backed_up_at).is_(None),
+                col(ArchivedFile.archived_at) < archived_before,
                 ArchivedFile.state != CopyState.LOST.value,
             )
         ).all()

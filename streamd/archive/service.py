@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -26,6 +26,9 @@ from streamd.models import ArchivedFile
 from streamd.store import Database
 
 log = logging.getLogger(__name__)
+# The keeper leaves a file this long to the upload that stored it (which copies it to the
+# backup root itself) before backfilling or auditing it: the two never race on one file.
+SETTLE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +113,7 @@ async def backup(db: Database, roots: Roots, row: ArchivedFile) -> bool:
         return False
     rel = _rel(row)
     try:
-        if (roots.backup / rel).exists():
+        if (roots.backup / rel).exists() or (roots.backup / rel).is_symlink():
             state = await asyncio.to_thread(files.state_of, roots.backup / rel, row.sha256)
             if state != "ok":
                 await asyncio.to_thread(
@@ -120,6 +123,10 @@ async def backup(db: Database, roots: Roots, row: ArchivedFile) -> bool:
             await asyncio.to_thread(
                 files.copy_verified, roots.primary / rel, roots.backup, rel, row.sha256
             )
+    except files.AlreadyThere:
+        # Someone else's copy landed first; it counts if it is whole.
+        if await asyncio.to_thread(files.state_of, roots.backup / rel, row.sha256) != "ok":
+            return False
     except (OSError, files.UploadRefused) as exc:
         log.warning("backup of %s failed: %s", rel, exc)
         await db.run(
@@ -144,12 +151,13 @@ async def backup(db: Database, roots: Roots, row: ArchivedFile) -> bool:
     return True
 
 
-async def backfill(db: Database, roots: Roots) -> int:
+async def backfill(db: Database, roots: Roots, *, settle_seconds: float = SETTLE_SECONDS) -> int:
     """Back up every file the backup root missed while it was down; returns how many."""
     if roots.backup is None:
         return 0
     done = 0
-    for row in await db.run(ledger.not_backed_up):
+    before = datetime.now(UTC) - timedelta(seconds=settle_seconds)
+    for row in await db.run(ledger.not_backed_up, archived_before=before):
         if await backup(db, roots, row):
             done += 1
     if done:
@@ -197,11 +205,14 @@ async def audit(
     *,
     since: datetime | None = None,
     stale_before: datetime | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AuditReport:
     """Re-hash every copy of every file (archived since `since`; not verified since
-    `stale_before`); repair and report."""
+    `stale_before`); repair and report. `stop` ends it between two files."""
     report = AuditReport()
     for row in await db.run(ledger.rows, since=since, stale_before=stale_before):
+        if stop is not None and stop.is_set():
+            break
         report.checked += 1
         try:
             finding, detail = await asyncio.to_thread(_audit_one, roots, row)

@@ -44,7 +44,8 @@ from streamd.web.problems import ApiProblem
 log = logging.getLogger(__name__)
 ROUTE = "/archive/v1/files/{hearing_id:\\d{1,10}}/{session}/{path:.+}"
 ZH_ROOT = {"archive": "归档", "backup": "备份"}
-TICK_SECONDS = 5.0  # backfill and alert checks; the audit runs on its own interval
+TICK_SECONDS = 5.0  # backfill and alert checks; each file's audit follows its own interval
+STOP_SECONDS = 30.0  # the keeper finishes the file in hand on shutdown
 
 
 @dataclass(slots=True)
@@ -189,36 +190,48 @@ def add_archive_routes(app: web.Application, *, db: Database, settings: Settings
 
 def _background(db: Database, settings: Settings, state: ArchiveState) -> CleanupCtx:
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        task = asyncio.create_task(keep(db, settings, state), name="archive.keeper")
+        stop = asyncio.Event()
+        task = asyncio.create_task(keep(db, settings, state, stop=stop), name="archive.keeper")
         yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Stopped between two files, not cancelled: a cancelled worker thread would still
+        # hold its database connection while the server closes the pool under it.
+        stop.set()
+        try:
+            await asyncio.wait_for(task, STOP_SECONDS)
+        except TimeoutError:
+            log.warning("archive keeper did not stop within %s s", STOP_SECONDS)
 
     return ctx
 
 
 async def keep(
-    db: Database, settings: Settings, state: ArchiveState, *, tick: float = TICK_SECONDS
+    db: Database,
+    settings: Settings,
+    state: ArchiveState,
+    *,
+    tick: float = TICK_SECONDS,
+    stop: asyncio.Event | None = None,
 ) -> None:
-    """Backfill, alert and audit forever; any one failure is logged and retried."""
+    """Backfill, alert and audit until `stop`; any one failure is logged and retried."""
     roots = roots_of(settings)
     assert roots is not None
-    while True:
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
         try:
             await service.backfill(db, roots)
             await check_alerts(db, settings, state)
             # Each file is re-read once per interval, counted from its own last check, so
             # a restart neither skips the audit nor re-reads the whole archive at once.
             stale = datetime.now(UTC) - timedelta(seconds=settings.archive_audit_seconds)
-            report = await service.audit(db, roots, stale_before=stale)
+            report = await service.audit(db, roots, stale_before=stale, stop=stop)
             if report.checked:
                 state.last_audit = datetime.now(UTC)
             for finding, path, detail in report.findings:
                 log.error("archive audit: %s %s: %s", finding.value, path, detail)
         except Exception:
             log.exception("archive keeper")
-        await asyncio.sleep(tick)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), tick)
 
 
 async def check_alerts(db: Database, settings: Settings, state: ArchiveState) -> None:
