@@ -77,6 +77,12 @@ async def _until_alert(court: Court, kind: str, hearing: int, within: float) -> 
         await asyncio.sleep(0.1)
 
 
+async def _booking(court: Court, hearing: int) -> dict[str, Any]:
+    resp = await court.client.get("/api/v1/bookings", headers=await court.auth())
+    assert resp.status == 200, await resp.text()
+    return next(b for b in (await resp.json())["items"] if b["hearing_id"] == hearing)
+
+
 def _alert(court: Court, kind: str, hearing: int) -> Any:
     rows = court.db.call(records.list_alerts, open_only=False, limit=1000)
     return next(a for a in rows if a.kind == kind and a.hearing_id == hearing)
@@ -185,6 +191,8 @@ async def test_a_refused_key_alerts_naming_the_line_and_the_recording_goes_on(
             await asyncio.sleep(4)
             assert agent.recorder.segments > segments, "the recording goes on"
             stream = _stream(court_, hearing)
+            booking = await _booking(court_, hearing)
+            assert booking["line"] == "L1" and "推流被拒绝" in booking["line_failing"]["zh"]
             # Steady: a refused retry starts but sends nothing, so the alert stays up.
             await asyncio.sleep(3)
             assert court_.orch.alerts.is_open("push_refused", "room-01", hearing)
@@ -197,6 +205,7 @@ async def test_a_refused_key_alerts_naming_the_line_and_the_recording_goes_on(
                 await asyncio.sleep(0.2)
             await asyncio.sleep(1)
             assert not _stream(court_, hearing).at_risk
+            assert (await _booking(court_, hearing))["line_failing"] is None
             await court_.press(hearing, "adjourned")
             await asyncio.sleep(1)
     alert = _alert(court_, "push_refused", hearing)
