@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from streamd import approvals, audit
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
-from streamd.models import Booking, Hearing, Line, User, utcnow
+from streamd.models import Alert, Booking, Hearing, Line, User, utcnow
 from streamd.policy import Outcome, Ruleset
 from streamd.store import paged
 
@@ -71,6 +71,11 @@ class BookingPublic(BaseModel):
     )
     late_announcement: bool = Field(description="booked after the announcement deadline")
     late_reason: str | None
+    line_failing: dict[str, str] | None = Field(
+        default=None,
+        description="the line is failing for this hearing right now (the platform refused "
+        "the key, or its push address cannot be reached), in zh and en",
+    )
 
 
 class BookingQuery(BaseModel):
@@ -220,4 +225,20 @@ def to_public(*, session: Session, booking: Booking) -> BookingPublic:
         line_reason=booking.line_reason,
         late_announcement=booking.late_announcement,
         late_reason=booking.late_reason,
+        line_failing=_line_failing(session, booking.hearing_id),
     )
+
+
+# Alert kinds that say the line itself fails this hearing (streamd.orchestrator.push).
+LINE_FAILURES = ("push_refused", "push_unreachable")
+
+
+def _line_failing(session: Session, hearing_id: int) -> dict[str, str] | None:
+    alert = session.exec(
+        select(Alert).where(
+            Alert.hearing_id == hearing_id,
+            col(Alert.kind).in_(LINE_FAILURES),
+            col(Alert.cleared_at).is_(None),
+        )
+    ).first()
+    return {"zh": alert.message_zh, "en": alert.message_en} if alert is not None else None

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,9 +106,11 @@ class RtmpServer:
         path = self.prefix / "error.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def drop_publishers(self) -> None:
-        """The platform cuts every publisher: nginx restarts (a fresh process, same ports)."""
+    def drop_publishers(self, down_seconds: float = 0.0) -> None:
+        """The platform cuts every publisher: nginx stops, stays away `down_seconds`, and
+        starts again (a fresh process, same ports)."""
         self._stop()
+        time.sleep(down_seconds)
         self._start()
 
     def _start(self) -> None:

@@ -77,6 +77,12 @@ async def _until_alert(court: Court, kind: str, hearing: int, within: float) -> 
         await asyncio.sleep(0.1)
 
 
+async def _booking(court: Court, hearing: int) -> dict[str, Any]:
+    resp = await court.client.get("/api/v1/bookings", headers=await court.auth())
+    assert resp.status == 200, await resp.text()
+    return next(b for b in (await resp.json())["items"] if b["hearing_id"] == hearing)
+
+
 def _alert(court: Court, kind: str, hearing: int) -> Any:
     rows = court.db.call(records.list_alerts, open_only=False, limit=1000)
     return next(a for a in rows if a.kind == kind and a.hearing_id == hearing)
@@ -131,7 +137,8 @@ async def test_an_rtmp_play_address_is_watched_as_a_stream(court_: Court, tmp_pa
     assert data["coverage_percent"] >= 85.0, data
     start = datetime.fromisoformat(data["required"][0])
     for gap in data["gaps"]:
-        assert (datetime.fromisoformat(gap[0]) - start).total_seconds() < 3, data
+        # the allowance (3 s) after the start, and only then
+        assert (datetime.fromisoformat(gap[0]) - start).total_seconds() <= 3.5, data
     assert data["live"], "the courtroom was seen at the RTMP play address"
 
 
@@ -147,17 +154,23 @@ async def test_a_platform_that_drops_the_push_is_reconnected_and_counted_as_a_ga
             await court_.until_state(second, "ready")
             await court_.press(second, "discipline-announced")
             await asyncio.sleep(8)
-            server.drop_publishers()
+            # Down for 3 s: longer than the monitor's allowance, so the public saw a gap.
+            await asyncio.to_thread(server.drop_publishers, 3.0)
             await asyncio.sleep(10)
             assert agent.publisher.stats().restarts >= 1
             assert agent.publisher.stats().state.value == "running", "pushing again"
+            # the unreachable server was an alert while it lasted, cleared once frames flow
+            assert not court_.orch.alerts.is_open("push_unreachable", "room-01", second)
             await court_.press(second, "adjourned")
             await asyncio.sleep(5)
             again = await _coverage(court_, second)
         events = court_.db.call(records.events_of, hearing_id=second)
     assert again["verdict"] == "gaps" and again["gap_seconds"] > 0, again
     gaps = [e for e in events if e.kind == "gap" and e.data.get("process") == "publisher"]
-    assert gaps and gaps[0].data["seconds"] < 10, events
+    # Each failed retry's start reports the time down since the last run; together they
+    # are the outage, back within the agent's backoff (0.25 s doubling): under 12 s.
+    down = sum(float(e.data["seconds"]) for e in gaps)
+    assert gaps and 2.5 <= down < 12, [e.data for e in gaps]
     for folder in (tmp_path / "room" / "agent" / "recordings" / str(second)).iterdir():
         assert mf.verify(folder) == [] and mf.load(folder).gaps == [], "the recording ran on"
 
@@ -178,6 +191,8 @@ async def test_a_refused_key_alerts_naming_the_line_and_the_recording_goes_on(
             await asyncio.sleep(4)
             assert agent.recorder.segments > segments, "the recording goes on"
             stream = _stream(court_, hearing)
+            booking = await _booking(court_, hearing)
+            assert booking["line"] == "L1" and "推流被拒绝" in booking["line_failing"]["zh"]
             # Steady: a refused retry starts but sends nothing, so the alert stays up.
             await asyncio.sleep(3)
             assert court_.orch.alerts.is_open("push_refused", "room-01", hearing)
@@ -190,6 +205,7 @@ async def test_a_refused_key_alerts_naming_the_line_and_the_recording_goes_on(
                 await asyncio.sleep(0.2)
             await asyncio.sleep(1)
             assert not _stream(court_, hearing).at_risk
+            assert (await _booking(court_, hearing))["line_failing"] is None
             await court_.press(hearing, "adjourned")
             await asyncio.sleep(1)
     alert = _alert(court_, "push_refused", hearing)
