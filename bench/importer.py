@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from streamd import approvals, court
+from streamd import approvals, court, sample
 from streamd.hearings import upsert_hearing
 from streamd.importer import _columns_of, _Refs, import_file, read_records, validate_records
 from streamd.planning import Timing
@@ -70,7 +70,7 @@ def fresh_db(folder: Path, name: str) -> Database:
     upgrade(db.engine)
     db.call(
         court.apply_structure,
-        structure=court.read_structure(Path("courtroom_configs")),
+        structure=court.read_structure(sample.court_dir()),
         actor="bench",
     )
     return db

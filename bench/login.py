@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from streamd import court
+from streamd import court, sample
 from streamd.auth import create_user, hasher_for
 from streamd.config import load_settings
 from streamd.store import Database, upgrade
@@ -53,7 +53,7 @@ async def run(seconds: float, clients: int, throttle: bool) -> Counter[int]:
             environ={},
             data_dir=tmp,
             database_url=f"sqlite:///{Path(tmp) / 'streamd.db'}",
-            court_config_dir="courtroom_configs",
+            court_config_dir=str(sample.court_dir()),
             login_address_free_failures=10000,  # one account's budget, not the address's
             **overrides,
         )
@@ -61,7 +61,7 @@ async def run(seconds: float, clients: int, throttle: bool) -> Counter[int]:
         upgrade(db.engine)
         db.call(
             court.apply_structure,
-            structure=court.read_structure(Path("courtroom_configs")),
+            structure=court.read_structure(sample.court_dir()),
             actor="bench",
         )
         db.call(
