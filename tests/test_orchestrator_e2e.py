@@ -145,7 +145,9 @@ async def court(tmp_path: Path) -> AsyncIterator[tuple[Streamd, Topics, Path]]:
     streamd.cli("db", "upgrade")
     streamd.cli("court", "load")
     for user, role in (("clerk", "clerk"), ("admin", "admin"), ("tech", "technician")):
-        streamd.cli("users", "create", user, "--role", role, STREAMD_PASSWORD=PASSWORD)
+        # the clerk acts for the department whose room this is (streamd.authz)
+        dept = ["--department", "civil-1"] if role == "clerk" else []
+        streamd.cli("users", "create", user, "--role", role, *dept, STREAMD_PASSWORD=PASSWORD)
     await streamd.start()
     try:
         yield streamd, topics, room_path
