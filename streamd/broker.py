@@ -89,7 +89,9 @@ class EmbeddedBroker:
             }
         self._folder = tempfile.TemporaryDirectory(prefix="streamd-broker-")
         passwd = Path(self._folder.name) / "passwd"
-        hasher = PasswordHasher()
+        # The passwords are 256-bit HMACs of the court secret: a slow hash adds nothing to
+        # them and would hold up every start (one per room).
+        hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
         passwd.write_text(
             "".join(f"{u}:{hasher.hash(a.password)}\n" for u, a in self.accounts.items()),
             encoding="utf-8",

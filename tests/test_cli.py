@@ -41,6 +41,9 @@ def env(tmp_path: Path) -> dict[str, str]:
     return base | {
         "STREAMD_DATA_DIR": str(tmp_path / "data"),
         "STREAMD_COURT_CONFIG_DIR": str(COURT_DIR),
+        # argon2 at its lowest cost: users are created and logged in many times here
+        "STREAMD_PASSWORD_HASH_TIME_COST": "1",
+        "STREAMD_PASSWORD_HASH_MEMORY_KIB": "8",
     }
 
 

@@ -144,13 +144,10 @@ async def court(tmp_path: Path) -> AsyncIterator[tuple[Streamd, Topics, Path]]:
     streamd = Streamd(env, tmp_path / "streamd.log")
     streamd.cli("db", "upgrade")
     streamd.cli("court", "load")
-    # The clerk acts for civil-1, the department of the hearing the test files.
-    streamd.cli(
-        "users", "create", "clerk", "--role", "clerk", "--department", "civil-1",
-        STREAMD_PASSWORD=PASSWORD,
-    )  # fmt: skip
-    for user, role in (("admin", "admin"), ("tech", "technician")):
-        streamd.cli("users", "create", user, "--role", role, STREAMD_PASSWORD=PASSWORD)
+    for user, role in (("clerk", "clerk"), ("admin", "admin"), ("tech", "technician")):
+        # the clerk acts for the department whose room this is (streamd.authz)
+        dept = ["--department", "civil-1"] if role == "clerk" else []
+        streamd.cli("users", "create", user, "--role", role, *dept, STREAMD_PASSWORD=PASSWORD)
     await streamd.start()
     try:
         yield streamd, topics, room_path
