@@ -19,7 +19,7 @@ POLL_SECONDS = 3
 def add_watch_routes(
     app: web.Application, *, db: Database, settings: Settings, rules: Ruleset
 ) -> None:
-    from streamd.web.public import TEMPLATES  # one template environment for public pages
+    from streamd.web.public import TEMPLATES, public_csp  # one environment for public pages
 
     async def load(request: web.Request) -> watch.WatchView:
         raw = request.match_info["hearing_id"]
@@ -46,7 +46,8 @@ def add_watch_routes(
             poll=POLL_SECONDS,
             t=lambda zh, en: zh if lang == "zh" else en,
         )
-        return web.Response(text=html, content_type="text/html", headers=_no_store())
+        headers = {**_no_store(), "Content-Security-Policy": public_csp(v.media_origin)}
+        return web.Response(text=html, content_type="text/html", headers=headers)
 
     async def state(request: web.Request) -> web.Response:
         v = await load(request)
