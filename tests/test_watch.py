@@ -78,6 +78,11 @@ async def test_every_watch_link_on_the_announcements_page_works(
         assert (await client.get(f"/public/watch/{hidden}")).status == 404, hidden
         assert (await client.get(f"/public/watch/{hidden}.json")).status == 404, hidden
     assert (await client.get("/public/watch/abc")).status == 404
+    # '²' passes str.isdigit() and int() refuses it; 12 digits overflow PostgreSQL's int32
+    for bad in ("%C2%B2", "9" * 12, "%D9%A3"):
+        for suffix in ("", ".json"):
+            resp = await client.get(f"/public/watch/{bad}{suffix}")
+            assert resp.status == 404, (bad, suffix)
 
 
 async def test_the_page_follows_the_hearing_and_plays_the_platform_s_address(
