@@ -9,9 +9,11 @@ push address, which carries the key. Fail closed: no player unless the hearing i
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from sqlmodel import Session, select
 
@@ -59,6 +61,9 @@ class WatchView:
     end: datetime
     phase: Phase
     play: tuple[PlayKind, str] | None  # what the player opens while on air
+    # The platform's origin that hls.js fetches the line's playlist from (None: the court's
+    # own HLS, or a play address the page only links to). The page's CSP allows just this.
+    media_origin: str | None = None
 
     @property
     def on_air(self) -> bool:
@@ -88,6 +93,7 @@ def view(*, session: Session, hearing_id: int, rules: Ruleset) -> WatchView | No
     play = LinePlay(line.push_url, line.stream_key, line.play_url, line.same_server).public(
         room.code
     )
+    line_play = play  # the line's address whatever the phase: the page polls into it
     return WatchView(
         hearing_id=hearing_id,
         case_number=hearing.case_number,
@@ -97,4 +103,23 @@ def view(*, session: Session, hearing_id: int, rules: Ruleset) -> WatchView | No
         end=hearing.planned_end,
         phase=phase,
         play=play if phase in (Phase.LIVE, Phase.PAUSED) else None,
+        media_origin=hls_origin(line_play),
     )
+
+
+# An origin as a CSP source: scheme, host and port, nothing a header could be split on.
+_ORIGIN = re.compile(
+    r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?"
+)
+
+
+def hls_origin(play: tuple[PlayKind, str] | None) -> str | None:
+    """The origin of a platform HLS play address (what the watch page's player fetches
+    from), or None when the player stays on the court's own origin or plays nothing."""
+    if play is None or play[0] != "hls":
+        return None
+    parts = urlsplit(play[1])
+    if parts.scheme not in ("http", "https") or "@" in parts.netloc:
+        return None
+    origin = f"{parts.scheme}://{parts.netloc.lower()}"
+    return origin if _ORIGIN.fullmatch(origin) else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -307,3 +308,14 @@ async def test_booking_answers_at_once_with_a_line_or_the_reason(client: Client)
     waited = await (await client.get(f"/api/v1/bookings/{last['id']}", headers=clerk)).json()
     assert (waited["line_status"], waited["line"]) == ("assigned", answers[1]["line"])
     assert waited["line_reason"] is None
+
+
+async def test_a_path_id_is_ascii_digits_within_the_database_s_range(client: Client) -> None:
+    """'٣' matches the route's \\d and int() reads it as 3: it names no object here."""
+    hearing = await make_hearing(client)
+    headers = await token(client, "clerk")
+    assert (await client.get(f"/api/v1/hearings/{hearing['id']}", headers=headers)).status == 200
+    arabic = quote("".join(chr(0x660 + int(c)) for c in str(hearing["id"])))  # the same id
+    for bad in (arabic, str(2**31)):
+        resp = await client.get(f"/api/v1/hearings/{bad}", headers=headers)
+        assert resp.status == 404, bad

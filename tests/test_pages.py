@@ -88,6 +88,10 @@ async def test_the_console_renders_and_a_part_renders_alone(client: Client) -> N
     assert part.status == 200 and "<html" not in text and "未开始录制" in text
     assert (await client.get(f"/console/{hearing['id']}?part=nope")).status == 404
     assert (await client.get("/console/999999")).status == 404
+    # beyond the database's id range (20 digits overflow SQLite, 12 PostgreSQL's int32), and
+    # a digit str.isdigit() accepts: not found, never a 500
+    for bad in ("9" * 20, "9" * 12, "%D9%A3"):
+        assert (await client.get(f"/console/{bad}")).status == 404, bad
 
 
 async def test_actions_from_pages_need_the_sessions_csrf_token(client: Client) -> None:

@@ -78,6 +78,11 @@ async def test_every_watch_link_on_the_announcements_page_works(
         assert (await client.get(f"/public/watch/{hidden}")).status == 404, hidden
         assert (await client.get(f"/public/watch/{hidden}.json")).status == 404, hidden
     assert (await client.get("/public/watch/abc")).status == 404
+    # '²' passes str.isdigit() and int() refuses it; 12 digits overflow PostgreSQL's int32
+    for bad in ("%C2%B2", "9" * 12, "%D9%A3"):
+        for suffix in ("", ".json"):
+            resp = await client.get(f"/public/watch/{bad}{suffix}")
+            assert resp.status == 404, (bad, suffix)
 
 
 async def test_the_page_follows_the_hearing_and_plays_the_platform_s_address(
@@ -118,3 +123,32 @@ async def test_a_local_line_plays_the_court_s_own_hls(client: Client, database: 
     _set_state(database, hearing, "live")
     state = await (await client.get(f"/public/watch/{hearing}.json")).json()
     assert (state["play_kind"], state["play_url"]) == ("hls", "/hls/room-01/index.m3u8")
+
+
+async def test_the_watch_page_lets_the_player_fetch_only_its_line_s_platform(
+    client: Client, database: Database
+) -> None:
+    hearing = await _booked(client, case_number="（2026）粤0111民初7031号")
+
+    def platform(*, session: Session) -> None:
+        line = session.exec(select(Line).where(Line.code == "L1")).one()
+        line.play_url = "https://play.example-platform.cn:8443/live/line-1.m3u8"
+        session.add(line)
+
+    database.call(platform)
+    for stored in ("ready", "live"):  # the page polls into the stream: allowed before air too
+        _set_state(database, hearing, stored)
+        csp = (await client.get(f"/public/watch/{hearing}")).headers["Content-Security-Policy"]
+        origin = "https://play.example-platform.cn:8443"
+        assert f"connect-src 'self' {origin};" in csp, csp
+        assert f"media-src 'self' blob: {origin};" in csp, csp
+        assert csp.count(origin) == 2 and "*" not in csp, csp
+    # every other public page keeps the strict policy
+    strict = (await client.get("/public/announcements")).headers["Content-Security-Policy"]
+    assert "connect-src" not in strict and "example-platform" not in strict
+    assert (
+        "example-platform"
+        not in (
+            (await client.get(f"/public/watch/{hearing}.json")).headers["Content-Security-Policy"]
+        )
+    )

@@ -29,7 +29,7 @@ from streamd.web.archive_api import add_archive_routes
 from streamd.web.hls import add_hls_routes
 from streamd.web.pages import add_pages
 from streamd.web.problems import ApiProblem, problem_middleware
-from streamd.web.public import add_public_routes
+from streamd.web.public import PUBLIC_CSP, add_public_routes
 from streamd.web.watch import add_watch_routes
 
 DB_KEY = web.AppKey("db", Database)
@@ -83,10 +83,6 @@ async def latency_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-PUBLIC_CSP = (  # the announcements page carries its own small <style>
-    "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
-    "style-src 'self' 'unsafe-inline'; frame-ancestors 'self'"
-)
 HSTS = "max-age=31536000"
 
 

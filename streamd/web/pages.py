@@ -36,6 +36,7 @@ from streamd.orchestrator.service import Orchestrator
 from streamd.policy import Ruleset
 from streamd.store import Database
 from streamd.validation import MAX_YEAR, MIN_YEAR, check_year
+from streamd.web.routing import parse_id
 
 SESSION_COOKIE = "streamd_session"
 LANG_COOKIE = "streamd_lang"
@@ -471,10 +472,10 @@ def _console_actions(state: str | None) -> set[str]:
 
 
 def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise web.HTTPNotFound() from None
+    value = parse_id(text)
+    if value is None:
+        raise web.HTTPNotFound()
+    return value
 
 
 def _day(request: web.Request, zone: Any) -> date:

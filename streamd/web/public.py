@@ -14,6 +14,26 @@ from streamd.config import Settings
 from streamd.models import Court, utcnow
 from streamd.store import Database
 
+# The announcements page carries its own small <style>; everything else is the court's own.
+PUBLIC_CSP = (
+    "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+    "style-src 'self' 'unsafe-inline'; frame-ancestors 'self'"
+)
+
+
+def public_csp(media_origin: str | None = None) -> str:
+    """The public pages' policy; a watch page whose line plays at a platform's HLS address
+    also lets the player fetch (hls.js: connect-src) and play (media-src) from that one
+    origin, and from nowhere else."""
+    if media_origin is None:
+        return PUBLIC_CSP
+    return (
+        "default-src 'self'; img-src 'self' data:; "
+        f"media-src 'self' blob: {media_origin}; connect-src 'self' {media_origin}; "
+        "style-src 'self' 'unsafe-inline'; frame-ancestors 'self'"
+    )
+
+
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("streamd.web", "templates"),
     autoescape=jinja2.select_autoescape(["html"]),

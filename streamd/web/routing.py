@@ -24,6 +24,17 @@ from streamd.validation import text_problem
 from streamd.web.problems import ApiProblem, Problem, field_problem, from_validation
 
 MAX_ID = 2**31 - 1  # ids are 32-bit on PostgreSQL; larger ones are simply not found
+
+
+def parse_id(raw: str) -> int | None:
+    """An object id from a URL path, or None (the route answers 404). ASCII digits only
+    ('²' and '٣' pass str.isdigit()), within the database's id range."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 10):
+        return None
+    value = int(raw)
+    return value if 1 <= value <= MAX_ID else None
+
+
 MAX_BODY_BYTES = 1_000_000
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
@@ -170,8 +181,8 @@ class Api:
                     raise ApiProblem(403, "Forbidden", f"this action needs one of: {allowed}")
             params: dict[str, int] = {}
             for name, raw in request.match_info.items():
-                value = int(raw)
-                if not 1 <= value <= MAX_ID:
+                value = parse_id(raw)
+                if value is None:
                     raise ApiProblem(404, "Not found", f"no object with {name} {raw}")
                 params[name] = value
             query = None

@@ -11,6 +11,7 @@ from streamd import watch
 from streamd.config import Settings
 from streamd.policy import Ruleset
 from streamd.store import Database
+from streamd.web.routing import parse_id
 
 # The page asks again this often: state changes (live, pause) show within it.
 POLL_SECONDS = 3
@@ -19,15 +20,15 @@ POLL_SECONDS = 3
 def add_watch_routes(
     app: web.Application, *, db: Database, settings: Settings, rules: Ruleset
 ) -> None:
-    from streamd.web.public import TEMPLATES  # one template environment for public pages
+    from streamd.web.public import TEMPLATES, public_csp  # one environment for public pages
 
     async def load(request: web.Request) -> watch.WatchView:
-        raw = request.match_info["hearing_id"]
-        if not raw.isdigit() or len(raw) > 12:
+        hearing_id = parse_id(request.match_info["hearing_id"])
+        if hearing_id is None:
             raise web.HTTPNotFound()
 
         def work(*, session: Session) -> watch.WatchView | None:
-            return watch.view(session=session, hearing_id=int(raw), rules=rules)
+            return watch.view(session=session, hearing_id=hearing_id, rules=rules)
 
         found = await db.run(work)
         if found is None:
@@ -46,7 +47,8 @@ def add_watch_routes(
             poll=POLL_SECONDS,
             t=lambda zh, en: zh if lang == "zh" else en,
         )
-        return web.Response(text=html, content_type="text/html", headers=_no_store())
+        headers = {**_no_store(), "Content-Security-Policy": public_csp(v.media_origin)}
+        return web.Response(text=html, content_type="text/html", headers=headers)
 
     async def state(request: web.Request) -> web.Response:
         v = await load(request)
