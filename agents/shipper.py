@@ -42,9 +42,6 @@ from streamd.archive.plan import Claim, authorization
 log = logging.getLogger(__name__)
 LOG_NAME = "shipped.jsonl"
 REFUSED_RETRY_SECONDS = 60.0  # a refused file is retried, not forgotten
-# Answers that say streamd itself (or the path to it) is down, not that this file is bad:
-# such an item is retried as soon as the global backoff allows, so recovery stays fast.
-SERVER_DOWN = frozenset({502, 503, 504, 507})
 
 
 @dataclass(slots=True)
@@ -68,10 +65,8 @@ class Shipper:
         self._shipped: set[str] = set()
         self._done: dict[str, float] = {}  # session key → when its last file was confirmed
         self._refused: dict[str, float] = {}  # key → monotonic time to retry
-        self._failures: dict[str, int] = {}  # key → consecutive failures (per-item backoff)
         self._first_seen: dict[str, float] = {}
         self._last_live = False
-        self._item_cap = self.spec.retry_cap_seconds
         self.stats = ShipStats()
         self._load()
 
@@ -113,20 +108,16 @@ class Shipper:
                 continue
             try:
                 manifest = mf.load(folder)
-                is_live = live_dir is not None and folder.resolve() == live_dir
-                final = manifest.closed_at is not None and not is_live
-                extra = (
-                    [f"runs/{p.name}" for p in sorted((folder / "runs").glob("*.csv"))]
-                    + [f"set_aside/{p.name}" for p in sorted((folder / "set_aside").glob("*"))]
-                    if final
-                    else []
-                )
             except (FileNotFoundError, NotADirectoryError, ValidationError, ValueError):
                 continue  # not started yet, or not a session folder
-            except OSError as exc:  # one unreadable folder (EIO, EACCES) must not stop the rest
-                self.stats.last_error = f"{key}: {exc}"
-                log.warning("archive: cannot read %s: %s", folder, exc)
-                continue
+            is_live = live_dir is not None and folder.resolve() == live_dir
+            final = manifest.closed_at is not None and not is_live
+            extra = (
+                [f"runs/{p.name}" for p in sorted((folder / "runs").glob("*.csv"))]
+                + [f"set_aside/{p.name}" for p in sorted((folder / "set_aside").glob("*"))]
+                if final
+                else []
+            )
             todo = spool.pending(spool.items(manifest, final=final, extra=extra), self._shipped)
             if final and not todo:
                 self._finish(key)
@@ -184,19 +175,9 @@ class Shipper:
                 if await self._send(http, item):
                     delay = 0.2
                     continue
-                self._back_off(item)
                 cap = self.spec.retry_cap_seconds
                 await asyncio.sleep(min(delay, cap) * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, cap)
-
-    def _back_off(self, item: Item) -> None:
-        """Set this one item aside for a while, so a file that keeps failing (an unknown
-        hearing after a restore, a 500 on it) does not hold back the files behind it."""
-        n = self._failures.get(item.key, 0) + 1
-        self._failures[item.key] = n
-        cap = self._item_cap
-        delay = min(self.spec.retry_cap_seconds * 2 ** (n - 1), cap) * random.uniform(0.5, 1.0)
-        self._refused[item.key] = time.monotonic() + delay
 
     def _next(self) -> Item | None:
         try:
@@ -210,9 +191,7 @@ class Shipper:
         return item
 
     async def _send(self, http: aiohttp.ClientSession, item: Item) -> bool:
-        """True when the spool moved on (confirmed or set to retry later); False: back off
-        (globally, and this item for longer when the failure looks like its own)."""
-        self._item_cap = self.spec.retry_cap_seconds  # server-wide trouble: retry soon
+        """True when the spool moved on (confirmed or set to retry later); False: back off."""
         path = self.recordings / str(item.hearing_id) / item.session / item.path
         try:
             sha: str = (
@@ -247,8 +226,6 @@ class Shipper:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             return False
-        if status not in SERVER_DOWN:
-            self._item_cap = REFUSED_RETRY_SECONDS
         if status in (200, 201):
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 if json.loads(text)["sha256"] == sha:
@@ -268,33 +245,8 @@ class Shipper:
         self._append({"key": item.key, "at": time.time()})
         self._shipped.add(item.key)
         self._refused.pop(item.key, None)
-        self._failures.pop(item.key, None)
         self.stats.shipped = len(self._shipped)
         self.stats.last_shipped_at = time.time()
-
-
-async def supervise(
-    shipper: Shipper, *, first_delay: float = 1.0, cap: float = 60.0, restarts: int | None = None
-) -> None:
-    """Keep the shipper running: an error that escapes it (disk full while logging a
-    confirmation, an rmtree that fails) is logged and kept in its stats, and the shipper
-    restarts after a capped, jittered delay instead of stopping shipping until a reboot."""
-    delay = first_delay
-    n = 0
-    while True:
-        try:
-            await shipper.run()
-            return  # not configured: nothing to ship
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # anything that escapes must not end shipping
-            n += 1
-            shipper.stats.last_error = f"shipper crashed: {type(exc).__name__}: {exc}"
-            log.exception("archive shipper crashed (%d); restarting in about %.1fs", n, delay)
-            if restarts is not None and n > restarts:
-                raise
-        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-        delay = min(delay * 2, cap)
 
 
 def _iso(ts: float) -> str:
