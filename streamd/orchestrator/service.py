@@ -498,16 +498,29 @@ class Orchestrator:
             error=ack.error.value if ack is not None and ack.error else None,
             message=ack.message if ack is not None else None,
         )
+        flagged = (
+            self.work.later(
+                records.flag,
+                stream_id=view.stream_id,
+                reason=f"{cmd.kind.value} not acknowledged",
+            )
+            if ack is None
+            else None
+        )
         if fast:
             prior = list(self._writes[view.stream_id])  # the step itself lands first
 
             async def after_step() -> None:
                 await asyncio.gather(*prior)
                 await answered
+                if flagged is not None:
+                    await flagged
 
             self._writes[view.stream_id].append(self.work.spawn(after_step()))
         else:
             await answered
+            if flagged is not None:
+                await flagged  # the stream shows at risk before anyone is alerted
         if ack is None:
             self.alerts.raise_(
                 "command_unacknowledged",
@@ -517,13 +530,6 @@ class Orchestrator:
                 f"法庭 {view.room} 未确认指令 {cmd.kind.value}（庭审 {view.hearing_id}）",
                 f"{view.room} did not acknowledge {cmd.kind.value} for hearing "
                 f"{view.hearing_id} after {attempts} attempts",
-            )
-            self.work.spawn(
-                self.work.later(
-                    records.flag,
-                    stream_id=view.stream_id,
-                    reason=f"{cmd.kind.value} not acknowledged",
-                )
             )
         elif ack.ok:
             self.alerts.clear("command_unacknowledged", view.room, view.hearing_id)
