@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streamd import sample
@@ -187,6 +187,36 @@ class Settings(BaseSettings):
         default=0.05, ge=0, le=1, description="Alert when the archive disk's free share is below."
     )
 
+    replica: str | None = Field(
+        default=None,
+        max_length=120,
+        pattern=r"^[A-Za-z0-9_.:@-]+$",
+        description="This process's name among replicas (/readyz, /metrics); host:port when unset.",
+    )
+    advertise_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/\s]+$",
+        description="Where the other replicas reach this one to forward console actions "
+        "while it leads; http://host:port when unset.",
+    )
+    lease_seconds: float = Field(
+        default=6.0,
+        gt=0,
+        le=60,
+        description="Leadership lease on PostgreSQL: a new leader takes over at most this "
+        "long (plus one renew interval) after the old one dies.",
+    )
+    lease_renew_seconds: float = Field(
+        default=1.5, gt=0, le=20, description="How often the leader renews; under lease/3."
+    )
+    lease_margin_seconds: float = Field(
+        default=1.5,
+        gt=0,
+        le=20,
+        description="A leader that cannot renew stops this long before its lease runs out "
+        "(on its own monotonic clock), so two replicas never send at once.",
+    )
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -220,6 +250,14 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("only sqlite:// and postgresql+psycopg:// URLs are supported")
         return value
+
+    @model_validator(mode="after")
+    def _lease_timing(self) -> Settings:
+        if self.lease_renew_seconds * 3 >= self.lease_seconds:
+            raise ValueError("lease_renew_seconds must be under a third of lease_seconds")
+        if self.lease_margin_seconds >= self.lease_seconds - self.lease_renew_seconds:
+            raise ValueError("lease_margin_seconds must leave room for one renew interval")
+        return self
 
     @property
     def zone(self) -> ZoneInfo:

@@ -69,6 +69,14 @@ class CommandStatus(StrEnum):
     UNACKNOWLEDGED = "unacknowledged"
 
 
+class RequestStatus(StrEnum):
+    """A console action held while no replica led (`ConsoleRequest.status`)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
 LABELS_ZH: dict[str, str] = {
     Role.CLERK: "书记员",
     Role.JUDGE: "承办法官",

@@ -448,3 +448,36 @@ class ArchivedFile(SQLModel, table=True):
     archived_at: datetime = _time(default_factory=utcnow, index=True)
     backed_up_at: datetime | None = _time(nullable=True, default=None)
     verified_at: datetime | None = _time(nullable=True, default=None)
+
+
+class LeaderLease(SQLModel, table=True):
+    """Which replica runs the single-instance work (streamd.orchestrator.leadership).
+
+    One row per kind of work; `epoch` grows with every change of holder, so a replica can
+    tell its own lease from a later one, and `expires_at` is in the database's clock, so
+    replicas' clocks never have to agree.
+    """
+
+    __tablename__ = "leader_lease"
+    name: str = Field(sa_type=sa.String(32), primary_key=True)
+    holder: str | None = _text(160, nullable=True, default=None)
+    address: str | None = _text(256, nullable=True, default=None)  # where it takes requests
+    epoch: int = 0
+    expires_at: datetime | None = _time(nullable=True, default=None)
+
+
+class ConsoleRequest(SQLModel, table=True):
+    """A console action that arrived while no replica led: carried out by the next leader,
+    shown as pending until then (never lost, never silently dropped)."""
+
+    __tablename__ = "console_request"
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    action: str = _text(32)  # streamd.lifecycle.Action
+    actor: str = _text(64)
+    reason: str | None = _text(500, nullable=True, default=None)
+    received_by: str = _text(160)  # the replica that took the request
+    status: str = _text(16, index=True)  # streamd.domain.RequestStatus
+    created_at: datetime = _time(default_factory=utcnow)
+    done_at: datetime | None = _time(nullable=True, default=None)
+    outcome: str | None = _text(500, nullable=True, default=None)

@@ -21,6 +21,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -171,8 +172,12 @@ class Orchestrator:
         rules: Ruleset,
         mqtt_url: str,
         feed: Feed | None = None,
+        may_send: Callable[[], bool] | None = None,
     ) -> None:
         self.db = db
+        # Several replicas: only while this one leads (streamd.orchestrator.leadership),
+        # checked at every send, so a replica that lost its lease stops at once.
+        self._may_send = may_send
         self.settings = settings
         self.rules = rules
         self.court = structure.court.code
@@ -292,6 +297,8 @@ class Orchestrator:
             delay = min(delay * 2, 1.0)
 
     async def _publish(self, topic: str, payload: bytes, qos: int = 1) -> None:
+        if self._may_send is not None and not self._may_send():
+            raise aiomqtt.MqttError("this replica does not lead: nothing is sent")
         if not self._connected.is_set():
             await asyncio.wait_for(self._connected.wait(), self.settings.ack_timeout_seconds)
         client = self._client

@@ -31,6 +31,7 @@ from streamd.models import (
     User,
 )
 from streamd.orchestrator import Orchestrator
+from streamd.orchestrator.leadership import replica_name
 from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web.approvals_api import register_approvals
@@ -722,6 +723,7 @@ def build_api(
         orchestrator=orchestrator,
         zone=zone,
         heartbeat=settings.feed_heartbeat_seconds,
+        replica=replica_name(settings.replica, settings.host, settings.port),
     )
     register_coverage(api, db=db, settings=settings)
     return api

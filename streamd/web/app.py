@@ -6,21 +6,33 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
+from typing import Any
 
+import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from streamd import court
 from streamd.broker import broker_url, court_accounts
 from streamd.config import Settings
 from streamd.metrics import registry_for
 from streamd.monitor.service import Monitor
-from streamd.orchestrator import Orchestrator
+from streamd.orchestrator import Orchestrator, pending
+from streamd.orchestrator.leadership import (
+    Leadership,
+    Lease,
+    LeaseTiming,
+    instance_holder,
+    replica_name,
+)
 from streamd.orchestrator.rooms import court_secret
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
@@ -30,6 +42,7 @@ from streamd.web.hls import add_hls_routes
 from streamd.web.pages import add_pages
 from streamd.web.problems import ApiProblem, problem_middleware
 from streamd.web.public import PUBLIC_CSP, add_public_routes
+from streamd.web.relay import relay_middleware
 from streamd.web.watch import add_watch_routes
 
 DB_KEY = web.AppKey("db", Database)
@@ -55,6 +68,17 @@ class MonitorSlot:
 
 
 MONITOR_KEY = web.AppKey("monitor", MonitorSlot)
+LEADERSHIP_KEY = web.AppKey("leadership", Leadership)
+
+
+@dataclass(slots=True)
+class RelaySlot:
+    """The HTTP client that passes console requests to the leader (None when stopped)."""
+
+    current: aiohttp.ClientSession | None = None
+
+
+RELAY_KEY = web.AppKey("relay", RelaySlot)
 METRICS_KEY = web.AppKey("metrics", CollectorRegistry)
 HTTP_LATENCY_KEY = web.AppKey("http_latency", Histogram)
 # The classic text format: what Debian's Prometheus 2.x and promtool read. (The client's
@@ -134,7 +158,16 @@ async def readyz(request: web.Request) -> web.Response:
         raise ApiProblem(
             503, "Not ready", f"schema at {revision}, expected {head}: run `streamd db upgrade`"
         )
-    return web.json_response({"status": "ready", "schema": revision})
+    leadership = request.app[LEADERSHIP_KEY]
+    return web.json_response(
+        {
+            "status": "ready",
+            "schema": revision,
+            "replica": leadership.replica,
+            "leader": leadership.leading,
+            "epoch": leadership.epoch if leadership.leading else None,
+        }
+    )
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -142,9 +175,9 @@ async def openapi(request: web.Request) -> web.Response:
 
 
 async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
-    """Start the broker (embedded unless STREAMD_MQTT_URL is set) and the orchestrator
-    with the server, and stop them with it."""
-    settings, db, slot = app[SETTINGS_KEY], app[DB_KEY], app[SLOT_KEY]
+    """Start the broker (embedded unless STREAMD_MQTT_URL is set) with the server, and the
+    single-instance work (orchestrator, scheduler, monitor) whenever this replica leads."""
+    settings, leadership = app[SETTINGS_KEY], app[LEADERSHIP_KEY]
     if not settings.court_config_dir.is_dir():
         log.warning("no %s: courtrooms are not orchestrated", settings.court_config_dir)
         yield
@@ -154,59 +187,132 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
     # publish telemetry or commands on the court's tree.
     accounts = court_accounts(structure, court_secret(settings))
     async with broker_url(settings.mqtt_url, accounts) as url:
-        orch = Orchestrator(
-            db=db,
-            settings=settings,
-            structure=structure,
-            rules=load_rules(settings.policy_file),
-            mqtt_url=url,
+        # Forwarded console requests wait for the leader's answer, which waits for an ack.
+        client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=1.0))
+        app[RELAY_KEY].current = client
+        task = asyncio.create_task(
+            leadership.run(lambda: _lead(app, structure, url)),
+            name=f"leadership[{leadership.replica}]",
         )
-        monitor = Monitor(
-            work=orch.work,
-            alerts=orch.alerts,
-            settings=settings,
-            court_name=structure.court.name,
-            pushing=orch.pushing,
-        )
-        task = asyncio.create_task(orch.run(), name="orchestrator")
-        watching: list[asyncio.Task[None]] = []
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await leadership.release()
+            app[RELAY_KEY].current = None
+            await client.close()
 
-        async def expose() -> None:
+
+async def _lead(app: web.Application, structure: court.CourtStructure, url: str) -> None:
+    """The single-instance work, for as long as this replica leads (cancelled when not)."""
+    settings, db, slot = app[SETTINGS_KEY], app[DB_KEY], app[SLOT_KEY]
+    leadership = app[LEADERSHIP_KEY]
+    orch = Orchestrator(
+        db=db,
+        settings=settings,
+        structure=structure,
+        rules=load_rules(settings.policy_file),
+        mqtt_url=url,
+        may_send=lambda: leadership.leading,
+    )
+    monitor = Monitor(
+        work=orch.work,
+        alerts=orch.alerts,
+        settings=settings,
+        court_name=structure.court.name,
+        pushing=orch.pushing,
+    )
+    try:
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(orch.run(), name="orchestrator")
             # The console reaches it only once it has recovered and subscribed; the monitor
             # starts then too, so its alerts join the ones the orchestrator recovered.
             await orch.started.wait()
             slot.current = orch
             app[MONITOR_KEY].current = monitor
-            watching.append(asyncio.create_task(monitor.run(), name="monitor"))
-            log.info("orchestrator on %s", url)
+            tg.create_task(monitor.run(), name="monitor")
+            tg.create_task(
+                pending.carry_out_loop(orch, settings.scheduler_seconds), name="held-requests"
+            )
+            log.info("orchestrator on %s (replica %s leads)", url, leadership.replica)
+    finally:
+        slot.current = None
+        app[MONITOR_KEY].current = None
+        orch.close()
 
-        exposing = asyncio.create_task(expose())
-        try:
-            yield
-        finally:
-            slot.current = None
-            app[MONITOR_KEY].current = None
-            exposing.cancel()
-            for job in [*watching, task]:
-                job.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await job
-            orch.close()
+
+def app_leadership(settings: Settings, db: Database, orchestrate: bool) -> Leadership:
+    """On PostgreSQL every replica competes for the lease; on SQLite there is one process,
+    and it leads. On PostgreSQL an app that does not orchestrate never competes, so it
+    never leads."""
+    replica = replica_name(settings.replica, settings.host, settings.port)
+    if db.engine.dialect.name != "postgresql":
+        return Leadership(replica, None, poll=settings.scheduler_seconds)
+    address = settings.advertise_url or f"http://{_reachable(settings.host)}:{settings.port}"
+    timing = LeaseTiming(
+        settings.lease_seconds, settings.lease_renew_seconds, settings.lease_margin_seconds
+    )
+    lease = Lease(
+        db.engine.url.render_as_string(hide_password=False),
+        holder=instance_holder(replica),
+        address=address,
+        timing=timing,
+    )
+    return Leadership(replica, lease)
+
+
+def _reachable(host: str) -> str:
+    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
+
+
+class LeadershipCollector(Collector):
+    """The leadership gauge: 1 on the replica that leads, 0 on the others."""
+
+    def __init__(self, leadership: Leadership) -> None:
+        self.leadership = leadership
+
+    def collect(self) -> Iterator[Any]:
+        g = GaugeMetricFamily(
+            "streamd_leader",
+            "1 while this replica runs the single-instance work",
+            labels=["replica"],
+        )
+        g.add_metric([self.leadership.replica], 1.0 if self.leadership.leading else 0.0)
+        yield g
+        c = CounterMetricFamily(
+            "streamd_leader_changes",
+            "Times this replica took the lead",
+            labels=["replica"],
+        )
+        c.add_metric([self.leadership.replica], float(self.leadership.changes))
+        yield c
 
 
 def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -> web.Application:
     """The server; with `orchestrate`, also the broker link to the courtroom agents."""
+    leadership = app_leadership(settings, db, orchestrate)
+    relay = RelaySlot()
     app = web.Application(
-        middlewares=[latency_middleware, problem_middleware], client_max_size=1_000_000
+        middlewares=[
+            latency_middleware,
+            problem_middleware,
+            relay_middleware(leadership, lambda: relay.current),
+        ],
+        client_max_size=1_000_000,
     )
     app[SETTINGS_KEY] = settings
     app[DB_KEY] = db
+    app[LEADERSHIP_KEY] = leadership
+    app[RELAY_KEY] = relay
     app.on_response_prepare.append(security_headers(settings.secure_cookies))
     slot = app[SLOT_KEY] = Slot()
     watching = app[MONITOR_KEY] = MonitorSlot()
     app[METRICS_KEY], app[HTTP_LATENCY_KEY] = registry_for(
         db, settings, lambda: slot.current, lambda: watching.current
     )
+    app[METRICS_KEY].register(LeadershipCollector(leadership))
     app.router.add_get("/metrics", metrics)
     if orchestrate:
         app.cleanup_ctx.append(_orchestrate)

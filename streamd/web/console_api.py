@@ -18,7 +18,15 @@ from streamd import authz
 from streamd.domain import Role
 from streamd.lifecycle import Action
 from streamd.models import Alert, Stream
-from streamd.orchestrator import Orchestrator, Outcome, Refused, StaleState, casefile, records
+from streamd.orchestrator import (
+    Orchestrator,
+    Outcome,
+    Refused,
+    StaleState,
+    casefile,
+    pending,
+    records,
+)
 from streamd.store import Database
 from streamd.web.problems import ApiProblem, not_found
 from streamd.web.routing import Api, Call, dump
@@ -74,8 +82,21 @@ class OutcomeOut(BaseModel):
     held: bool
     command_id: str | None
     command: str | None
-    delivery: str | None = Field(description="acked | refused | unacknowledged")
+    delivery: str | None = Field(
+        description="acked | refused | unacknowledged | pending (held for the next leader)"
+    )
     message: str
+
+
+class PendingOut(BaseModel):
+    """A console action held during a failover, not yet carried out."""
+
+    id: int
+    action: str
+    actor: str
+    reason: str | None
+    received_by: str
+    created_at: datetime
 
 
 class TransitionOut(BaseModel):
@@ -121,6 +142,9 @@ class StreamOut(BaseModel):
     transitions: list[TransitionOut]
     commands: list[CommandOut]
     events: list[EventOut] = Field(description="What the room's agent reported, in order.")
+    pending: list[PendingOut] = Field(
+        default_factory=list, description="Console actions waiting for a leader (failover)."
+    )
 
 
 class AgentOut(BaseModel):
@@ -205,6 +229,7 @@ def register_console(
     orchestrator: Callable[[], Orchestrator | None],
     zone: Any,
     heartbeat: float = HEARTBEAT_SECONDS,
+    replica: str = "streamd",
 ) -> None:
     def running() -> Orchestrator:
         orch = orchestrator()
@@ -224,6 +249,38 @@ def register_console(
         assert isinstance(out, BaseModel)
         return dump(out)
 
+    async def held(
+        hearing_id: int, action: Action, actor: str, reason: str | None
+    ) -> web.StreamResponse:
+        """No leader (a failover): written down for the next one, shown as pending. A
+        pause is never refused."""
+
+        def work(*, session: Session) -> OutcomeOut:
+            row = records.stream_row(session=session, hearing_id=hearing_id)
+            if row is None:
+                raise ApiProblem(404, "Not found", f"hearing {hearing_id} has no stream yet")
+            request = pending.hold(
+                session=session,
+                hearing_id=hearing_id,
+                action=action,
+                actor=actor,
+                reason=reason,
+                received_by=replica,
+            )
+            return OutcomeOut(
+                hearing_id=hearing_id,
+                state=row.state,
+                noop=False,
+                held=True,
+                command_id=None,
+                command=None,
+                delivery="pending",
+                message=f"no leader right now: request {request.id} is carried out "
+                "as soon as one is in place",
+            )
+
+        return dump(await db.run(work))
+
     def console_route(
         path: str, action: Action, summary: str, body: type[BaseModel], act: authz.Act
     ) -> None:
@@ -241,6 +298,8 @@ def register_console(
             assert call.user is not None
             hearing_id = call.params["hearing_id"]
             reason = getattr(call.body, "reason", None)
+            if orchestrator() is None and action in pending.HELD:
+                return await held(hearing_id, action, call.user.username, reason)
             return await guarded(
                 running().act(hearing_id, action, actor=call.user.username, reason=reason),
             )
@@ -380,6 +439,7 @@ def register_console(
                 raise ApiProblem(404, "Not found", f"hearing {hearing_id} has no stream yet")
             done = records.history(session=session, stream_id=row.id)
             done["events"] = records.events_of(session=session, hearing_id=hearing_id)
+            done["pending"] = pending.waiting(session=session, hearing_id=hearing_id)
             return row, done
 
         row, done = await db.run(work)
@@ -400,6 +460,7 @@ def register_console(
             ],
             commands=[CommandOut.model_validate(c, from_attributes=True) for c in done["commands"]],
             events=[EventOut.model_validate(e, from_attributes=True) for e in done["events"]],
+            pending=[PendingOut.model_validate(p, from_attributes=True) for p in done["pending"]],
         )
         return dump(out)
 
