@@ -77,13 +77,16 @@ class Lease:
         self.holder, self.address, self.timing = holder, address, timing
         # Its own connections, opened for every statement: a pool would hand back a socket
         # that the partition has silently cut, and the statement would hang on it.
+        parsed = sa.engine.make_url(url)
+        given = parsed.query.get("options", "")  # e.g. a search_path; kept
+        options = " ".join([*([given] if isinstance(given, str) else given)])
         self.engine: Engine = sa.create_engine(
-            url,
+            parsed,
             poolclass=NullPool,
             connect_args={
                 "connect_timeout": DB_TIMEOUT_SECONDS,
                 "tcp_user_timeout": DB_TIMEOUT_SECONDS * 1000,
-                "options": f"-c statement_timeout={DB_TIMEOUT_SECONDS * 1000}",
+                "options": f"{options} -c statement_timeout={DB_TIMEOUT_SECONDS * 1000}".strip(),
             },
         )
 
