@@ -19,7 +19,10 @@ async def test_health_and_readiness(client: Client) -> None:
     assert (await client.get("/healthz")).status == 200
     resp = await client.get("/readyz")
     assert resp.status == 200
-    assert (await resp.json())["status"] == "ready"
+    ready = await resp.json()
+    assert ready["status"] == "ready"
+    # What scripts rely on among replicas: this one's name, and whether it leads.
+    assert ready["replica"] == "127.0.0.1:8080" and isinstance(ready["leader"], bool)
 
 
 async def test_clerk_books_technician_forbidden_anonymous_unauthorised(client: Client) -> None:

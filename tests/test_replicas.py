@@ -95,6 +95,13 @@ class Platform:
             assert time.monotonic() < deadline, f"{replica.name} never had leader={leader}"
             await asyncio.sleep(0.05)
 
+    async def leader_gauge(self, replica: Replica) -> float:
+        async with self.http.get(f"{replica.base}/metrics") as resp:
+            text = await resp.text()
+        line = next(x for x in text.splitlines() if x.startswith("streamd_leader{"))
+        assert f'replica="{replica.name}"' in line
+        return float(line.split()[-1])
+
     async def auth(self, replica: Replica, user: str = "clerk") -> dict[str, str]:
         async with self.http.post(
             f"{replica.base}/api/v1/auth/token", json={"username": user, "password": PASSWORD}
@@ -234,6 +241,7 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
     b = platform.start("b")
     await platform.until_ready(b, leader=False)
     assert (await platform.ready(b))["replica"] == "b"
+    assert await platform.leader_gauge(a) == 1.0 and await platform.leader_gauge(b) == 0.0
     async with platform.agent() as room, observer(
         platform.host, platform.broker_port, platform.code
     ) as seen:
@@ -265,6 +273,7 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
         await asyncio.sleep(1.0)  # anything sent twice would have arrived by now
         assert (await platform.stream(b, hearing))["state"] == "paused"
         assert (await platform.stream(b, hearing))["pending"] == []
+        assert await platform.leader_gauge(b) == 1.0
         twice = {cid: n for cid, n in seen.items() if n != 1}
         kinds = [c.kind.value for c in room.commands]
     print(
