@@ -167,3 +167,24 @@ async def make_hearing(client: Client, **overrides: Any) -> dict[str, Any]:
     resp = await client.post("/api/v1/hearings", json=body, headers=await token(client, clerk))
     assert resp.status == 201, await resp.text()
     return dict(await resp.json())
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A migrated, empty PostgreSQL schema of its own (the PostgreSQL-only tests)."""
+    if PG_URL is None:
+        pytest.skip("needs STREAMD_TEST_POSTGRES_URL")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
+    db = Database.from_url(url)
+    upgrade(db.engine)
+    db.dispose()
+    try:
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

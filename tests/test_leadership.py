@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -15,9 +14,7 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamd.orchestrator.leadership import Lease, Leadership, LeaseTiming
-from streamd.store import Database, upgrade
-from tests.conftest import PG_URL
+from streamd.orchestrator.leadership import Leadership, Lease, LeaseTiming
 
 FAST = LeaseTiming(lease=1.2, renew=0.3, margin=0.3)
 
@@ -42,28 +39,8 @@ def test_a_leader_stops_before_its_lease_can_run_out(
 
 @pytest.mark.parametrize(("lease", "renew", "margin"), [(3, 1, 0.5), (3, 0.5, 2.5), (3, 0, 1)])
 def test_unsafe_timings_are_refused(lease: float, renew: float, margin: float) -> None:
-    with pytest.raises(ValueError, match="renew|margin"):
+    with pytest.raises(ValueError, match=r"renew|margin"):
         LeaseTiming(lease, renew, margin)
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    if PG_URL is None:
-        pytest.skip("needs STREAMD_TEST_POSTGRES_URL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}{'&' if '?' in PG_URL else '?'}options=-csearch_path%3D{schema}"
-    db = Database.from_url(url)
-    upgrade(db.engine)
-    db.dispose()
-    try:
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def lease(url: str, name: str, timing: LeaseTiming = FAST) -> Lease:

@@ -34,7 +34,6 @@ from tests.conftest import PASSWORD, ROOT, hearing_body
 from tests.court_support import SECRET, write_court
 from tests.mqtt_support import free_port, shared_broker
 from tests.simagent import SimulatedAgent, simulated
-from tests.test_leadership import pg_url  # noqa: F401  (the fixture)
 
 pytestmark = [pytest.mark.slow, pytest.mark.db, pytest.mark.broker]
 TAKEOVER_SECONDS = 10.0  # what the issue promises after a kill -9 of the leader
@@ -174,26 +173,26 @@ async def observer(host: str, port: int, code: str) -> AsyncIterator[Counter[str
             await task
 
 
-@pytest.fixture
-def platform_env(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str, str, int]]:  # noqa: F811
-    host, port, private = shared_broker(tmp_path)
+def prepare(pg_url: str, folder: Path) -> tuple[dict[str, str], str, str, int, Any]:
+    """A fresh court on the database, its clerk, and the replicas' environment."""
+    host, port, private = shared_broker(folder)
     code = f"t{uuid.uuid4().hex[:10]}"
-    write_court(tmp_path / "court", code, rooms=1)
+    write_court(folder / "court", code, rooms=1)
     base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMD_")}
     env = base | {
         "STREAMD_DATABASE_URL": pg_url,
         "STREAMD_MQTT_URL": f"mqtt://{host}:{port}",
-        "STREAMD_COURT_CONFIG_DIR": str(tmp_path / "court"),
+        "STREAMD_COURT_CONFIG_DIR": str(folder / "court"),
         "STREAMD_COMMAND_SECRET": SECRET,
         "STREAMD_PASSWORD_HASH_TIME_COST": "1",
         "STREAMD_PASSWORD_HASH_MEMORY_KIB": "8",
         "STREAMD_SCHEDULER_SECONDS": "0.2",
-        "STREAMD_MONITOR_HLS": str(tmp_path / "media" / "{room}" / "hls" / "index.m3u8"),
+        "STREAMD_MONITOR_HLS": str(folder / "media" / "{room}" / "hls" / "index.m3u8"),
     }
     settings = load_settings(environ=env)
     db = Database.from_url(pg_url)
     upgrade(db.engine)
-    db.call(court.apply_structure, structure=court.read_structure(tmp_path / "court"), actor="t")
+    db.call(court.apply_structure, structure=court.read_structure(folder / "court"), actor="t")
     db.call(
         create_user,
         username="clerk",
@@ -203,6 +202,12 @@ def platform_env(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], 
         password_hasher=hasher_for(settings),
     )
     db.dispose()
+    return env, code, host, port, private
+
+
+@pytest.fixture
+def platform_env(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], str, str, int]]:
+    env, code, host, port, private = prepare(pg_url, tmp_path)
     yield env, code, host, port
     if private:
         private.kill()
@@ -242,9 +247,10 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
     await platform.until_ready(b, leader=False)
     assert (await platform.ready(b))["replica"] == "b"
     assert await platform.leader_gauge(a) == 1.0 and await platform.leader_gauge(b) == 0.0
-    async with platform.agent() as room, observer(
-        platform.host, platform.broker_port, platform.code
-    ) as seen:
+    async with (
+        platform.agent() as room,
+        observer(platform.host, platform.broker_port, platform.code) as seen,
+    ):
         hearing = await platform.hearing(b)
         await _phase(room, AgentPhase.READY, 20)  # the leader's scheduler prepared it
         # Through the follower (passed on to the leader) and through the leader itself.
