@@ -28,6 +28,9 @@ from streamd.orchestrator.service import Orchestrator
 log = logging.getLogger(__name__)
 # What may wait for the next leader: actions that only make less public.
 HELD = frozenset({Action.PAUSE, Action.END_STREAM, Action.ADJOURNED})
+# How often the leader looks for held requests: one indexed query; a pause held because a
+# follower could not reach a live leader waits at most this long.
+POLL_SECONDS = 0.5
 
 
 def hold(

@@ -234,7 +234,8 @@ async def _lead(app: web.Application, structure: court.CourtStructure, url: str)
             app[MONITOR_KEY].current = monitor
             tg.create_task(monitor.run(), name="monitor")
             tg.create_task(
-                pending.carry_out_loop(orch, settings.scheduler_seconds), name="held-requests"
+                pending.carry_out_loop(orch, min(settings.scheduler_seconds, pending.POLL_SECONDS)),
+                name="held-requests",
             )
             log.info("orchestrator on %s (replica %s leads)", url, leadership.replica)
     finally:
