@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import aiomqtt
 import pytest
+import sqlalchemy as sa
 
 from streamd import court
 from streamd.auth import create_user, hasher_for
@@ -34,6 +35,7 @@ from tests.conftest import PASSWORD, ROOT, hearing_body
 from tests.court_support import SECRET, write_court
 from tests.mqtt_support import free_port, shared_broker
 from tests.simagent import SimulatedAgent, simulated
+from tests.test_leadership import Blackhole
 
 pytestmark = [pytest.mark.slow, pytest.mark.db, pytest.mark.broker]
 TAKEOVER_SECONDS = 10.0  # what the issue promises after a kill -9 of the leader
@@ -61,13 +63,14 @@ class Platform:
     folder: Path
     replicas: dict[str, Replica]
 
-    def start(self, name: str) -> Replica:
+    def start(self, name: str, **extra: str) -> Replica:
         port = free_port()
         log = (self.folder / f"{name}.log").open("wb")
         env = self.env | {
             "STREAMD_REPLICA": name,
             # Each replica its own disk, as on two machines.
             "STREAMD_DATA_DIR": str(self.folder / f"data-{name}"),
+            **extra,
         }
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamd.cli", "serve", "--port", str(port)],
@@ -151,8 +154,10 @@ class Platform:
 
 
 @contextlib.asynccontextmanager
-async def observer(host: str, port: int, code: str) -> AsyncIterator[Counter[str]]:
-    """Every command id the cmd topics carry, counted."""
+async def observer(
+    host: str, port: int, code: str, stamped: list[tuple[float, str]] | None = None
+) -> AsyncIterator[Counter[str]]:
+    """Every command id the cmd topics carry, counted (and with when it came, monotonic)."""
     seen: Counter[str] = Counter()
     ready = asyncio.Event()
 
@@ -161,7 +166,10 @@ async def observer(host: str, port: int, code: str) -> AsyncIterator[Counter[str
             await c.subscribe(f"court/{code}/room/+/cmd", qos=1)
             ready.set()
             async for message in c.messages:
-                seen[json.loads(bytes(message.payload))["id"]] += 1  # type: ignore[arg-type]
+                cid = json.loads(bytes(message.payload))["id"]  # type: ignore[arg-type]
+                seen[cid] += 1
+                if stamped is not None:
+                    stamped.append((time.monotonic(), cid))
 
     task = asyncio.create_task(listen())
     await asyncio.wait_for(ready.wait(), 10)
@@ -291,3 +299,56 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
     assert twice == {}, twice
     assert len(seen) == len(room.commands) and kinds[-1] == "pause", kinds
     assert kinds.count("pause") == 3 and kinds.count("go_live") == 1, kinds
+
+
+async def test_a_replica_cut_from_the_database_sends_nothing_once_its_lease_may_lapse(
+    platform: Platform,
+) -> None:
+    """A's database traffic goes through a proxy the test cuts. A keeps resending a pause
+    the room does not answer (from memory, no database needed), until its own deadline:
+    after it, and until B leads, nothing may reach the broker."""
+    url = sa.engine.make_url(platform.env["STREAMD_DATABASE_URL"])
+    proxy = Blackhole(url.port or 5432)
+    lease, margin = 6.0, 1.5  # the defaults
+    stamped: list[tuple[float, str]] = []
+    async with proxy.running() as port:
+        cut_url = url.set(port=port).render_as_string(hide_password=False)
+        a = platform.start(
+            "a",
+            STREAMD_DATABASE_URL=cut_url,
+            STREAMD_ACK_TIMEOUT_SECONDS="0.6",
+            STREAMD_COMMAND_RETRIES="10",  # resends up to 6.6 s after
+        )
+        await platform.until_ready(a, leader=True)
+        b = platform.start("b")
+        await platform.until_ready(b, leader=False)
+        async with (
+            platform.agent() as room,
+            observer(platform.host, platform.broker_port, platform.code, stamped),
+        ):
+            hearing = await platform.hearing(b)
+            await _phase(room, AgentPhase.READY, 20)
+            status, out = await platform.press(a, hearing, "discipline-announced")
+            assert status == 200 and out["delivery"] == "acked", out
+            auth = await platform.auth(a)  # before the cut: logging in needs the database
+            room.answer = False
+            pausing = asyncio.create_task(
+                platform.http.post(
+                    f"{a.base}/api/v1/hearings/{hearing}/stream/pause",
+                    json={"reason": "分区前"},
+                    headers=auth,
+                )
+            )
+            while not room.commands or room.commands[-1].kind.value != "pause":
+                await asyncio.sleep(0.01)
+            proxy.cut = True
+            deadline = time.monotonic() + lease - margin  # A's at the latest
+            led = await platform.until_ready(b, leader=True, within=15)
+            pausing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, aiohttp.ClientError):
+                await pausing
+    resent = [at for at, _ in stamped if at < deadline]
+    between = [at for at, _ in stamped if deadline <= at <= led]
+    assert len(resent) > 3  # A resent while it still led (the test can see a resend)
+    assert between == [], f"{len(between)} commands sent while neither replica could lead"
+    assert led - deadline <= margin + 1.5 + 1.0  # the lease ran out, B took it
