@@ -339,7 +339,9 @@ async def test_a_replica_cut_from_the_database_sends_nothing_once_its_lease_may_
                     headers=auth,
                 )
             )
+            until = time.monotonic() + 10
             while not room.commands or room.commands[-1].kind.value != "pause":
+                assert time.monotonic() < until, "the pause never reached the room"
                 await asyncio.sleep(0.01)
             proxy.cut = True
             deadline = time.monotonic() + lease - margin  # A's at the latest
