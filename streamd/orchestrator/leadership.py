@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -206,9 +207,14 @@ class Leadership:
             finally:
                 self._until = None
                 work.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await work
+                (ended,) = await asyncio.gather(work, return_exceptions=True)
             log.warning("replica %s stopped leading (epoch %d)", self.replica, epoch)
+            if isinstance(ended, Exception):
+                # The work died while we led: hand over now rather than after the lease.
+                log.error("leader work failed", exc_info=ended)
+                with contextlib.suppress(Exception):
+                    await self._db(functools.partial(self.lease.release, epoch), self.poll)
+                await asyncio.sleep(self.poll)
 
     async def _acquire(self) -> int | None:
         assert self.lease is not None
