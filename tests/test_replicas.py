@@ -264,6 +264,12 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
         # Through the follower (passed on to the leader) and through the leader itself.
         status, out = await platform.press(b, hearing, "discipline-announced")
         assert status == 200 and out["delivery"] == "acked", out
+        # What only the leader knows (the agents' live state) reads the same on the follower.
+        async with platform.http.get(
+            f"{b.base}/api/v1/agents", headers=await platform.auth(b)
+        ) as resp:
+            agents = {x["room"]: x for x in (await resp.json())["items"]}
+        assert agents["room-01"]["online"] and agents["room-01"]["phase"] == "live", agents
         status, out = await platform.press(a, hearing, "pause", reason="旁听人员喧哗")
         assert status == 200 and out["delivery"] == "acked", out
         status, out = await platform.press(b, hearing, "resume")
