@@ -178,9 +178,8 @@ def build_api(
             cookie = request.cookies.get(SESSION_COOKIE)
             if cookie:
                 user, row = await db.run(auth_core.resolve_token, token=cookie, kind="session")
-                if (
-                    request.method not in SAFE_METHODS
-                    and request.headers.get(CSRF_HEADER) != row.csrf_token
+                if request.method not in SAFE_METHODS and not auth_core.csrf_matches(
+                    request.headers.get(CSRF_HEADER), row.csrf_token
                 ):
                     raise ApiProblem(403, "Forbidden", f"missing or wrong {CSRF_HEADER} header")
                 return user

@@ -178,7 +178,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             slot.current = orch
             app[MONITOR_KEY].current = monitor
             watching.append(asyncio.create_task(monitor.run(), name="monitor"))
-            log.info("orchestrator on %s", url)
+            log.info("orchestrator on %s", court.redact_url(url))
 
         exposing = asyncio.create_task(expose())
         try:
