@@ -25,7 +25,6 @@ from streamd.court import CourtStructure, redact_url
 from streamd.mqtt_acl import STREAMD_USER, mqtt_password
 from streamd.protocol import Topics
 
-
 log = logging.getLogger(__name__)
 
 
