@@ -221,12 +221,15 @@ def build_api(
                         LoginThrottle.key == throttle.account_key(creds.username)
                     )
                 ).one()
+                failures, locked = throttle.failures(
+                    session=session, username=creds.username, address=address
+                )
                 audit.record(
                     session=session,
                     actor=creds.username,
                     action="auth.login_failed",
                     obj=row,
-                    after={"address": address, "failures": row.failures, "locked": row.locked},
+                    after={"address": address, "failures": failures, "locked": locked},
                 )
                 return False, None
             throttle.succeeded(session=session, username=creds.username, address=address)
