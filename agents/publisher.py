@@ -151,9 +151,18 @@ class Publisher:
             process="publisher",
             mode=self.mode,
             code=exit_.returncode,
-            stderr=_scrub(exit_.stderr[-500:], self._target),
+            stderr=scrubbed_tail(exit_.stderr, self._target),
             push=push,
         )
+
+
+STDERR_TAIL = 500  # characters of ffmpeg's stderr an event carries
+
+
+def scrubbed_tail(text: str, target: PublishTarget | None, limit: int = STDERR_TAIL) -> str:
+    """The end of ffmpeg's stderr with the stream key hidden. Scrubbed whole, then cut: cut
+    first, a key straddling the cut survives in part, no longer matches, and is sent."""
+    return _scrub(text, target)[-limit:]
 
 
 def _scrub(text: str, target: PublishTarget | None) -> str:

@@ -1,6 +1,7 @@
 """Import throughput and the time the import holds SQLite's write lock.
 
-    .venv/bin/python -m bench.importer [--rows 20000] [--baseline-rows 2000]
+    .venv/bin/python -m bench.importer [--rows 20000] [--baseline-rows 2000] \
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Writes a CSV of `--rows` distinct hearings of the sample court and imports it into a fresh
 SQLite database three ways, in the same run:
@@ -11,7 +12,9 @@ SQLite database three ways, in the same run:
 - the peer: a plain `executemany` of the very same column values into the hearing table,
   no validation, no audit (the floor for SQLite on this machine).
 
-For each: rows/s and the seconds the write transaction held the lock.
+For each: rows/s and the seconds the write transaction held the lock. With `--postgres`,
+streamd's importer and the plain `executemany` (psycopg's, pipelined) run again on
+PostgreSQL, each into a database of its own created for the run and dropped after.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
 
 from streamd import approvals, court, sample
 from streamd.hearings import upsert_hearing
@@ -65,8 +70,10 @@ def write_csv(path: Path, rows: int) -> None:
             )
 
 
-def fresh_db(folder: Path, name: str) -> Database:
-    db = Database.from_url(f"sqlite:///{folder / name}")
+def fresh_db(folder: Path, name: str, postgres: str | None = None) -> Database:
+    db = Database.from_url(
+        _pg_database(postgres, name) if postgres else f"sqlite:///{folder / name}"
+    )
     upgrade(db.engine)
     db.call(
         court.apply_structure,
@@ -76,8 +83,31 @@ def fresh_db(folder: Path, name: str) -> Database:
     return db
 
 
-def ours(folder: Path, csv_path: Path, rows: int) -> tuple[float, float]:
-    db = fresh_db(folder, "ours.db")
+def _pg_database(url: str, name: str) -> str:
+    """A new, empty PostgreSQL database for one measurement (dropped by `_pg_drop`)."""
+    import psycopg
+
+    name = "bench_" + name.replace(".", "_")
+    admin = sa.make_url(url).set(drivername="postgresql")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+def _pg_drop(url: str) -> None:
+    import psycopg
+
+    target = sa.make_url(url)
+    admin = target.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target.database}"')
+
+
+def ours(
+    folder: Path, csv_path: Path, rows: int, postgres: str | None = None
+) -> tuple[float, float]:
+    db = fresh_db(folder, "ours.db", postgres)
     started = time.perf_counter()
     result = import_file(
         db=db, path=csv_path, zone=ZONE, actor="bench", rules=load_rules(None), timing=TIMING
@@ -85,6 +115,8 @@ def ours(folder: Path, csv_path: Path, rows: int) -> tuple[float, float]:
     total = time.perf_counter() - started
     assert result.created == rows, result
     db.dispose()
+    if postgres:
+        _pg_drop(db.engine.url.render_as_string(hide_password=False))
     return rows / total, result.write_seconds
 
 
@@ -138,6 +170,34 @@ def executemany(folder: Path, csv_path: Path, rows: int) -> tuple[float, float]:
     return rows / took, took
 
 
+def executemany_pg(folder: Path, csv_path: Path, postgres: str) -> tuple[float, float]:
+    """The peer on PostgreSQL: the same rows' columns, one psycopg executemany."""
+    import psycopg
+    from psycopg.types.json import Json
+
+    db = fresh_db(folder, "plain.db", postgres)
+    url = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    valid, errors = validate_records(list(read_records(csv_path)), zone=ZONE)
+    assert not errors
+    values, _ = _columns_of(valid, db.call(_Refs.read))
+    db.dispose()
+    now = datetime.now(ZONE)
+    cols = [*values[0].keys(), "status", "created_at", "updated_at"]
+    params = [
+        (*(Json(v[c]) if c == "parties" else v[c] for c in cols[:-3]), "scheduled", now, now)
+        for v in values
+    ]
+    sql = f"INSERT INTO hearing ({', '.join(cols)}) VALUES ({', '.join(['%s'] * len(cols))})"
+    with psycopg.connect(url) as conn:
+        started = time.perf_counter()
+        with conn.cursor() as cur:
+            cur.executemany(sql, params)
+        conn.commit()
+        took = time.perf_counter() - started
+    _pg_drop(url)
+    return len(values) / took, took
+
+
 TIMING = Timing(
     preroll=timedelta(minutes=5), postroll=timedelta(minutes=5), announce=timedelta(days=3)
 )
@@ -147,6 +207,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000)
     parser.add_argument("--baseline-rows", type=int, default=2_000)
+    parser.add_argument("--postgres", metavar="URL", help="also measure on this PostgreSQL")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -155,6 +216,9 @@ def main() -> None:
         rate, lock = ours(folder, csv_path, args.rows)
         old_rate, old_lock = per_row(folder, csv_path, args.baseline_rows)
         peer_rate, peer_lock = executemany(folder, csv_path, args.rows)
+        if args.postgres:
+            pg_rate, pg_write = ours(folder, csv_path, args.rows, args.postgres)
+            pg_peer, pg_peer_write = executemany_pg(folder, csv_path, args.postgres)
     scale = args.rows / args.baseline_rows
     print(f"rows: {args.rows} (per-row importer: {args.baseline_rows}, lock scaled to {args.rows})")
     print(f"streamd importer     {rate:10.0f} rows/s   write lock {lock:7.2f} s")
@@ -165,6 +229,10 @@ def main() -> None:
     print(f"plain executemany    {peer_rate:10.0f} rows/s   write lock {peer_lock:7.2f} s")
     print(f"ratio ours/executemany rows/s: {rate / peer_rate:.3f}")
     print(f"ratio ours/per-row rows/s: {rate / old_rate:.1f}")
+    if args.postgres:
+        print(f"PostgreSQL: streamd importer {pg_rate:10.0f} rows/s   write {pg_write:7.2f} s")
+        print(f"PostgreSQL: plain executemany {pg_peer:9.0f} rows/s   write {pg_peer_write:7.2f} s")
+        print(f"PostgreSQL: ratio ours/executemany rows/s: {pg_rate / pg_peer:.3f}")
 
 
 if __name__ == "__main__":

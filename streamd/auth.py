@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -158,3 +159,11 @@ def revoke_token(*, session: Session, token: str) -> None:
     if row is not None:
         row.revoked = True
         session.add(row)
+
+
+def csrf_matches(given: str | None, expected: str | None) -> bool:
+    """Whether a request's CSRF header is its session's token, compared in constant time
+    (an `!=` leaks, through its timing, how many leading characters were right)."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())

@@ -21,7 +21,7 @@ from urllib.parse import quote
 from amqtt.broker import Broker
 from argon2 import PasswordHasher
 
-from streamd.court import CourtStructure
+from streamd.court import CourtStructure, redact_url
 from streamd.mqtt_acl import STREAMD_USER, mqtt_password
 from streamd.protocol import Topics
 
@@ -116,7 +116,7 @@ class EmbeddedBroker:
             warnings.simplefilter("ignore", DeprecationWarning)
             self._broker = Broker(self._config())
         await self._broker.start()
-        log.info("embedded MQTT broker on %s", self.url)
+        log.info("embedded MQTT broker on %s", redact_url(self.url))
         return self.url
 
     async def stop(self) -> None:

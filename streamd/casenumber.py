@@ -8,6 +8,7 @@ a spreadsheet needs to know *which* part is wrong, not that "the regex failed".
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -110,14 +111,12 @@ class CaseNumber:
         return self.canonical
 
 
-def _is_digit(char: str) -> bool:
-    return char.isascii() and char.isdigit()
+_DIGITS = re.compile("[0-9]*")  # ASCII digits only: '²' and '٣' are not a year
+_TYPE_CODE = re.compile("[^0-9号]*")
 
 
 def _take_digits(text: str, pos: int) -> tuple[str, int]:
-    end = pos
-    while end < len(text) and _is_digit(text[end]):
-        end += 1
+    end = _DIGITS.match(text, pos).end()  # type: ignore[union-attr]  # `*` always matches
     return text[pos:end], end
 
 
@@ -161,9 +160,7 @@ def parse_case_number(raw: str) -> CaseNumber:
         court_code = text[pos:end]
         pos = end
 
-    type_end = pos
-    while type_end < len(text) and text[type_end] != "号" and not _is_digit(text[type_end]):
-        type_end += 1
+    type_end = _TYPE_CODE.match(text, pos).end()  # type: ignore[union-attr]
     type_code = text[pos:type_end]
     if not type_code:
         raise CaseNumberError(raw, "case type", "missing (e.g. 民初, 刑初, 执)")

@@ -61,9 +61,12 @@ class Aftermath:
         holding a booked hearing among `changed` re-planned once. New hearings (`created`,
         their ids and columns) have no records and no bookings yet, so their decision is
         the policy's alone and nothing is loaded back. Returns the days re-planned."""
+        opens: dict[Facts, bool] = {}  # rows of an import share their facts; decide once
         for hearing_id, values in created:
-            d = decide(_facts(values), self.rules)
-            if d.rule.startswith(approvals.CAUSE):
+            facts = _facts(values)
+            if facts not in opens:
+                opens[facts] = decide(facts, self.rules).rule.startswith(approvals.CAUSE)
+            if opens[facts]:
                 hearing = session.get(Hearing, hearing_id)
                 assert hearing is not None
                 approvals.sync_rule_records(

@@ -304,6 +304,33 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
     print(f"user {user.username} created with roles {', '.join(user.roles)}")
 
 
+def cmd_users_unlock(settings: Settings, args: argparse.Namespace) -> None:
+    """Lift a lockout login throttling set (from every address), audited as the API's."""
+    from sqlmodel import Session, select
+
+    from streamd import audit, throttle
+    from streamd.models import User
+
+    def work(*, session: Session) -> bool | None:
+        user = session.exec(select(User).where(User.username == args.name)).first()
+        if user is None:
+            return None
+        was_locked = throttle.unlock(session=session, username=user.username)
+        audit.record(
+            session=session,
+            actor="cli",
+            action="auth.unlock",
+            obj=user,
+            after={"was_locked": was_locked},
+        )
+        return was_locked
+
+    was_locked = _db(settings).call(work)
+    if was_locked is None:
+        raise CliError(f"no user {args.name!r}")
+    print(f"user {args.name} " + ("unlocked" if was_locked else "was not locked; delays lifted"))
+
+
 def serve(settings: Settings, db: Database) -> None:
     from aiohttp import web
 
@@ -439,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--display-name")
     p.add_argument("--department", help="department code (department heads decide for it)")
     p.set_defaults(func=cmd_users_create)
+    p = u.add_parser("unlock", help="lift the lockout wrong passwords set on an account")
+    p.add_argument("name")
+    p.set_defaults(func=cmd_users_unlock)
     archive_commands.add_parsers(sub)
     return parser
 

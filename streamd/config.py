@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     login_address_free_failures: int = Field(
         default=10, ge=1, le=10000, description="Wrong passwords from one address before delays."
     )
+    login_account_free_failures: int = Field(
+        default=100,
+        ge=1,
+        le=100000,
+        description="Wrong passwords for one account over every address before its delays.",
+    )
     feed_heartbeat_seconds: float = Field(
         default=15.0,
         gt=0,

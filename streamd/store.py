@@ -7,6 +7,7 @@ a worker thread through `Database.run`, so the event loop never waits on SQL.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,7 +28,6 @@ T = TypeVar("T")
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers queue briefly instead of failing with "locked"
 STALE_RETRIES = 5  # a stale snapshot is retried this often, then reported
-STALE_WITHIN_SECONDS = 1.0  # refused faster than this: stale, not a held lock
 IN_LIST = 500  # ids per IN (...) list: well inside every database's parameter limit
 
 
@@ -94,6 +94,16 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def stale_snapshot(exc: sa.exc.OperationalError) -> bool:
+    """Whether SQLite refused a write because the transaction's snapshot is stale: the
+    extended code, not the message ("database is locked" is also a held lock's)."""
+    orig = exc.orig
+    return (
+        isinstance(orig, sqlite3.OperationalError)
+        and getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
+    )
+
+
 class Database:
     """Owns the engine; hands out sessions for one unit of work each."""
 
@@ -116,21 +126,16 @@ class Database:
                 raise
 
     def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """One unit of work, in one transaction. On SQLite, a unit of work refused at once
-        because another writer committed after it read (SQLITE_BUSY_SNAPSHOT) is rolled
-        back and run again; one that waited the whole busy timeout is not."""
+        """One unit of work, in one transaction. On SQLite, a unit of work refused because
+        another writer committed after it read (SQLITE_BUSY_SNAPSHOT: it cannot succeed on
+        its snapshot, and waiting does not help) is rolled back and run again, at most
+        STALE_RETRIES times; any other error, a held lock's SQLITE_BUSY among them, is not."""
         for attempt in range(STALE_RETRIES + 1):
-            started = time.monotonic()
             try:
                 with self.session() as session:
                     return fn(session=session, **kwargs)
             except sa.exc.OperationalError as exc:
-                stale = (
-                    self.engine.dialect.name == "sqlite"
-                    and "locked" in str(exc.orig)
-                    and time.monotonic() - started < STALE_WITHIN_SECONDS
-                )
-                if not stale or attempt == STALE_RETRIES:
+                if not stale_snapshot(exc) or attempt == STALE_RETRIES:
                     raise
                 time.sleep(0.005 * (attempt + 1))
         raise AssertionError("unreachable")

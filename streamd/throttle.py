@@ -1,11 +1,16 @@
-"""Login throttling: growing delays per account and per address, and an account lockout
-only an administrator lifts.
+"""Login throttling: growing delays per account *from an address* and per address, a
+lockout only an administrator lifts, and a looser account-wide brake.
 
 Each login attempt is counted as a failure *before* the password is checked (and forgiven
 when it was right), so a burst of parallel guesses is throttled as surely as a series. After
-`free` failures in a row each further attempt waits `base * 2**(n - free)` seconds (capped);
-an account reaching `lockout` failures is locked until an administrator unlocks it. The
-address's counter only delays: one office's NAT must not lock out a whole department.
+`free` failures in a row each further attempt waits `base * 2**(n - free)` seconds (capped).
+
+The delay and the lockout are kept per account and address together: an attacker guessing
+a clerk's password from one machine slows down and locks out that machine, not the clerk at
+her desk. The address's counter only delays (one office's NAT must not lock out a whole
+department). The account's own counter, over every address, delays only past
+`account_free` failures, far more than one address can make before its lockout: that is a
+distributed guess, and the brake holds it to a few dozen a day.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class Policy:
     max_seconds: float = 900.0
     lockout: int = 20  # account failures in a row that lock it
     address_free: int = 10
+    account_free: int = 100  # failures over every address before the account slows down
 
     @classmethod
     def of(cls, settings: Settings) -> Policy:
@@ -36,6 +42,7 @@ class Policy:
             max_seconds=settings.login_max_delay_seconds,
             lockout=settings.login_lockout_failures,
             address_free=settings.login_address_free_failures,
+            account_free=settings.login_account_free_failures,
         )
 
 
@@ -65,6 +72,17 @@ def address_key(address: str) -> str:
     return f"addr:{address}"
 
 
+def pair_key(username: str, address: str) -> str:
+    """The account from one address; the name's length first, so that no name and address
+    make another pair's key and an account's pairs share a prefix (`pairs_prefix`)."""
+    return f"{pairs_prefix(username)}{address}"
+
+
+def pairs_prefix(username: str) -> str:
+    name = username.lower()
+    return f"pair:{len(name)}:{name}|"
+
+
 def _row(session: Session, key: str) -> LoginThrottle:
     """The key's row, created if missing, locked for the rest of the transaction."""
     table = LoginThrottle.__table__  # type: ignore[attr-defined]
@@ -87,21 +105,23 @@ def begin_attempt(
 ) -> None:
     """Count the attempt, or refuse it (`Throttled`) without counting."""
     now = now or utcnow()
+    # (row, failures allowed before delays, whether reaching the lockout locks it)
     rows = [
-        (_row(session, account_key(username)), policy.free, True),
+        (_row(session, pair_key(username, address)), policy.free, True),
         (_row(session, address_key(address)), policy.address_free, False),
+        (_row(session, account_key(username)), policy.account_free, False),
     ]
-    for row, _, is_account in rows:
-        if is_account and row.locked:
+    for row, _, locks in rows:
+        if locks and row.locked:
             raise Throttled(0.0, locked=True)
         if row.next_allowed_at is not None and row.next_allowed_at > now:
             raise Throttled((row.next_allowed_at - now).total_seconds(), locked=False)
-    for row, free, is_account in rows:
+    for row, free, locks in rows:
         row.failures += 1
         row.last_failure_at = now
         wait = delay(row.failures, free=free, base=policy.base_seconds, cap=policy.max_seconds)
         row.next_allowed_at = now + timedelta(seconds=wait) if wait else None
-        if is_account and row.failures >= policy.lockout:
+        if locks and row.failures >= policy.lockout:
             row.locked = True
         session.add(row)
 
@@ -110,18 +130,42 @@ def succeeded(*, session: Session, username: str, address: str) -> None:
     """The password was right: forgive this attempt and the ones before."""
     session.execute(
         sa.update(LoginThrottle)
-        .where(col(LoginThrottle.key).in_([account_key(username), address_key(address)]))
+        .where(
+            col(LoginThrottle.key).in_(
+                [account_key(username), address_key(address), pair_key(username, address)]
+            )
+        )
         .values(failures=0, next_allowed_at=None, locked=False)
     )
 
 
+def _account_rows(session: Session, username: str) -> list[LoginThrottle]:
+    """The account's own row and its rows from every address."""
+    return list(
+        session.exec(
+            select(LoginThrottle).where(
+                sa.or_(
+                    col(LoginThrottle.key) == account_key(username),
+                    col(LoginThrottle.key).startswith(pairs_prefix(username), autoescape=True),
+                )
+            )
+        ).all()
+    )
+
+
+def failures(*, session: Session, username: str, address: str) -> tuple[int, bool]:
+    """Failures in a row of the account over every address, and whether it is locked
+    from this one (what the audit records of a failed login)."""
+    rows = {r.key: r for r in _account_rows(session, username)}
+    account, pair = rows.get(account_key(username)), rows.get(pair_key(username, address))
+    return (account.failures if account else 0), bool(pair and pair.locked)
+
+
 def unlock(*, session: Session, username: str) -> bool:
-    """Lift the account's lockout and delays; whether it was locked."""
-    key = account_key(username)
-    row = session.exec(select(LoginThrottle).where(LoginThrottle.key == key)).first()
-    if row is None:
-        return False
-    was_locked = row.locked
-    row.failures, row.next_allowed_at, row.locked = 0, None, False
-    session.add(row)
+    """Lift the account's lockouts and delays from every address; whether it was locked."""
+    was_locked = False
+    for row in _account_rows(session, username):
+        was_locked = was_locked or row.locked
+        row.failures, row.next_allowed_at, row.locked = 0, None, False
+        session.add(row)
     return was_locked

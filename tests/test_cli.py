@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from streamd.config import load_settings
+from streamd.models import AuditEntry
+from streamd.store import Database
+from streamd.throttle import Policy, Throttled, begin_attempt
 from tests.conftest import COURT_DIR, ROOT, SAMPLE_CSV
 
 pytestmark = pytest.mark.slow
@@ -228,3 +233,26 @@ def test_agent_command_checks_its_config(tmp_path: Path) -> None:
         [str(agent), "--config", str(bad)], capture_output=True, text=True, timeout=60
     )
     assert out.returncode == 2 and "ROOM" not in out.stderr and "code" in out.stderr
+
+
+def test_users_unlock_lifts_a_login_lockout(env: dict[str, str]) -> None:
+    assert run(env, "db", "upgrade").returncode == 0
+    out = run(
+        env | {"STREAMD_PASSWORD": "a-long-password"}, "users", "create", "wang", "--role", "clerk"
+    )
+    assert out.returncode == 0, out.stderr
+    db = Database.from_url(load_settings(environ=env).effective_database_url)
+    policy = Policy(free=1, base_seconds=0, lockout=2)
+    for _ in range(2):
+        db.call(begin_attempt, username="wang", address="203.0.113.9", policy=policy)
+    with pytest.raises(Throttled):
+        db.call(begin_attempt, username="wang", address="203.0.113.9", policy=policy)
+    out = run(env, "users", "unlock", "wang")
+    assert out.returncode == 0 and "wang unlocked" in out.stdout, out.stderr
+    db.call(begin_attempt, username="wang", address="203.0.113.9", policy=policy)
+    with db.session() as s:
+        entry = s.exec(select(AuditEntry).where(AuditEntry.action == "auth.unlock")).one()
+        assert entry.actor == "cli" and entry.after == {"was_locked": True}
+    db.dispose()
+    out = run(env, "users", "unlock", "nobody")
+    assert out.returncode == 2 and "no user 'nobody'" in out.stderr

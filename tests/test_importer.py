@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -167,3 +168,46 @@ async def test_an_import_replans_the_booked_hearings_it_changed(
     )
     after = await resp.json()
     assert after["line"] is None and after["line_status"] == "excluded", after
+
+
+async def test_an_import_that_moves_a_booked_hearing_replans_its_day(
+    client: Client, database: Database, tmp_path: Path
+) -> None:
+    """Four booked hearings take the court's four lines in the afternoon; a fifth, booked in
+    the morning, is moved by a re-import into the afternoon. The plan is made again for the
+    day, so no line carries two hearings at once (kept, the old answer would)."""
+    day = (datetime.now(ZONE) + timedelta(days=7)).replace(minute=0, second=0, microsecond=0)
+
+    def at(hour: int) -> str:
+        return day.replace(hour=hour).isoformat()
+
+    clerk = await token(client, "clerk")
+    booked = []
+    for n, room in enumerate(["room-01", "room-02", "room-03", "room-05", "room-06"], start=1):
+        start, end = (at(9), at(10)) if n == 5 else (at(14), at(16))
+        h = await make_hearing(
+            client, case_number=f"（2026）粤0111民初{n}号", courtroom=room, start=start, end=end
+        )
+        resp = await client.post("/api/v1/bookings", json={"hearing_id": h["id"]}, headers=clerk)
+        assert resp.status == 201, await resp.text()
+        booked.append(await resp.json())
+    assert all(b["line"] is not None for b in booked)
+    moved = hearing_body(
+        case_number="（2026）粤0111民初5号", courtroom="room-06", start=at(9), end=at(15)
+    )
+    path = tmp_path / "moved.json"
+    path.write_text(json.dumps([moved], ensure_ascii=False), encoding="utf-8")
+    result = _import(database, path)
+    assert (result.updated, result.days_replanned) == (1, 1)  # type: ignore[attr-defined]
+    lines = []
+    for b in booked:
+        resp = await client.get(f"/api/v1/bookings/{b['id']}", headers=clerk)
+        lines.append((await resp.json())["line"])
+    held = [line for line in lines if line is not None]
+    assert len(held) == len(set(held)), lines  # each line airs one of the five at 14:00
+
+
+def test_an_import_of_unbooked_hearings_replans_nothing(database: Database) -> None:
+    first = _import(database, SAMPLE_CSV)
+    again = _import(database, SAMPLE_CSV)
+    assert first.days_replanned == again.days_replanned == 0  # type: ignore[attr-defined]

@@ -13,7 +13,7 @@ from sqlmodel import select
 from streamd.config import Settings
 from streamd.models import User
 from streamd.store import Database
-from streamd.throttle import delay
+from streamd.throttle import Policy, Throttled, begin_attempt, delay, unlock
 from streamd.web import create_app
 from tests.conftest import PASSWORD, Client, MakeClient, token
 
@@ -87,3 +87,40 @@ async def test_one_address_guessing_many_accounts_is_slowed_down(
     for name in ("clerk", "judge", "nobody"):
         assert (await _try(client, name, "wrong-password"))[0] == 401
     assert (await _try(client, "technician", PASSWORD))[0] == 429
+
+
+def _attempt(db: Database, user: str, address: str, policy: Policy) -> str:
+    """One wrong password through the throttle: 'counted', 'delayed' or 'locked'."""
+    try:
+        db.call(begin_attempt, username=user, address=address, policy=policy)
+    except Throttled as exc:
+        return "locked" if exc.locked else "delayed"
+    return "counted"
+
+
+def test_an_attacker_locks_out_only_their_own_address(database: Database) -> None:
+    policy = Policy(free=3, base_seconds=0, lockout=5, address_free=3)
+    outcomes = [_attempt(database, "clerk", "203.0.113.9", policy) for _ in range(6)]
+    assert outcomes == ["counted"] * 5 + ["locked"]
+    # The clerk at her desk is neither locked out nor slowed down.
+    assert _attempt(database, "Clerk", "10.1.2.3", policy) == "counted"
+
+
+def test_a_guess_from_everywhere_meets_the_accounts_brake(database: Database) -> None:
+    policy = Policy(free=3, base_seconds=60, lockout=20, address_free=3, account_free=4)
+    outcomes = [_attempt(database, "judge", f"198.51.100.{i}", policy) for i in range(6)]
+    assert outcomes[:4] == ["counted"] * 4 and outcomes[4:] == ["delayed", "delayed"]
+
+
+def test_unlocking_lifts_the_lockout_from_every_address(database: Database) -> None:
+    policy = Policy(free=2, base_seconds=0, lockout=2, account_free=50)
+    for address in ("192.0.2.1", "192.0.2.2"):
+        for _ in range(2):
+            _attempt(database, "ju_dge%", address, policy)
+        assert _attempt(database, "ju_dge%", address, policy) == "locked"
+    _attempt(database, "judge", "192.0.2.1", policy)  # another name, alike under LIKE
+    _attempt(database, "judge", "192.0.2.1", policy)
+    assert database.call(unlock, username="ju_dge%") is True
+    for address in ("192.0.2.1", "192.0.2.2"):
+        assert _attempt(database, "ju_dge%", address, policy) == "counted"
+    assert _attempt(database, "judge", "192.0.2.1", policy) == "locked"

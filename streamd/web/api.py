@@ -179,9 +179,8 @@ def build_api(
             cookie = request.cookies.get(SESSION_COOKIE)
             if cookie:
                 user, row = await db.run(auth_core.resolve_token, token=cookie, kind="session")
-                if (
-                    request.method not in SAFE_METHODS
-                    and request.headers.get(CSRF_HEADER) != row.csrf_token
+                if request.method not in SAFE_METHODS and not auth_core.csrf_matches(
+                    request.headers.get(CSRF_HEADER), row.csrf_token
                 ):
                     raise ApiProblem(403, "Forbidden", f"missing or wrong {CSRF_HEADER} header")
                 return user
@@ -223,12 +222,15 @@ def build_api(
                         LoginThrottle.key == throttle.account_key(creds.username)
                     )
                 ).one()
+                failures, locked = throttle.failures(
+                    session=session, username=creds.username, address=address
+                )
                 audit.record(
                     session=session,
                     actor=creds.username,
                     action="auth.login_failed",
                     obj=row,
-                    after={"address": address, "failures": row.failures, "locked": row.locked},
+                    after={"address": address, "failures": failures, "locked": locked},
                 )
                 return False, None
             throttle.succeeded(session=session, username=creds.username, address=address)

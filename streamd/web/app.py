@@ -237,7 +237,9 @@ async def _lead(app: web.Application, structure: court.CourtStructure, url: str)
                 pending.carry_out_loop(orch, min(settings.scheduler_seconds, pending.POLL_SECONDS)),
                 name="held-requests",
             )
-            log.info("orchestrator on %s (replica %s leads)", url, leadership.replica)
+            log.info(
+                "orchestrator on %s (replica %s leads)", court.redact_url(url), leadership.replica
+            )
     finally:
         slot.current = None
         app[MONITOR_KEY].current = None
