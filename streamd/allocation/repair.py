@@ -23,8 +23,10 @@ it is still feasible it is still optimal and nothing is solved at all (`narrows`
 from __future__ import annotations
 
 import itertools
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from streamd.allocation.model import Conflict, Hearing, Line, Plan, Problem
@@ -147,6 +149,38 @@ def repair(
         if kept is not None:
             return kept
     return solve(problem, focus=changed(before, problem, plan))
+
+
+class Memory:
+    """The last problem solved in each window and its plan, for a caller that rebuilds
+    the problem from scratch each time (the running court reads it from the database), so
+    it can repair instead of solving the whole window again.
+
+    What it holds is only ever a problem and an optimum of it, so an entry that no longer
+    matches the world (another process planned meanwhile, the transaction that wrote the
+    plan rolled back) costs solving, never exactness: `changed` compares the problem now,
+    previous lines included, with the one remembered. Thread-safe; the oldest windows are
+    forgotten past `size`."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._last: OrderedDict[Hashable, tuple[Problem, dict[str, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def repair(self, window: Hashable, problem: Problem) -> Plan:
+        with self._lock:
+            last = self._last.get(window)
+        plan = repair(problem, *last) if last is not None else solve(problem)
+        with self._lock:
+            self._last[window] = (problem, dict(plan.assignments))
+            self._last.move_to_end(window)
+            while len(self._last) > self.size:
+                self._last.popitem(last=False)
+        return plan
+
+    def forget(self) -> None:
+        with self._lock:
+            self._last.clear()
 
 
 def narrows(before: Problem, after: Problem, plan: Mapping[str, str]) -> bool:
