@@ -200,7 +200,7 @@ def narrows(before: Problem, after: Problem, plan: Mapping[str, str]) -> bool:
         was = old.get(h.id)
         if was is None or after.previous.get(h.id, _MISSING) != plan.get(h.id):
             return False
-        if h == was:
+        if h is was or h == was:
             continue
         if not (h.start <= was.start and was.end <= h.end):
             return False
@@ -232,7 +232,7 @@ def changed(
     old = {h.id: h for h in before.hearings}
     for h in after.hearings:
         was = old.pop(h.id, None)
-        if was is None or was != h:
+        if was is None or (was is not h and was != h):
             windows.append((h.start, h.end))
             if was is not None:
                 windows.append((was.start, was.end))
