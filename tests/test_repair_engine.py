@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from bench.peers import cpsat_optimum
 from streamd.allocation import Hearing, Line, Problem, solve
-from streamd.allocation.repair import Memory, changed, narrows, place, repair
+from streamd.allocation.repair import Memory, boost, changed, narrows, on_air, place, repair
 
 
 def _day(rng: random.Random, n: int) -> Problem:
@@ -117,3 +117,17 @@ def test_memory_repairs_what_it_has_seen_and_solves_what_it_has_not() -> None:
     stale = replace(problem, previous={"a": None})  # the plan was not what was written
     assert memory.repair("mon", again).stats.kept
     assert not memory.repair("mon", stale).stats.kept
+
+
+def test_on_air_the_first_keeps_its_line_and_the_others_are_displaced_ahead_of_all() -> None:
+    lines = [Line("L1"), Line("L2", ((0, 50),))]
+    first, second, cut = Hearing("a", 0, 60), Hearing("b", 10, 20), Hearing("c", 40, 70)
+    assert place([(first, "L1"), (second, "L1"), (cut, "L2"), (second, None)], lines) == [
+        "L1",
+        None,  # L1 is taken by one on air before it
+        None,  # L2 goes down before it ends
+        None,
+    ]
+    top = boost(h.priority for h in (first, second, cut))
+    assert on_air(first, "L1", top) == replace(first, fixed_line="L1")
+    assert on_air(replace(second, pinned_line="L1"), None, top) == replace(second, priority=4)
