@@ -43,9 +43,9 @@ def _mutate(rng: random.Random, problem: Problem, plan: dict[str, str]) -> Probl
             del hearings[h.id]
         elif roll < 0.55:
             hearings[h.id] = replace(h, priority=rng.randint(1, 9))
-        elif roll < 0.65 and h.id in plan and h.fixed_line is None:
+        elif roll < 0.65 and h.id in plan and h.fixed_line is None and h.eligible:
             hearings[h.id] = replace(h, fixed_line=plan[h.id], pinned_line=None)
-        elif roll < 0.75:
+        elif roll < 0.75 and h.fixed_line is None:  # a fixed hearing is on air: eligible
             hearings[h.id] = replace(h, eligible=not h.eligible)
         else:
             new = f"n{len(hearings)}-{rng.randrange(10**6)}"
