@@ -21,6 +21,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check streamd agents tests bench
 	$(BIN)/ruff format --check streamd agents tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 test: lint
 	$(BIN)/pytest -n $(WORKERS) --dist loadgroup

@@ -13,6 +13,10 @@ the clerk sees the answer at once and a restart answers the same. The changes co
 to the caller, who tells the people affected (the orchestrator alerts the technicians and
 the consoles).
 
+The plan is repaired, not made afresh: `allocation.repair.Memory` keeps the problem each
+window was last solved for and its plan, and solves again only the parts of the day that
+differ now (on air, late, cancelled, a line down) — the engine `bench/repair.py` measures.
+
 Plans are made one at a time (`lock`): two made at once could each give the same
 free line to a different hearing.
 """
@@ -30,7 +34,7 @@ from sqlmodel import Session, col, select
 from streamd import approvals, audit, outages
 from streamd.allocation import Hearing as Slot
 from streamd.allocation import Line as Channel
-from streamd.allocation import Plan, Problem, solve
+from streamd.allocation import Plan, Problem, repair
 from streamd.allocation.explain import describe, first_free
 from streamd.allocation.holds import Hold, Phase, hold
 from streamd.config import Settings
@@ -54,6 +58,8 @@ _PUBLIC = frozenset(state.value for state in PUBLIC)
 # How far past the window an on-air hearing's hold may reach, for the outages read.
 LATEST = timedelta(days=1)
 _PLAN_LOCK = 0x5354_524D  # "STRM": the PostgreSQL advisory lock every plan takes
+# The plan each window was last given, so a replan solves only what changed since.
+_REPAIRS = repair.Memory()
 _SQLITE_LOCK = sa.text("UPDATE line SET active = active WHERE id = (SELECT min(id) FROM line)")
 
 
@@ -147,7 +153,8 @@ def replan(
         timing=timing,
     )
     problem = day.problem(starting=starting, now=now)
-    return day.write(session, problem, solve(problem), actor)
+    plan = _REPAIRS.repair((day_start, day_end), problem)
+    return day.write(session, problem, plan, actor)
 
 
 Row = tuple[Booking, Hearing, Courtroom, Stream | None]
@@ -181,10 +188,10 @@ class _Day:
         return self.line_of(booking) or self.retired.get(booking.line_id)
 
     def problem(self, *, starting: int | None, now: datetime) -> Problem:
-        boost = 1 + sum(PRIORITY.get(h.session_kind, 1) for _, h, _, _ in self.rows)
+        top = repair.boost(PRIORITY.get(h.session_kind, 1) for _, h, _, _ in self.rows)
         slots: list[Slot] = []
         previous: dict[str, str | None] = {}
-        on_line: dict[str, list[tuple[int, int]]] = {}
+        on_air: list[tuple[int, str | None, int | None]] = []  # slot, line on air on, hearing
         # Hearings on air first, earliest on air first: if two ever share a line, the one
         # that was there first keeps it and the other is planned as displaced.
         for booking, hearing, _, stream in sorted(self.rows, key=lambda r: _on_air_order(r[3])):
@@ -222,27 +229,20 @@ class _Day:
                 pinned_line=current.code if current is not None and announced else None,
             )
             if phase is Phase.STARTING:
-                # Its clerk is announcing discipline: hearings still to come yield to it.
-                slot = replace(slot, priority=boost)
+                slot = repair.starting(slot, top)
             if phase is Phase.ON_AIR and eligible:
                 air = self.by_id.get(stream.line_id) if stream is not None else None
-                spans = on_line.setdefault(air.code, []) if air is not None else None
-                if (
-                    air is not None
-                    and spans is not None
-                    and self.channels[air.code].covers(held.start, held.end)
-                    and _free(spans, held)
-                ):
-                    spans.append((held.start, held.end))
-                    slot = replace(slot, fixed_line=air.code, pinned_line=None)
-                else:
-                    # Its line went down or is taken: it needs a line before anyone else.
-                    log.warning("hearing %s is on air without a usable line", hearing.id)
-                    slot = replace(slot, priority=boost, pinned_line=None)
+                on_air.append((len(slots), air.code if air is not None else None, hearing.id))
             slots.append(slot)
             if booking.line_status != LineStatus.PENDING:
                 previous[key] = current.code if current is not None else None
-        return Problem(lines=list(self.channels.values()), hearings=slots, previous=previous)
+        channels = list(self.channels.values())
+        kept = repair.place([(slots[k], code) for k, code, _ in on_air], channels)
+        for (k, _, hearing_id), line in zip(on_air, kept, strict=True):
+            if line is None:  # its line went down or is taken: it needs one before anyone
+                log.warning("hearing %s is on air without a usable line", hearing_id)
+            slots[k] = repair.on_air(slots[k], line, top)
+        return Problem(lines=channels, hearings=slots, previous=previous)
 
     def write(self, session: Session, problem: Problem, plan: Plan, actor: str) -> list[LineChange]:
         """Each booking's answer, audited where it changed; the changed lines, with why."""
@@ -376,10 +376,6 @@ def _on_air_order(stream: Stream | None) -> tuple[int, float]:
         since = stream.discipline_at or stream.state_at
         return 0, since.timestamp()
     return 1, 0.0
-
-
-def _free(spans: Sequence[tuple[int, int]], held: Hold) -> bool:
-    return all(end <= held.start or held.end <= start for start, end in spans)
 
 
 class _Clock:

@@ -100,11 +100,13 @@ def validate(problem: Problem) -> None:
             raise AllocationError(f"hearing {h.id} is fixed on {h.fixed_line}, which is down then")
 
 
-def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
-    """The optimal plan. With `focus`, components wholly outside it keep the previous
-    plan's lines when that plan is still feasible there (live repair: the previous plan
-    was optimal and nothing outside the focus changed)."""
+def solve(problem: Problem, *, focus: Sequence[tuple[int, int]] | None = None) -> Plan:
+    """The optimal plan. With `focus` (the time windows where something changed),
+    components wholly outside it keep the previous plan's lines when that plan is still
+    feasible there (live repair: the previous plan was optimal and nothing outside the
+    focus changed)."""
     validate(problem)
+    windows = _Focus(focus) if focus is not None else None
     lines = list(problem.lines)
     previous = problem.previous
     fixed = [h for h in problem.hearings if h.fixed_line is not None]
@@ -122,7 +124,7 @@ def solve(problem: Problem, *, focus: tuple[int, int] | None = None) -> Plan:
     groups = list(_components(open_hearings))
 
     def run(part: Sequence[list[Hearing]]) -> tuple[dict[str, str], dict[str, int]]:
-        return _solve_groups(part, lines, blockers, previous, focus)
+        return _solve_groups(part, lines, blockers, previous, windows)
 
     if len(open_hearings) >= PARALLEL_FROM:
         results = parallel.halves(run, *parallel.split(groups, len))
@@ -156,7 +158,7 @@ def _solve_groups(
     lines: list[Line],
     blockers: LineSpans,
     previous: Mapping[str, str | None],
-    focus: tuple[int, int] | None,
+    focus: _Focus | None,
 ) -> tuple[dict[str, str], dict[str, int]]:
     line_order = {line.id: k for k, line in enumerate(lines)}
     by_id = {line.id: line for line in lines}
@@ -169,7 +171,7 @@ def _solve_groups(
         stats["components"] += 1
         # The whole group, not just its usable members: a hearing that just lost every
         # line (inside the focus) still changed what its neighbours could have.
-        if focus is not None and _outside(group, focus):
+        if focus is not None and focus.outside(group):
             kept = _keep_previous(component, previous)
             if kept is not None:
                 stats["trivial"] += 1
@@ -408,10 +410,25 @@ def _components(hearings: Iterable[Hearing]) -> Iterable[list[Hearing]]:
         yield group
 
 
-def _outside(group: Sequence[Hearing], focus: tuple[int, int]) -> bool:
-    lo = group[0].start
-    hi = max(h.end for h in group)
-    return hi <= focus[0] or lo >= focus[1]
+class _Focus:
+    """The changed windows, merged and sorted, so a component is checked in log time."""
+
+    def __init__(self, windows: Iterable[tuple[int, int]]) -> None:
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(windows):
+            if merged and a <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        self.starts = [a for a, _ in merged]
+        self.ends = [b for _, b in merged]
+
+    def outside(self, group: Sequence[Hearing]) -> bool:
+        """Whether the group (sorted by start) lies wholly outside every window."""
+        lo = group[0].start
+        hi = max(h.end for h in group)
+        k = bisect.bisect_right(self.ends, lo)  # the first window ending after lo
+        return k == len(self.starts) or self.starts[k] >= hi
 
 
 def _keep_previous(

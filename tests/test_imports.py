@@ -1,0 +1,74 @@
+"""Import rules `lint-imports` cannot state: no context imports another's private names.
+
+A context is a package of streamd (`streamd.allocation`), a top-level module of it
+(`streamd.planning`), or the agent (`agents`). Within one, underscore names are shared
+freely; across two, only the public ones, so a context can change its insides alone.
+The contracts between whole modules (the agent and the server, allocation staying pure)
+are in pyproject.toml's `[tool.importlinter]`, run by `make lint`.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _context(module: str) -> str:
+    parts = module.split(".")
+    return parts[0] if parts[0] == "agents" else ".".join(parts[:2])
+
+
+def _module_of(path: Path) -> str:
+    rel = path.relative_to(ROOT).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def crossings(source: str, module: str) -> list[str]:
+    """Each import in `source` (of `module`) of another context's private name or module."""
+    found: list[str] = []
+    here = _context(module)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            target = node.module
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            target, names = "", [a.name for a in node.names]
+        else:
+            continue
+        for name in names:
+            full = f"{target}.{name}" if target else name
+            if full.split(".")[0] not in ("streamd", "agents") or _context(full) == here:
+                continue
+            if any(_private(part) for part in full.split(".")):
+                found.append(f"{module}:{node.lineno} imports {full}")
+    return found
+
+
+def test_no_context_imports_another_contexts_private_names() -> None:
+    found = [
+        hit
+        for package in ("streamd", "agents")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for hit in crossings(path.read_text(encoding="utf-8"), _module_of(path))
+    ]
+    assert found == []
+
+
+def test_the_check_sees_a_private_import_across_contexts_and_not_within() -> None:
+    across = "from streamd.allocation.solver import _components\nimport streamd.web._x\n"
+    assert crossings(across, "streamd.planning") == [
+        "streamd.planning:1 imports streamd.allocation.solver._components",
+        "streamd.planning:2 imports streamd.web._x",
+    ]
+    assert crossings(across.splitlines()[0], "streamd.allocation.capacity") == []
+    assert crossings("from agents.slate import _draw\n", "streamd.monitor.service") != []
+    assert crossings("from agents.slate import render, __all__\n", "streamd.monitor") == []
