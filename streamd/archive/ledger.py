@@ -39,6 +39,34 @@ def hearing_room(*, session: Session, hearing_id: int) -> HearingRoom | None:
     return None if row is None else HearingRoom(hearing_id, row[1], row[2])
 
 
+def courts_of_room(*, session: Session, room: str) -> list[str]:
+    """The court codes with a courtroom of this code (to pick the key a signature uses)."""
+    return sorted(
+        session.exec(
+            select(Court.code)
+            .join(Courtroom, col(Courtroom.court_id) == Court.id)
+            .where(Courtroom.code == room)
+        ).all()
+    )
+
+
+def recorded_by(*, session: Session, hearing_id: int, session_name: str) -> set[str]:
+    """The rooms whose agent reported starting this recording session of the hearing.
+
+    A session is uploaded by the room that recorded it, wherever the hearing is held now
+    (it may have moved room since); the event's `session` is the agent's folder path."""
+    events = session.exec(
+        select(AgentEvent.room, AgentEvent.data).where(
+            AgentEvent.kind == "recording_started", AgentEvent.hearing_id == hearing_id
+        )
+    ).all()
+    return {
+        room
+        for room, data in events
+        if str((data or {}).get("session", "")).rstrip("/").rsplit("/", 1)[-1] == session_name
+    }
+
+
 def find(*, session: Session, hearing_id: int, session_name: str, path: str) -> ArchivedFile | None:
     return session.exec(
         select(ArchivedFile).where(
