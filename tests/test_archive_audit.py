@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from streamd.web.archive_api import ArchiveState, keep
 from tests.archive_support import add_hearing, archive_settings
 from tests.conftest import Client, MakeClient
 from tests.test_archive import SESSION, put
+from tests.test_archive_status import closed_segment
 
 pytestmark = pytest.mark.db
 FILES = {
@@ -274,6 +276,38 @@ async def test_the_keeper_audits_on_schedule_and_repairs_without_anyone_asking(
         assert s.exec(
             select(AuditEntry).where(AuditEntry.action == "archive.restored_backup")
         ).all()
+
+
+async def test_a_long_audit_does_not_hold_back_the_keeper_s_alerts(
+    filled: int, arch: Settings, database: Database
+) -> None:
+    """The audit is stuck reading one copy (a FIFO: the read blocks, as on a hung NAS):
+    the keeper still raises the backlog alert on its next tick."""
+    seg = _at(arch.archive_dir, filled, "video/v000_00000.ts")
+    seg.unlink()
+    os.mkfifo(seg)
+    often = arch.model_copy(update={"archive_audit_seconds": 0.01})
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(keep(database, often, ArchiveState(), tick=0.05, stop=stop))
+
+    def backlog(*, session: Session) -> bool:
+        return (
+            session.exec(select(Alert).where(Alert.kind == "archive_backlog")).first() is not None
+        )
+
+    try:
+        await asyncio.sleep(0.5)  # the audit is now blocked on the FIFO
+        closed_segment(database, filled, "video/v000_00009.ts", "c" * 64, 600, 90)
+        for _ in range(100):
+            if database.call(backlog):
+                break
+            await asyncio.sleep(0.05)
+        assert database.call(backlog), "the alert waited for the audit"
+    finally:
+        fd = os.open(seg, os.O_WRONLY | os.O_NONBLOCK)  # the blocked reader gets EOF
+        os.close(fd)
+        stop.set()
+        await asyncio.wait_for(keeper, 30)
 
 
 async def test_the_bag_carries_the_case_file_and_the_transcript_streamd_holds(

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 INCOMING = ".incoming"
@@ -107,31 +108,43 @@ async def receive(
 ) -> Path:
     """Store an upload whose claimed hash and size it must match, or raise UploadRefused.
 
-    Chunks are written as they come (into the page cache, fast); the fsyncs and the link,
-    which wait on the disk, run in a worker thread so other rooms' uploads keep flowing.
+    Chunks are hashed as they come and written a megabyte at a time in a worker thread, as
+    are the fsyncs and the link: a root on a NAS can block any file call for seconds, and
+    other rooms' uploads (and the whole server) must keep flowing meanwhile.
     """
-    tmp = _temp(root)
+    tmp = await asyncio.to_thread(_temp, root)
     h = hashlib.sha256()
     got = 0
+    pending = bytearray()
     try:
-        with tmp.open("wb") as fh:
+        fh = await asyncio.to_thread(tmp.open, "wb")
+        with fh:
             async for chunk in chunks:
                 got += len(chunk)
                 if got > size:
                     raise UploadRefused(413, f"body is longer than the {size} bytes claimed")
                 h.update(chunk)
-                fh.write(chunk)
+                pending += chunk
+                if len(pending) >= CHUNK:
+                    await asyncio.to_thread(fh.write, bytes(pending))
+                    pending.clear()
+            if pending:
+                await asyncio.to_thread(fh.write, bytes(pending))
             if got < size:
                 raise UploadRefused(422, f"truncated: {got} of {size} bytes arrived")
             if h.hexdigest() != sha256:
                 raise UploadRefused(422, "SHA-256 of the body does not match the claim")
-            fh.flush()
-            await asyncio.to_thread(os.fsync, fh.fileno())
+            await asyncio.to_thread(_sync, fh)
         final = root / rel
         await asyncio.to_thread(_publish, tmp, final)
         return final
     finally:
-        tmp.unlink(missing_ok=True)
+        await asyncio.to_thread(tmp.unlink, missing_ok=True)
+
+
+def _sync(fh: BinaryIO) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
 
 
 def copy_verified(src: Path, dst_root: Path, rel: PurePosixPath, sha256: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # The keeper leaves a file this long to the upload that stored it (which copies it to the
 # backup root itself) before backfilling or auditing it: the two never race on one file.
 SETTLE_SECONDS = 30.0
+_MARKING = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +52,7 @@ class Conflict(Exception):
 
 def _root_in_use(*, session: Session, backup: bool) -> bool:
     """Whether this root should already hold files (then it must carry its marker)."""
-    query = sa.select(ArchivedFile.id).limit(1)
+    query = sa.select(col(ArchivedFile.id)).limit(1)
     if backup:
         query = query.where(col(ArchivedFile.backed_up_at).is_not(None))
     return session.execute(query).first() is not None
@@ -62,13 +64,27 @@ async def ensure_root(db: Database, root: Path, *, backup: bool = False) -> None
     empty mount point under an archive in use is a NAS that is not mounted, refused."""
     if await asyncio.to_thread(files.root_ready, root):
         return
-    empty = await asyncio.to_thread(lambda: root.is_dir() and not any(root.iterdir()))
-    if not empty or await db.run(_root_in_use, backup=backup):
-        raise files.RootUnavailable(
-            f"{root}: not a marked archive root ({files.MARKER} missing); is it mounted?"
-        )
-    await asyncio.to_thread(files.mark_root, root)
-    log.info("archive: %s marked as an archive root", root)
+    in_use = await db.run(_root_in_use, backup=backup)
+    if await asyncio.to_thread(_mark_if_new, root, in_use=in_use):
+        log.info("archive: %s marked as an archive root", root)
+
+
+def _mark_if_new(root: Path, *, in_use: bool) -> bool:
+    """True if this call marked the root; False if it was marked meanwhile (two first
+    uploads at once: one marks, the other sees it); RootUnavailable otherwise."""
+    with _MARKING:
+        if files.root_ready(root):
+            return False
+        if in_use or not root.is_dir() or any(root.iterdir()):
+            raise files.RootUnavailable(
+                f"{root}: not a marked archive root ({files.MARKER} missing); is it mounted?"
+            )
+        files.mark_root(root)
+        return True
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def _rel(row: ArchivedFile) -> PurePosixPath:
@@ -138,7 +154,8 @@ async def backup(db: Database, roots: Roots, row: ArchivedFile) -> bool:
     rel = _rel(row)
     try:
         await ensure_root(db, roots.backup, backup=True)
-        if (roots.backup / rel).exists() or (roots.backup / rel).is_symlink():
+        there = await asyncio.to_thread(_present, roots.backup / rel)  # a NAS may hang
+        if there:
             state = await asyncio.to_thread(files.state_of, roots.backup / rel, row.sha256)
             if state != "ok":
                 await asyncio.to_thread(

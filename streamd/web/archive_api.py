@@ -251,26 +251,45 @@ async def keep(
     tick: float = TICK_SECONDS,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Backfill, alert and audit until `stop`; any one failure is logged and retried."""
+    """Backfill and alert every tick until `stop`, while the audit runs in a task of its
+    own: re-reading a large archive takes hours, and the backlog and disk alerts (and the
+    backup of new files) must not wait for it. Any one failure is logged and retried."""
     roots = roots_of(settings)
     assert roots is not None
     stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await service.backfill(db, roots)
-            await check_alerts(db, settings, state)
-            # Each file is re-read once per interval, counted from its own last check, so
-            # a restart neither skips the audit nor re-reads the whole archive at once.
-            stale = datetime.now(UTC) - timedelta(seconds=settings.archive_audit_seconds)
-            report = await service.audit(db, roots, stale_before=stale, stop=stop)
-            if report.checked:
-                state.last_audit = datetime.now(UTC)
-            for finding, path, detail in report.findings:
-                log.error("archive audit: %s %s: %s", finding.value, path, detail)
-        except Exception:
-            log.exception("archive keeper")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), tick)
+    auditing: asyncio.Task[None] | None = None
+    try:
+        while not stop.is_set():
+            try:
+                await service.backfill(db, roots)
+                await check_alerts(db, settings, state)
+                if auditing is None or auditing.done():
+                    auditing = asyncio.create_task(
+                        _audit_round(db, roots, settings, state, stop), name="archive.audit"
+                    )
+            except Exception:
+                log.exception("archive keeper")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick)
+    finally:
+        if auditing is not None:  # it stops between two files once `stop` is set
+            await asyncio.gather(auditing, return_exceptions=True)
+
+
+async def _audit_round(
+    db: Database, roots: service.Roots, settings: Settings, state: ArchiveState, stop: asyncio.Event
+) -> None:
+    # Each file is re-read once per interval, counted from its own last check, so a
+    # restart neither skips the audit nor re-reads the whole archive at once.
+    try:
+        stale = datetime.now(UTC) - timedelta(seconds=settings.archive_audit_seconds)
+        report = await service.audit(db, roots, stale_before=stale, stop=stop)
+        if report.checked:
+            state.last_audit = datetime.now(UTC)
+        for finding, path, detail in report.findings:
+            log.error("archive audit: %s %s: %s", finding.value, path, detail)
+    except Exception:
+        log.exception("archive audit")
 
 
 async def check_alerts(db: Database, settings: Settings, state: ArchiveState) -> None:
@@ -295,7 +314,7 @@ async def check_alerts(db: Database, settings: Settings, state: ArchiveState) ->
     for label, root in (("archive", settings.archive_dir), ("backup", settings.archive_backup_dir)):
         if root is None:
             continue
-        ratio = files.free_ratio(root)
+        ratio = await asyncio.to_thread(files.free_ratio, root)  # a hung NAS blocks statvfs
         if ratio is not None and ratio < settings.archive_free_alert_ratio:
             await alert(
                 db,
