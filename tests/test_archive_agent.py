@@ -173,8 +173,8 @@ async def test_streamd_down_for_a_whole_hearing_gets_everything_after_in_order(
     assert arch.archive_dir is not None
     roots = Roots(arch.archive_dir, arch.archive_backup_dir)
     out = tmp_path / "bag"
-    done = database.call(
-        export.export, roots=roots, hearing_id=hid, out=out, zone=arch.zone, actor="test"
+    done = export.export(
+        database, roots=roots, hearing_id=hid, out=out, zone=arch.zone, actor="test"
     )
     assert done.files == len(archived(database, hid)) >= len(manifest.segments) + 2
     argv = [sys.executable, str(Path(sys.executable).parent / "bagit.py"), "--validate", str(out)]

@@ -92,8 +92,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
     roots = _roots(settings)
     db = Database.from_url(settings.effective_database_url)
     try:
-        done = db.call(
-            export.export,
+        done = export.export(
+            db,
             roots=roots,
             hearing_id=args.hearing,
             out=Path(args.out),

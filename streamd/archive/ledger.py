@@ -153,6 +153,21 @@ def hearing_files(*, session: Session, hearing_id: int) -> list[ArchivedFile]:
     )
 
 
+def hearing_files_page(
+    *, session: Session, hearing_id: int, after_id: int, limit: int
+) -> list[ArchivedFile]:
+    """The hearing's files with ids above `after_id`, `limit` of them: an export reads
+    its rows in short transactions, never holding one while it copies."""
+    return list(
+        session.exec(
+            select(ArchivedFile)
+            .where(ArchivedFile.hearing_id == hearing_id, col(ArchivedFile.id) > after_id)
+            .order_by(col(ArchivedFile.id))
+            .limit(limit)
+        ).all()
+    )
+
+
 def not_backed_up(*, session: Session, archived_before: datetime) -> list[ArchivedFile]:
     """Files without a backup copy, archived before the given time: a newer one is still
     being copied by the upload that stored it."""
