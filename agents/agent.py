@@ -27,7 +27,7 @@ from agents.journal import Journal
 from agents.machine import Effect, Snapshot, decide
 from agents.publisher import Publisher
 from agents.recorder import Recorder, session_folder
-from agents.shipper import Shipper
+from agents.shipper import Shipper, supervise
 from streamd.protocol import (
     Ack,
     AgentPhase,
@@ -103,7 +103,7 @@ class Agent:
         tasks = [
             asyncio.create_task(self._mqtt_loop(), name="mqtt"),
             asyncio.create_task(self._telemetry_loop(), name="telemetry"),
-            asyncio.create_task(self.shipper.run(), name="shipper"),
+            asyncio.create_task(supervise(self.shipper), name="shipper"),
         ]
         await self._exit.wait()
         # The command in hand is finished, not cancelled half-way; then media closes.

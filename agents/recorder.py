@@ -214,7 +214,11 @@ class Recorder:
             # Media cannot predate its process; a generated source runs a little ahead of
             # the wall clock (ffmpeg's lavfi buffering), a camera never does.
             started = entry.started_at.timestamp()
-            entry.anchor = max(live_anchor or started, started)
+            # Nor can it predate what the earlier run recorded: a generated source runs
+            # ahead of the wall clock, so an earlier run's last segment may end after the
+            # stop. Overlapping it would hide the restart's hole from `_gap_before`.
+            earlier = [s.end.timestamp() for s in self.manifest.segments if s.run < run]
+            entry.anchor = max(live_anchor or started, started, *earlier)
         changed = False
         listed = self.manifest.listed()
         for kind, prefix in KINDS:

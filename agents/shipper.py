@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +41,9 @@ from streamd.archive.plan import Claim, authorization
 log = logging.getLogger(__name__)
 LOG_NAME = "shipped.jsonl"
 REFUSED_RETRY_SECONDS = 60.0  # a refused file is retried, not forgotten
+# Answers that say streamd itself (or the path to it) is down, not that this file is bad:
+# such an item is retried as soon as the global backoff allows, so recovery stays fast.
+SERVER_DOWN = frozenset({502, 503, 504, 507})
 
 
 @dataclass(slots=True)
@@ -64,9 +66,13 @@ class Shipper:
         self._wake = asyncio.Event()
         self._shipped: set[str] = set()
         self._done: dict[str, float] = {}  # session key → when its last file was confirmed
-        self._refused: dict[str, float] = {}  # key → monotonic time to retry
+        self._refused: dict[str, float] = {}  # key → monotonic time to retry (refused)
+        self._held: dict[str, float] = {}  # key → monotonic time to retry (failed)
+        self._twice: dict[str, str] = {}  # key → SHA-256 the archive holds in both roots
+        self._failures: dict[str, int] = {}  # key → consecutive failures (per-item backoff)
         self._first_seen: dict[str, float] = {}
         self._last_live = False
+        self._item_cap = self.spec.retry_cap_seconds
         self.stats = ShipStats()
         self._load()
 
@@ -83,6 +89,8 @@ class Shipper:
                     self._done[rec["done"]] = float(rec["at"])
                 else:
                     self._shipped.add(rec["key"])
+                    if rec.get("backed_up") is True and isinstance(rec.get("sha256"), str):
+                        self._twice[rec["key"]] = rec["sha256"]
         self.stats.shipped = len(self._shipped)
 
     def _append(self, record: dict[str, Any]) -> None:
@@ -108,30 +116,36 @@ class Shipper:
                 continue
             try:
                 manifest = mf.load(folder)
+                is_live = live_dir is not None and folder.resolve() == live_dir
+                final = manifest.closed_at is not None and not is_live
+                extra = (
+                    [f"runs/{p.name}" for p in sorted((folder / "runs").glob("*.csv"))]
+                    + [f"set_aside/{p.name}" for p in sorted((folder / "set_aside").glob("*"))]
+                    if final
+                    else []
+                )
             except (FileNotFoundError, NotADirectoryError, ValidationError, ValueError):
                 continue  # not started yet, or not a session folder
-            is_live = live_dir is not None and folder.resolve() == live_dir
-            final = manifest.closed_at is not None and not is_live
-            extra = (
-                [f"runs/{p.name}" for p in sorted((folder / "runs").glob("*.csv"))]
-                + [f"set_aside/{p.name}" for p in sorted((folder / "set_aside").glob("*"))]
-                if final
-                else []
-            )
+            except OSError as exc:  # one unreadable folder (EIO, EACCES) must not stop the rest
+                self.stats.last_error = f"{key}: {exc}"
+                log.warning("archive: cannot read %s: %s", folder, exc)
+                continue
             todo = spool.pending(spool.items(manifest, final=final, extra=extra), self._shipped)
             if final and not todo:
                 self._finish(key)
                 continue
             (live if is_live else backlog).extend(todo)
         now = time.monotonic()
-        ready = [i for i in backlog + live if self._refused.get(i.key, 0.0) <= now]
+        held = {k for k, t in self._held.items() if t > now}
+        waiting = [i for i in backlog + live if self._refused.get(i.key, 0.0) <= now]
+        ready = spool.in_order(waiting, held)
         keys = {i.key for i in backlog + live}
         for k in keys - self._first_seen.keys():
             self._first_seen[k] = time.time()
         for k in self._first_seen.keys() - keys:
             del self._first_seen[k]
         self.stats.pending = len(keys)
-        self.stats.refused = len(self._refused)
+        self.stats.refused = len(self._refused) + len(self._held)
         self.stats.oldest_pending_at = min(self._first_seen.values(), default=None)
         ok = {i.key for i in ready}
         return [i for i in backlog if i.key in ok], [i for i in live if i.key in ok]
@@ -142,15 +156,35 @@ class Shipper:
         self._done[key] = now
 
     def _retire(self) -> None:
-        """Only with keep_days: remove sessions the archive holds whole, that long after."""
+        """Only with keep_days, that long after a session was archived whole: remove each
+        of its files the archive confirmed in both of its roots with the hash the file
+        still has. A file the archive never confirmed twice, one that changed since, or one
+        the shipper never listed stays; so does its folder (never an rmtree)."""
         if self.spec.keep_days is None:
             return
         limit = time.time() - timedelta(days=self.spec.keep_days).total_seconds()
-        for key, at in self._done.items():
+        for key, at in list(self._done.items()):
             folder = self.recordings / key
             if at < limit and folder.is_dir():
-                log.info("retention: removing %s, archived whole %s", folder, _iso(at))
-                shutil.rmtree(folder)
+                self._retire_session(key, folder, at)
+
+    def _retire_session(self, key: str, folder: Path, at: float) -> None:
+        found = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+        found.sort(key=lambda p: p.name == mf.MANIFEST)  # the manifest, naming them, last
+        kept = 0
+        for path in found:
+            name = f"{key}/{path.relative_to(folder).as_posix()}"
+            sha = self._twice.get(name)
+            if sha is None or mf.sha256_file(path) != sha:
+                kept += 1
+                continue
+            path.unlink()
+        for d in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+            with contextlib.suppress(OSError):  # not empty: something stays, and so does it
+                d.rmdir()
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        log.info("retention: %s archived whole %s; %d file(s) kept", key, _iso(at), kept)
 
     # -- sending -------------------------------------------------------------------------
 
@@ -167,7 +201,7 @@ class Shipper:
             while True:
                 item = self._next()
                 if item is None:
-                    self._retire()
+                    await asyncio.to_thread(self._retire)
                     self._wake.clear()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._wake.wait(), self.spec.poll_seconds)
@@ -175,9 +209,19 @@ class Shipper:
                 if await self._send(http, item):
                     delay = 0.2
                     continue
+                self._back_off(item)
                 cap = self.spec.retry_cap_seconds
                 await asyncio.sleep(min(delay, cap) * random.uniform(0.5, 1.0))
                 delay = min(delay * 2, cap)
+
+    def _back_off(self, item: Item) -> None:
+        """Set this one item aside for a while, so a file that keeps failing (an unknown
+        hearing after a restore, a 500 on it) does not hold back the files behind it."""
+        n = self._failures.get(item.key, 0) + 1
+        self._failures[item.key] = n
+        cap = self._item_cap
+        delay = min(self.spec.retry_cap_seconds * 2 ** (n - 1), cap) * random.uniform(0.5, 1.0)
+        self._held[item.key] = time.monotonic() + delay
 
     def _next(self) -> Item | None:
         try:
@@ -191,7 +235,9 @@ class Shipper:
         return item
 
     async def _send(self, http: aiohttp.ClientSession, item: Item) -> bool:
-        """True when the spool moved on (confirmed or set to retry later); False: back off."""
+        """True when the spool moved on (confirmed or set to retry later); False: back off
+        (globally, and this item for longer when the failure looks like its own)."""
+        self._item_cap = self.spec.retry_cap_seconds  # server-wide trouble: retry soon
         path = self.recordings / str(item.hearing_id) / item.session / item.path
         try:
             sha: str = (
@@ -202,7 +248,7 @@ class Shipper:
             size = path.stat().st_size
         except FileNotFoundError:
             if item.sha256 is None:  # a finished session's optional file (no transcript)
-                self._confirm(item)
+                self._confirm(item, None, False)
                 return True
             self.stats.last_error = f"{item.key}: listed but missing on this PC"
             self._refused[item.key] = time.monotonic() + REFUSED_RETRY_SECONDS
@@ -226,10 +272,13 @@ class Shipper:
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             self.stats.last_error = f"{type(exc).__name__}: {exc}"
             return False
+        if status not in SERVER_DOWN:
+            self._item_cap = REFUSED_RETRY_SECONDS
         if status in (200, 201):
             with contextlib.suppress(ValueError, KeyError, TypeError):
-                if json.loads(text)["sha256"] == sha:
-                    self._confirm(item)
+                answer = json.loads(text)
+                if answer["sha256"] == sha:
+                    self._confirm(item, sha, answer.get("backed_up") is True)
                     return True
             self.stats.last_error = f"{item.key}: the archive did not confirm the hash"
             return False
@@ -241,12 +290,43 @@ class Shipper:
         self._refused[item.key] = time.monotonic() + REFUSED_RETRY_SECONDS
         return True
 
-    def _confirm(self, item: Item) -> None:
-        self._append({"key": item.key, "at": time.time()})
+    def _confirm(self, item: Item, sha: str | None, backed_up: bool) -> None:
+        """Log the archive's confirmation; `backed_up`: it holds the file in both roots,
+        the only case in which retention may ever remove this file here."""
+        record = {"key": item.key, "at": time.time(), "sha256": sha, "backed_up": backed_up}
+        self._append(record)
         self._shipped.add(item.key)
+        if backed_up and sha is not None:
+            self._twice[item.key] = sha
         self._refused.pop(item.key, None)
+        self._held.pop(item.key, None)
+        self._failures.pop(item.key, None)
         self.stats.shipped = len(self._shipped)
         self.stats.last_shipped_at = time.time()
+
+
+async def supervise(
+    shipper: Shipper, *, first_delay: float = 1.0, cap: float = 60.0, restarts: int | None = None
+) -> None:
+    """Keep the shipper running: an error that escapes it (disk full while logging a
+    confirmation, an rmtree that fails) is logged and kept in its stats, and the shipper
+    restarts after a capped, jittered delay instead of stopping shipping until a reboot."""
+    delay = first_delay
+    n = 0
+    while True:
+        try:
+            await shipper.run()
+            return  # not configured: nothing to ship
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # anything that escapes must not end shipping
+            n += 1
+            shipper.stats.last_error = f"shipper crashed: {type(exc).__name__}: {exc}"
+            log.exception("archive shipper crashed (%d); restarting in about %.1fs", n, delay)
+            if restarts is not None and n > restarts:
+                raise
+        await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 2, cap)
 
 
 def _iso(ts: float) -> str:

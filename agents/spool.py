@@ -10,6 +10,11 @@ session's transcript, run lists and set-aside files after them, the manifest las
 archived manifest never names a file the archive lacks). Between sessions, oldest first;
 but while a hearing records, its live segments take every other turn, so a backlog after
 an outage cannot starve the hearing going on now.
+
+A file held back (its upload failed and waits out a backoff) holds back the files behind it
+in its track — a session's video/ or audio/ folder, and the manifest behind the whole
+session — so the archive never receives a segment before an earlier one of its track; other
+tracks and sessions keep shipping.
 """
 
 from __future__ import annotations
@@ -59,6 +64,33 @@ def items(manifest: Manifest, *, final: bool, extra: Iterable[str] = ()) -> list
 
 def pending(all_items: Iterable[Item], shipped: set[str]) -> list[Item]:
     return [i for i in all_items if i.key not in shipped]
+
+
+ORDERED = ("video", "audio")  # folders whose files form one track each, in manifest order
+
+
+def track(item: Item) -> tuple[int, str, str]:
+    """The ordered track a file belongs to; a file outside one is its own track."""
+    top = item.path.split("/", 1)[0]
+    return (item.hearing_id, item.session, top if top in ORDERED else item.path)
+
+
+def in_order(todo: Sequence[Item], held: set[str]) -> list[Item]:
+    """The files of `todo` (shipping order) that may go now: not held themselves, no
+    held file earlier in their track, and a manifest only once nothing of its session is."""
+    blocked: set[tuple[int, str, str]] = set()
+    sessions: set[tuple[int, str]] = set()
+    out: list[Item] = []
+    for item in todo:
+        where = (item.hearing_id, item.session)
+        if item.key in held or track(item) in blocked:
+            blocked.add(track(item))
+            sessions.add(where)
+            continue
+        if item.path == MANIFEST and where in sessions:
+            continue
+        out.append(item)
+    return out
 
 
 def pick(backlog: Sequence[Item], live: Sequence[Item], *, last_was_live: bool) -> Item | None:

@@ -45,6 +45,8 @@ def _serve(port: int, db_url: str, archive: str, backup: str, secret: str) -> No
     from streamd.store import Database
     from streamd.web import create_app
 
+    for root in (archive, backup):  # archive roots are never created by streamd itself
+        Path(root).mkdir(parents=True, exist_ok=True)
     settings = load_settings(
         environ={},
         data_dir=str(Path(archive).parent / "data"),

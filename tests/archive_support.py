@@ -30,6 +30,9 @@ def key_of(room: str) -> str:
 
 
 def archive_settings(base: Settings, tmp: Path, **over: Any) -> Settings:
+    """Settings with both archive roots, as folders that exist (mounted, in a court)."""
+    for name in ("archive", "archive-backup"):
+        (tmp / name).mkdir(parents=True, exist_ok=True)
     return load_settings(
         environ={},
         data_dir=str(base.data_dir),

@@ -150,7 +150,8 @@ def _rows(db: Database) -> list[ArchivedFile]:
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+    found = root.rglob("*") if root.exists() else iter(())
+    return sorted(p for p in found if p.is_file() and p.name != ".streamd-archive")
 
 
 @pytest.mark.db

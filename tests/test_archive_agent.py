@@ -173,8 +173,8 @@ async def test_streamd_down_for_a_whole_hearing_gets_everything_after_in_order(
     assert arch.archive_dir is not None
     roots = Roots(arch.archive_dir, arch.archive_backup_dir)
     out = tmp_path / "bag"
-    done = database.call(
-        export.export, roots=roots, hearing_id=hid, out=out, zone=arch.zone, actor="test"
+    done = export.export(
+        database, roots=roots, hearing_id=hid, out=out, zone=arch.zone, actor="test"
     )
     assert done.files == len(archived(database, hid)) >= len(manifest.segments) + 2
     argv = [sys.executable, str(Path(sys.executable).parent / "bagit.py"), "--validate", str(out)]
@@ -206,7 +206,7 @@ async def test_an_archive_root_that_cannot_be_written_alerts_and_the_agent_keeps
 ) -> None:
     """Fault (e): the archive mount is broken (a file where the folder should be)."""
     assert arch.archive_dir is not None
-    arch.archive_dir.parent.mkdir(parents=True, exist_ok=True)
+    arch.archive_dir.rmdir()
     arch.archive_dir.write_text("the NAS is not mounted")
     hid = add_hearing(database)
     server = Server(arch, database)
@@ -220,7 +220,8 @@ async def test_an_archive_root_that_cannot_be_written_alerts_and_the_agent_keeps
                 assert s.exec(select(Alert).where(Alert.kind == "archive_disk")).first()
             [folder] = sessions(cfg, hid)
             assert mf.verify(folder) == [] and agent.shipper.stats.pending > 0
-            arch.archive_dir.unlink()  # the NAS is back
+            arch.archive_dir.unlink()  # the NAS is back: a new, empty volume
+            arch.archive_dir.mkdir()
             await until(lambda: agent.shipper.stats.pending == 0, within=60, what="backlog")
             assert mf.verify(folder) == [], "nothing deleted on the PC"
             with database.session() as s:

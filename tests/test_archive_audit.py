@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from streamd.web.archive_api import ArchiveState, keep
 from tests.archive_support import add_hearing, archive_settings
 from tests.conftest import Client, MakeClient
 from tests.test_archive import SESSION, put
+from tests.test_archive_status import closed_segment
 
 pytestmark = pytest.mark.db
 FILES = {
@@ -141,7 +143,7 @@ async def test_a_backup_root_that_was_down_is_filled_in_behind(
     database: Database, arch: Settings, aiohttp_client: MakeClient, tmp_path: Path
 ) -> None:
     assert arch.archive_backup_dir is not None
-    arch.archive_backup_dir.parent.mkdir(parents=True, exist_ok=True)
+    arch.archive_backup_dir.rmdir()
     arch.archive_backup_dir.write_text("not a folder: the backup disk is not mounted")
     client: Client = await aiohttp_client(create_app(settings=arch, db=database))
     hid = add_hearing(database)
@@ -150,9 +152,57 @@ async def test_a_backup_root_that_was_down_is_filled_in_behind(
     with database.session() as s:
         assert s.exec(select(Alert).where(Alert.kind == "archive_backup")).all()
     arch.archive_backup_dir.unlink()
+    arch.archive_backup_dir.mkdir()  # the backup disk is mounted: a new, empty volume
     roots = service.Roots(arch.archive_dir or tmp_path, arch.archive_backup_dir)
     assert await service.backfill(database, roots, settle_seconds=0) == 1
     assert _at(arch.archive_backup_dir, hid, "video/v000_00000.ts").read_bytes() == b"abc" * 1000
+
+
+async def test_a_root_briefly_unreadable_is_not_lost_and_the_next_audit_recovers(
+    filled: int, arch: Settings, database: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The backup NAS drops out during the audit: nothing is repaired into its empty mount
+    point, nothing is marked lost; once it is back, the audit is clean."""
+    assert arch.archive_backup_dir is not None and arch.archive_dir is not None
+    away = arch.archive_backup_dir.with_name("backup-offline")
+    arch.archive_backup_dir.rename(away)
+    arch.archive_backup_dir.mkdir()  # the bare mount point
+    _flip(_at(arch.archive_dir, filled, "video/v000_00001.ts"))  # and one real fault
+    assert await cli("archive", "audit", "--all") == 1
+    out = capsys.readouterr().out
+    assert "unreadable" in out and "LOST" not in out
+    assert list(arch.archive_backup_dir.iterdir()) == [], "nothing written to the mount point"
+    with database.session() as s:
+        states = {r.path: r.state for r in s.exec(select(ArchivedFile)).all()}
+        assert "lost" not in states.values(), states
+        assert not s.exec(select(Alert).where(Alert.kind == "archive_lost")).all()
+    arch.archive_backup_dir.rmdir()
+    away.rename(arch.archive_backup_dir)  # mounted again
+    assert await cli("archive", "audit", "--all") == 1, "now the flipped byte is repaired"
+    assert "restored_primary" in capsys.readouterr().out
+    assert await cli("archive", "audit", "--all") == 0
+    with database.session() as s:
+        assert {r.state for r in s.exec(select(ArchivedFile)).all()} == {"backed_up"}
+
+
+async def test_an_archive_root_that_is_not_mounted_is_refused_never_recreated(
+    database: Database, arch: Settings, aiohttp_client: MakeClient, filled: int
+) -> None:
+    assert arch.archive_dir is not None
+    client: Client = await aiohttp_client(create_app(settings=arch, db=database))
+    away = arch.archive_dir.with_name("archive-offline")
+    arch.archive_dir.rename(away)  # unmounted: the path is gone
+    status, _ = await put(client, filled, "video/v000_00009.ts", b"new segment")
+    assert status == 507 and not arch.archive_dir.exists(), "never recreated"
+    arch.archive_dir.mkdir()  # an empty mount point on the system disk
+    status, body = await put(client, filled, "video/v000_00009.ts", b"new segment")
+    assert status == 507, body
+    assert list(arch.archive_dir.iterdir()) == [], "nothing written on the system disk"
+    with database.session() as s:
+        assert s.exec(select(Alert).where(Alert.kind == "archive_disk")).all()
+    arch.archive_dir.rmdir()
+    away.rename(arch.archive_dir)
+    assert (await put(client, filled, "video/v000_00009.ts", b"new segment"))[0] == 201
 
 
 async def test_the_record_exports_as_a_bag_that_bagit_itself_validates(
@@ -226,6 +276,38 @@ async def test_the_keeper_audits_on_schedule_and_repairs_without_anyone_asking(
         assert s.exec(
             select(AuditEntry).where(AuditEntry.action == "archive.restored_backup")
         ).all()
+
+
+async def test_a_long_audit_does_not_hold_back_the_keeper_s_alerts(
+    filled: int, arch: Settings, database: Database
+) -> None:
+    """The audit is stuck reading one copy (a FIFO: the read blocks, as on a hung NAS):
+    the keeper still raises the backlog alert on its next tick."""
+    seg = _at(arch.archive_dir, filled, "video/v000_00000.ts")
+    seg.unlink()
+    os.mkfifo(seg)
+    often = arch.model_copy(update={"archive_audit_seconds": 0.01})
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(keep(database, often, ArchiveState(), tick=0.05, stop=stop))
+
+    def backlog(*, session: Session) -> bool:
+        return (
+            session.exec(select(Alert).where(Alert.kind == "archive_backlog")).first() is not None
+        )
+
+    try:
+        await asyncio.sleep(0.5)  # the audit is now blocked on the FIFO
+        closed_segment(database, filled, "video/v000_00009.ts", "c" * 64, 600, 90)
+        for _ in range(100):
+            if database.call(backlog):
+                break
+            await asyncio.sleep(0.05)
+        assert database.call(backlog), "the alert waited for the audit"
+    finally:
+        fd = os.open(seg, os.O_WRONLY | os.O_NONBLOCK)  # the blocked reader gets EOF
+        os.close(fd)
+        stop.set()
+        await asyncio.wait_for(keeper, 30)
 
 
 async def test_the_bag_carries_the_case_file_and_the_transcript_streamd_holds(

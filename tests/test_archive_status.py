@@ -97,3 +97,24 @@ async def test_an_old_unshipped_backlog_and_a_nearly_full_disk_alert(
     full.archive_dir.mkdir(parents=True, exist_ok=True)
     await check_alerts(database, full, state)
     assert ("archive_full", "archive") in database.call(open_alerts)
+
+
+async def test_the_oldest_unarchived_segment_per_room_is_found_by_one_query(
+    arch: Settings, database: Database, aiohttp_client: MakeClient
+) -> None:
+    """Archived with its hash: not a backlog; another hash, or not archived: its age counts;
+    beyond the horizon: not scanned. The database answers, whatever the dialect."""
+    client: Client = await aiohttp_client(create_app(settings=arch, db=database))
+    hid = add_hearing(database)
+    data = b"archived segment" * 50
+    sha = hashlib.sha256(data).hexdigest()
+    assert (await put(client, hid, "video/v000_00000.ts", data))[0] == 201
+    closed_segment(database, hid, "video/v000_00000.ts", sha, 900, 0)  # archived: not counted
+    closed_segment(database, hid, "video/v000_00001.ts", "c" * 64, 300, 1)
+    closed_segment(database, hid, "video/v000_00002.ts", "d" * 64, 100, 2)
+    closed_segment(database, hid, "video/v000_00003.ts", "e" * 64, 3 * 86400, 3)  # too old
+    ages = database.call(ledger.oldest_unarchived, now=datetime.now(UTC))
+    assert set(ages) == {"room-01"} and 299 < ages["room-01"] < 320, ages
+    closed_segment(database, hid, "video/v000_00000.ts", "f" * 64, 600, 4)  # other hash
+    ages = database.call(ledger.oldest_unarchived, now=datetime.now(UTC))
+    assert 599 < ages["room-01"] < 620, ages

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
+from sqlmodel import Session
 
+from streamd.models import Hearing
 from tests.court_support import Court
 from tests.mediaroom import media_for, plays
 from tests.test_browser import Site, browser, shot
@@ -60,6 +62,43 @@ async def test_a_viewer_watches_a_hearing_from_the_announcements(
             await expect(page.locator("#video")).to_be_hidden()
             await expect(page.locator("#waiting")).to_be_visible()
             await shot(page, "watch-ended")
+            await media.stop()
+    finally:
+        await site.close()
+    assert site.outside == [], site.outside
+
+
+async def test_a_hearing_withdrawn_from_public_view_stops_playing_at_once(
+    court_: Court, browser: Browser, tmp_path: Path
+) -> None:
+    """The page's state answers 404 (the hearing is no longer public): the player stops
+    and the notice shows, instead of playing on."""
+    site = Site(browser, str(court_.client.make_url("")).rstrip("/"))
+    media = media_for(court_)
+    try:
+        async with court_.agent(on_command=plays(media)):
+            hearing = await court_.hearing()
+            await court_.until_state(hearing, "ready")
+            ctx = await browser.new_context(locale="zh-CN")
+            site.contexts.append(ctx)
+            page = await ctx.new_page()
+            await page.goto(f"{site.base}/public/watch/{hearing}")
+            await court_.press(hearing, "discipline-announced")
+            await page.wait_for_function(PLAYING, timeout=30_000)
+
+            def private(*, session: Session) -> None:
+                row = session.get(Hearing, hearing)
+                assert row is not None
+                row.is_public = False
+                session.add(row)
+
+            court_.db.call(private)
+            await expect(page.locator("#gone")).to_be_visible(timeout=10_000)
+            await expect(page.locator("#video")).to_be_hidden()
+            stopped = "() => { const v = document.getElementById('video');"
+            stopped += " return !v.getAttribute('src') || v.paused; }"
+            await page.wait_for_function(stopped, timeout=5_000)
+            await shot(page, "watch-withdrawn")
             await media.stop()
     finally:
         await site.close()

@@ -48,6 +48,7 @@ def _since(text: str | None, zone: Any) -> datetime | None:
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
     import asyncio
 
+    from streamd.archive import service
     from streamd.archive.service import Finding
     from streamd.store import Database
 
@@ -66,7 +67,12 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
             f"{loud}: {path}: {detail}", file=sys.stderr if finding is Finding.LOST else sys.stdout
         )
     lost = sum(1 for f, _, _ in report.findings if f is Finding.LOST)
-    print(f"audited {report.checked} file(s): {len(report.findings) - lost} repaired, {lost} lost")
+    later = sum(1 for f, _, _ in report.findings if f in service.TRANSIENT)
+    repaired = len(report.findings) - lost - later
+    print(
+        f"audited {report.checked} file(s): {repaired} repaired, {lost} lost, "
+        f"{later} unreadable now (audited again next time)"
+    )
     if report.findings:
         raise SystemExit(EXIT_FINDINGS)
 
@@ -86,8 +92,8 @@ def cmd_export(settings: Settings, args: argparse.Namespace) -> None:
     roots = _roots(settings)
     db = Database.from_url(settings.effective_database_url)
     try:
-        done = db.call(
-            export.export,
+        done = export.export(
+            db,
             roots=roots,
             hearing_id=args.hearing,
             out=Path(args.out),

@@ -6,8 +6,8 @@ file's part (`casefile.json`: the interruption log, pauses, failures and the fai
 explanation to sign, plus `failure-explanation.txt` when there is one), and `archive.json`
 (the archive's row for each file: offset, duration, size, SHA-256) and
 `transcript-entered.jsonl` (the transcript as entered in streamd). Each file is
-copied from the archive and checked against its recorded SHA-256 on the way; a bad copy
-falls back to the backup copy.
+copied from the archive and hashed in the same pass against its recorded SHA-256; a bad
+copy falls back to the backup copy.
 
 The record-level integrity value (完整性校验值, SPC 2017 Art. 9) is the SHA-256 of the
 bag's `manifest-sha256.txt`: one value a party can compare, which covers every file's own
@@ -33,6 +33,7 @@ from streamd.archive.service import Roots
 from streamd.models import ArchivedFile, Hearing, TranscriptEntry
 from streamd.orchestrator import records
 from streamd.orchestrator.casefile import case_file
+from streamd.store import Database
 
 MANIFEST = "manifest-sha256.txt"
 INTEGRITY_FIELD = "Record-Integrity-SHA256"
@@ -54,41 +55,49 @@ def integrity_of(bag_dir: Path) -> str:
     return hashlib.sha256((bag_dir / MANIFEST).read_bytes()).hexdigest()
 
 
+BATCH = 200  # archived rows read per transaction
+
+
 def export(
-    *, session: Session, roots: Roots, hearing_id: int, out: Path, zone: tzinfo, actor: str
+    db: Database,
+    *,
+    roots: Roots,
+    hearing_id: int,
+    out: Path,
+    zone: tzinfo,
+    actor: str,
+    batch: int = BATCH,
 ) -> Exported:
-    hearing = session.get(Hearing, hearing_id)
-    if hearing is None:
+    """Write the hearing's bag. No transaction stays open while files are copied (a
+    hearing's record is gigabytes; a held transaction would block or bloat the database
+    for minutes): the rows are read a batch at a time, each file copied and hashed in one
+    pass after its batch committed, and the audit entry written in a transaction of its own."""
+    case_number = db.call(_case_number, hearing_id=hearing_id)
+    if case_number is None:
         raise ExportError(f"no hearing {hearing_id}")
-    rows = ledger.hearing_files(session=session, hearing_id=hearing_id)
-    if not rows:
-        raise ExportError(f"hearing {hearing_id}: nothing archived yet")
     if out.exists() and any(out.iterdir()):
         raise ExportError(f"{out}: exists and is not empty")
     out.mkdir(parents=True, exist_ok=True)
     try:
-        for row in rows:
-            rel = PurePosixPath(str(row.hearing_id)) / row.session / row.path
-            source = next(
-                (
-                    root / rel
-                    for root in (roots.primary, roots.backup)
-                    if root is not None and files.state_of(root / rel, row.sha256) == "ok"
-                ),
-                None,
-            )
-            if source is None:
-                raise ExportError(f"{rel}: no good copy in the archive (run the audit)")
-            target = out / row.session / row.path
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, target)
-        _case_part(session, hearing_id, out, zone)
-        _index(rows, out)
+        rows: list[ArchivedFile] = []
+        while page := db.call(
+            ledger.hearing_files_page,
+            hearing_id=hearing_id,
+            after_id=rows[-1].id if rows else 0,
+            limit=batch,
+        ):
+            for row in page:
+                _copy_one(roots, row, out)
+            rows += page
+        if not rows:
+            raise ExportError(f"hearing {hearing_id}: nothing archived yet")
+        db.call(_case_part, hearing_id=hearing_id, out=out, zone=zone)
+        _index(sorted(rows, key=lambda r: (r.session, r.path)), out)
         bag = bagit.make_bag(
             str(out),
             bag_info={
                 "Source-Organization": "streamd",
-                "External-Identifier": hearing.case_number,
+                "External-Identifier": case_number,
                 "External-Description": f"hearing {hearing_id}: recording, transcript, case file",
                 "Bagging-Date": datetime.now(UTC).date().isoformat(),
             },
@@ -100,14 +109,52 @@ def export(
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)  # an export copy, never a recording
         raise
+    db.call(_exported, hearing_id=hearing_id, actor=actor, value=value, n=len(rows), out=out)
+    return Exported(out, len(rows), value)
+
+
+def _case_number(*, session: Session, hearing_id: int) -> str | None:
+    hearing = session.get(Hearing, hearing_id)
+    return None if hearing is None else hearing.case_number
+
+
+def _exported(
+    *, session: Session, hearing_id: int, actor: str, value: str, n: int, out: Path
+) -> None:
     audit.record(
         session=session,
         actor=actor,
         action=EXPORTED,
-        obj=hearing,
-        after={"integrity": value, "files": len(rows), "out": str(out)},
+        obj=session.get(Hearing, hearing_id),
+        after={"integrity": value, "files": n, "out": str(out)},
     )
-    return Exported(out, len(rows), value)
+
+
+def _copy_one(roots: Roots, row: ArchivedFile, out: Path) -> None:
+    """Copy the file from the first root whose bytes, hashed as they are copied, match
+    the archive's record: what lands in the bag is what was checked, not a second read."""
+    rel = PurePosixPath(str(row.hearing_id)) / row.session / row.path
+    target = out / row.session / row.path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for root in (roots.primary, roots.backup):
+        if root is None:
+            continue
+        try:
+            if copy_hashed(root / rel, target) == row.sha256:
+                return
+        except OSError:
+            pass  # this copy is unreadable now: try the other
+        target.unlink(missing_ok=True)
+    raise ExportError(f"{rel}: no good copy in the archive (run the audit)")
+
+
+def copy_hashed(src: Path, dst: Path) -> str:
+    h = hashlib.sha256()
+    with src.open("rb") as fin, dst.open("wb") as fout:
+        while chunk := fin.read(files.CHUNK):
+            h.update(chunk)
+            fout.write(chunk)
+    return h.hexdigest()
 
 
 def _index(rows: list[ArchivedFile], out: Path) -> None:
@@ -130,7 +177,7 @@ def _index(rows: list[ArchivedFile], out: Path) -> None:
     (out / "archive.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1))
 
 
-def _case_part(session: Session, hearing_id: int, out: Path, zone: tzinfo) -> None:
+def _case_part(*, session: Session, hearing_id: int, out: Path, zone: tzinfo) -> None:
     try:
         record = case_file(session=session, hearing_id=hearing_id, zone=zone)
     except LookupError as exc:  # never orchestrated: the recording is the whole record

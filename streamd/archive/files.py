@@ -6,6 +6,11 @@ recording, even by a race. The folder is fsynced after the link. A refused or br
 upload leaves nothing but its temp file, which is removed (it never was a recording).
 The only replacement is `restore`, used by the fixity audit: the bad copy is moved aside
 into `<root>/.damaged/` (kept, not deleted) before the good copy takes its place.
+
+A root is never created here: it must exist and carry the marker file `.streamd-archive`
+(written once, by `mark_root`, when the archive starts on it). Without the marker the root
+is taken for a NAS that is not mounted: writing there would fill the system disk under the
+mount point, and reading there would see every file "missing".
 """
 
 from __future__ import annotations
@@ -18,10 +23,16 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 CHUNK = 1 << 20
 INCOMING = ".incoming"
 DAMAGED = ".damaged"
+MARKER = ".streamd-archive"
+
+
+class RootUnavailable(OSError):
+    """The root is not there (not a folder, or without its marker): not mounted."""
 
 
 class UploadRefused(Exception):
@@ -53,9 +64,27 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def root_ready(root: Path) -> bool:
+    return (root / MARKER).is_file()
+
+
+def check_root(root: Path) -> None:
+    if not root_ready(root):
+        raise RootUnavailable(f"{root}: no {MARKER} here (not mounted?); nothing written")
+
+
+def mark_root(root: Path) -> None:
+    """Claim an existing, empty folder as an archive root (never creates the folder)."""
+    if not root.is_dir():
+        raise RootUnavailable(f"{root}: not a folder (not mounted?)")
+    (root / MARKER).write_text("streamd archive root: keep this file; it proves the mount\n")
+    fsync_dir(root)
+
+
 def _temp(root: Path) -> Path:
+    check_root(root)
     incoming = root / INCOMING
-    incoming.mkdir(parents=True, exist_ok=True)
+    incoming.mkdir(exist_ok=True)
     return incoming / uuid.uuid4().hex
 
 
@@ -79,31 +108,43 @@ async def receive(
 ) -> Path:
     """Store an upload whose claimed hash and size it must match, or raise UploadRefused.
 
-    Chunks are written as they come (into the page cache, fast); the fsyncs and the link,
-    which wait on the disk, run in a worker thread so other rooms' uploads keep flowing.
+    Chunks are hashed as they come and written a megabyte at a time in a worker thread, as
+    are the fsyncs and the link: a root on a NAS can block any file call for seconds, and
+    other rooms' uploads (and the whole server) must keep flowing meanwhile.
     """
-    tmp = _temp(root)
+    tmp = await asyncio.to_thread(_temp, root)
     h = hashlib.sha256()
     got = 0
+    pending = bytearray()
     try:
-        with tmp.open("wb") as fh:
+        fh = await asyncio.to_thread(tmp.open, "wb")
+        with fh:
             async for chunk in chunks:
                 got += len(chunk)
                 if got > size:
                     raise UploadRefused(413, f"body is longer than the {size} bytes claimed")
                 h.update(chunk)
-                fh.write(chunk)
+                pending += chunk
+                if len(pending) >= CHUNK:
+                    await asyncio.to_thread(fh.write, bytes(pending))
+                    pending.clear()
+            if pending:
+                await asyncio.to_thread(fh.write, bytes(pending))
             if got < size:
                 raise UploadRefused(422, f"truncated: {got} of {size} bytes arrived")
             if h.hexdigest() != sha256:
                 raise UploadRefused(422, "SHA-256 of the body does not match the claim")
-            fh.flush()
-            await asyncio.to_thread(os.fsync, fh.fileno())
+            await asyncio.to_thread(_sync, fh)
         final = root / rel
         await asyncio.to_thread(_publish, tmp, final)
         return final
     finally:
-        tmp.unlink(missing_ok=True)
+        await asyncio.to_thread(tmp.unlink, missing_ok=True)
+
+
+def _sync(fh: BinaryIO) -> None:
+    fh.flush()
+    os.fsync(fh.fileno())
 
 
 def copy_verified(src: Path, dst_root: Path, rel: PurePosixPath, sha256: str) -> Path:
@@ -128,14 +169,25 @@ def copy_verified(src: Path, dst_root: Path, rel: PurePosixPath, sha256: str) ->
         tmp.unlink(missing_ok=True)
 
 
-def state_of(path: Path, sha256: str) -> str:
-    """`ok`, `missing` or `damaged` (any read error counts as damaged)."""
-    if not path.exists():
+def state_of(path: Path, sha256: str, root: Path | None = None) -> str:
+    """`ok`, `missing`, `damaged` or `unreadable`.
+
+    `unreadable` is a read that failed now (EIO, EACCES, the root not mounted): it says
+    nothing about the copy, so the audit neither repairs from nor over it, and tries again.
+    `missing` needs the root itself present (its marker readable) and the file absent."""
+    if root is not None and not root_ready(root):
+        return "unreadable"
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
         return "missing"
+    except OSError:
+        return "unreadable"
     try:
         return "ok" if sha256_file(path) == sha256 else "damaged"
     except OSError:
-        return "damaged"
+        return "unreadable"
 
 
 def restore(good: Path, root: Path, rel: PurePosixPath, sha256: str) -> Path | None:

@@ -39,6 +39,34 @@ def hearing_room(*, session: Session, hearing_id: int) -> HearingRoom | None:
     return None if row is None else HearingRoom(hearing_id, row[1], row[2])
 
 
+def courts_of_room(*, session: Session, room: str) -> list[str]:
+    """The court codes with a courtroom of this code (to pick the key a signature uses)."""
+    return sorted(
+        session.exec(
+            select(Court.code)
+            .join(Courtroom, col(Courtroom.court_id) == Court.id)
+            .where(Courtroom.code == room)
+        ).all()
+    )
+
+
+def recorded_by(*, session: Session, hearing_id: int, session_name: str) -> set[str]:
+    """The rooms whose agent reported starting this recording session of the hearing.
+
+    A session is uploaded by the room that recorded it, wherever the hearing is held now
+    (it may have moved room since); the event's `session` is the agent's folder path."""
+    events = session.exec(
+        select(AgentEvent.room, AgentEvent.data).where(
+            AgentEvent.kind == "recording_started", AgentEvent.hearing_id == hearing_id
+        )
+    ).all()
+    return {
+        room
+        for room, data in events
+        if str((data or {}).get("session", "")).rstrip("/").rsplit("/", 1)[-1] == session_name
+    }
+
+
 def find(*, session: Session, hearing_id: int, session_name: str, path: str) -> ArchivedFile | None:
     return session.exec(
         select(ArchivedFile).where(
@@ -121,6 +149,21 @@ def hearing_files(*, session: Session, hearing_id: int) -> list[ArchivedFile]:
             select(ArchivedFile)
             .where(ArchivedFile.hearing_id == hearing_id)
             .order_by(col(ArchivedFile.session), col(ArchivedFile.path))
+        ).all()
+    )
+
+
+def hearing_files_page(
+    *, session: Session, hearing_id: int, after_id: int, limit: int
+) -> list[ArchivedFile]:
+    """The hearing's files with ids above `after_id`, `limit` of them: an export reads
+    its rows in short transactions, never holding one while it copies."""
+    return list(
+        session.exec(
+            select(ArchivedFile)
+            .where(ArchivedFile.hearing_id == hearing_id, col(ArchivedFile.id) > after_id)
+            .order_by(col(ArchivedFile.id))
+            .limit(limit)
         ).all()
     )
 
@@ -246,29 +289,37 @@ def oldest_unarchived(
     *, session: Session, now: datetime, horizon: timedelta = timedelta(days=2)
 ) -> dict[str, float]:
     """Per room, the age in seconds of the oldest closed segment the archive lacks, among
-    those reported within `horizon` (older backlogs stay alerted; the scan stays bounded)."""
-    closed = session.exec(
-        select(AgentEvent.room, AgentEvent.hearing_id, AgentEvent.at, AgentEvent.data).where(
-            AgentEvent.kind == "segment_closed",
+    those reported within `horizon` (older backlogs stay alerted; the scan stays bounded).
+
+    One query: the database finds, per room, the earliest segment_closed event with no
+    archived file of that hearing, path and hash (not every row loaded into Python)."""
+    data = col(AgentEvent.data)
+    archived = (
+        sa.select(sa.literal(1))
+        .where(
+            col(ArchivedFile.hearing_id) == col(AgentEvent.hearing_id),
+            col(ArchivedFile.path) == data["file"].as_string(),
+            col(ArchivedFile.sha256) == data["sha256"].as_string(),
+            col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value]),
+        )
+        .correlate(AgentEvent)
+    )
+    oldest = session.execute(
+        sa.select(col(AgentEvent.room), func.min(col(AgentEvent.at)))
+        .where(
+            col(AgentEvent.kind) == "segment_closed",
             col(AgentEvent.hearing_id).is_not(None),
             col(AgentEvent.at) >= now - horizon,
+            ~archived.exists(),
         )
+        .group_by(col(AgentEvent.room))
+        .order_by(col(AgentEvent.room))
     ).all()
-    have = {
-        (r.hearing_id, r.path, r.sha256)
-        for r in session.exec(
-            select(ArchivedFile).where(
-                col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
-            )
-        ).all()
-    }
-    out: dict[str, float] = {}
-    for room, hearing_id, at, data in closed:
-        if (hearing_id, data.get("file"), data.get("sha256")) in have:
-            continue
-        age = (now - at).total_seconds()
-        out[room] = max(out.get(room, 0.0), age)
-    return out
+    return {room: (now - _aware(at)).total_seconds() for room, at in oldest if at is not None}
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def by_room(*, session: Session) -> dict[str, Status]:

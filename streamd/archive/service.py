@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from streamd.archive import files, ledger
 from streamd.archive.plan import Claim, CopyState, FileKind, Outcome, decide
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 # The keeper leaves a file this long to the upload that stored it (which copies it to the
 # backup root itself) before backfilling or auditing it: the two never race on one file.
 SETTLE_SECONDS = 30.0
+_MARKING = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,43 @@ class Stored:
 
 class Conflict(Exception):
     """Same path, other hash: the archive keeps what it has and says so."""
+
+
+def _root_in_use(*, session: Session, backup: bool) -> bool:
+    """Whether this root should already hold files (then it must carry its marker)."""
+    query = sa.select(col(ArchivedFile.id)).limit(1)
+    if backup:
+        query = query.where(col(ArchivedFile.backed_up_at).is_not(None))
+    return session.execute(query).first() is not None
+
+
+async def ensure_root(db: Database, root: Path, *, backup: bool = False) -> None:
+    """Raise files.RootUnavailable unless `root` is a marked archive root. An existing,
+    empty folder is marked only while the archive holds nothing that should be there: an
+    empty mount point under an archive in use is a NAS that is not mounted, refused."""
+    if await asyncio.to_thread(files.root_ready, root):
+        return
+    in_use = await db.run(_root_in_use, backup=backup)
+    if await asyncio.to_thread(_mark_if_new, root, in_use=in_use):
+        log.info("archive: %s marked as an archive root", root)
+
+
+def _mark_if_new(root: Path, *, in_use: bool) -> bool:
+    """True if this call marked the root; False if it was marked meanwhile (two first
+    uploads at once: one marks, the other sees it); RootUnavailable otherwise."""
+    with _MARKING:
+        if files.root_ready(root):
+            return False
+        if in_use or not root.is_dir() or any(root.iterdir()):
+            raise files.RootUnavailable(
+                f"{root}: not a marked archive root ({files.MARKER} missing); is it mounted?"
+            )
+        files.mark_root(root)
+        return True
+
+
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
 
 
 def _rel(row: ArchivedFile) -> PurePosixPath:
@@ -74,6 +113,7 @@ async def ingest(
             raise Conflict(f"{rel} is archived with SHA-256 {existing.sha256[:12]}…")
         assert existing.id is not None
         return Stored(outcome, existing.id, existing.backed_up_at is not None)
+    await ensure_root(db, roots.primary)
     try:
         await files.receive(roots.primary, rel, body, sha256=claim.sha256, size=claim.size)
     except files.AlreadyThere:
@@ -113,7 +153,9 @@ async def backup(db: Database, roots: Roots, row: ArchivedFile) -> bool:
         return False
     rel = _rel(row)
     try:
-        if (roots.backup / rel).exists() or (roots.backup / rel).is_symlink():
+        await ensure_root(db, roots.backup, backup=True)
+        there = await asyncio.to_thread(_present, roots.backup / rel)  # a NAS may hang
+        if there:
             state = await asyncio.to_thread(files.state_of, roots.backup / rel, row.sha256)
             if state != "ok":
                 await asyncio.to_thread(
@@ -170,6 +212,11 @@ class Finding(StrEnum):
     RESTORED_PRIMARY = "restored_primary"
     RESTORED_BACKUP = "restored_backup"
     LOST = "lost"
+    UNREADABLE = "unreadable"  # a copy could not be read now (root down, EIO): re-audited
+    OK_PRIMARY_ONLY = "ok_primary_only"  # archive copy verified; backup unreadable now
+
+
+TRANSIENT = frozenset({Finding.UNREADABLE, Finding.OK_PRIMARY_ONLY})
 
 
 @dataclass(slots=True)
@@ -184,8 +231,16 @@ class AuditReport:
 
 def _audit_one(roots: Roots, row: ArchivedFile) -> tuple[Finding, str]:
     rel = _rel(row)
-    primary = files.state_of(roots.primary / rel, row.sha256)
-    backup = files.state_of(roots.backup / rel, row.sha256) if roots.backup else "absent"
+    primary = files.state_of(roots.primary / rel, row.sha256, roots.primary)
+    backup = (
+        files.state_of(roots.backup / rel, row.sha256, roots.backup) if roots.backup else "absent"
+    )
+    if "unreadable" in (primary, backup):
+        # Not a finding about the file: neither copy is repaired nor given up on; the row
+        # stays as it was (not verified) and the next audit reads it again.
+        if primary == "ok" and backup == "unreadable":
+            return Finding.OK_PRIMARY_ONLY, "backup copy unreadable now; not repaired"
+        return Finding.UNREADABLE, f"archive copy {primary}, backup copy {backup}: retry later"
     if primary == "ok" and backup in ("ok", "absent"):
         return Finding.OK, ""
     if primary == "ok":
@@ -217,7 +272,11 @@ async def audit(
         try:
             finding, detail = await asyncio.to_thread(_audit_one, roots, row)
         except (OSError, files.UploadRefused) as exc:
-            finding, detail = Finding.LOST, f"could not repair: {exc}"
+            # A repair that failed (a root read-only or gone mid-way) loses nothing yet.
+            finding, detail = Finding.UNREADABLE, f"could not repair now: {exc}"
+        if finding in TRANSIENT:
+            report.findings.append((finding, str(_rel(row)), detail))
+            continue
         await db.run(_audited, row=row, finding=finding, detail=detail)
         if finding is not Finding.OK:
             report.findings.append((finding, str(_rel(row)), detail))

@@ -72,6 +72,8 @@ def claim(data_dir: Path) -> Stage:
     (data_dir / MARKER).write_text("made by streamd demo; rerunning the demo clears it\n")
     stage = Stage(data_dir)
     stage.logs_dir.mkdir()
+    for name in ("archive", "archive-backup"):  # the demo's own roots, fresh each run
+        (data_dir / name).mkdir()
     return stage
 
 

@@ -334,7 +334,7 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     add_public_routes(app, db=db, settings=settings)
-    add_hls_routes(app, settings=settings)
+    add_hls_routes(app, settings=settings, db=db)
     add_archive_routes(app, db=db, settings=settings)
     rules = load_rules(settings.policy_file)
     add_watch_routes(app, db=db, settings=settings, rules=rules)

@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 ROUTE = "/archive/v1/files/{hearing_id:\\d{1,10}}/{session}/{path:.+}"
 ZH_ROOT = {"archive": "归档", "backup": "备份"}
 TICK_SECONDS = 5.0  # backfill and alert checks; each file's audit follows its own interval
-STOP_SECONDS = 30.0  # the keeper finishes the file in hand on shutdown
+STOP_SECONDS = 30.0
+ROOM_CACHE_SECONDS = 60.0  # the keeper finishes the file in hand on shutdown
 
 
 @dataclass(slots=True)
@@ -57,6 +59,19 @@ class ArchiveState:
 
 STATE_KEY = web.AppKey("archive_state", ArchiveState)
 CleanupCtx = Callable[[web.Application], AsyncIterator[None]]
+
+
+async def _once_more(db: Database, fn: Callable[..., None], **kw: object) -> None:
+    """Run a write that may race a twin (two uploads raising the same alert at once: the
+    second insert of its key fails); run again, it then finds the row and updates it."""
+    try:
+        await db.run(fn, **kw)
+    except sa.exc.IntegrityError:
+        await db.run(fn, **kw)
+
+
+async def alert(db: Database, **kw: object) -> None:
+    await _once_more(db, ledger.raise_, **kw)
 
 
 def roots_of(settings: Settings) -> service.Roots | None:
@@ -84,8 +99,20 @@ def add_archive_routes(app: web.Application, *, db: Database, settings: Settings
             secret.append(court_secret(settings))
         return room_key(secret[0], Topics(court, room))
 
+    rooms: dict[str, tuple[float, list[str]]] = {}  # room → (read at, its courts)
+
+    async def courts_for(room: str) -> list[str]:
+        """The courts a room code belongs to, cached a minute (one lookup per room, not
+        per upload; never keyed by what the unsigned request claims about a hearing)."""
+        now = asyncio.get_running_loop().time()
+        hit = rooms.get(room)
+        if hit is None or now - hit[0] > ROOM_CACHE_SECONDS:
+            hit = rooms[room] = (now, await db.run(ledger.courts_of_room, room=room))
+        return hit[1]
+
     async def refuse(claim: Claim, status: int, reason: str, *, alert: bool) -> ApiProblem:
-        await db.run(
+        await _once_more(
+            db,
             ledger.refused,
             claimed_room=claim.room,
             hearing_id=claim.hearing_id,
@@ -128,14 +155,26 @@ def add_archive_routes(app: web.Application, *, db: Database, settings: Settings
         except ValueError as exc:
             raise ApiProblem(401, "Unauthorized", str(exc)) from None
         claim = Claim(room, hearing_id, session, path, sha, size)
+        # The signature first: it needs only the room's key, so an unsigned request learns
+        # nothing (not even whether the hearing exists) and costs no hearing lookup.
+        courts = await courts_for(room)
+        if not any(signature_ok(key_for(c, room), claim, signature) for c in courts):
+            raise await refuse(claim, 403, f"signature is not {room}'s", alert=True)
         where = await db.run(ledger.hearing_room, hearing_id=hearing_id)
         if where is None:
             raise ApiProblem(404, "Unknown hearing", f"no hearing {hearing_id}")
-        if not signature_ok(key_for(where.court, room), claim, signature):
-            raise await refuse(claim, 403, f"signature is not {room}'s", alert=True)
-        if where.room != room:
+        if where.court not in courts:
             raise await refuse(
-                claim, 403, f"hearing {hearing_id} is held in {where.room}, not {room}", alert=True
+                claim, 403, f"hearing {hearing_id} is not {room}'s court's", alert=True
+            )
+        recorders = await db.run(ledger.recorded_by, hearing_id=hearing_id, session_name=session)
+        if room not in (recorders or {where.room}):
+            held = ", ".join(sorted(recorders)) if recorders else where.room
+            raise await refuse(
+                claim,
+                403,
+                f"session {session} of hearing {hearing_id} was recorded by {held}, not {room}",
+                alert=True,
             )
         try:
             stored = await service.ingest(
@@ -149,8 +188,8 @@ def add_archive_routes(app: web.Application, *, db: Database, settings: Settings
                 duration=duration,
             )
         except service.Conflict as exc:
-            await db.run(
-                ledger.raise_,
+            await alert(
+                db,
                 kind="archive_conflict",
                 severity="critical",
                 room=room,
@@ -167,8 +206,8 @@ def add_archive_routes(app: web.Application, *, db: Database, settings: Settings
             raise ApiProblem(422, "Upload refused", f"truncated: {exc}") from None
         except OSError as exc:
             state.disk_alert = True
-            await db.run(
-                ledger.raise_,
+            await alert(
+                db,
                 kind="archive_disk",
                 severity="critical",
                 room=None,
@@ -212,26 +251,45 @@ async def keep(
     tick: float = TICK_SECONDS,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Backfill, alert and audit until `stop`; any one failure is logged and retried."""
+    """Backfill and alert every tick until `stop`, while the audit runs in a task of its
+    own: re-reading a large archive takes hours, and the backlog and disk alerts (and the
+    backup of new files) must not wait for it. Any one failure is logged and retried."""
     roots = roots_of(settings)
     assert roots is not None
     stop = stop or asyncio.Event()
-    while not stop.is_set():
-        try:
-            await service.backfill(db, roots)
-            await check_alerts(db, settings, state)
-            # Each file is re-read once per interval, counted from its own last check, so
-            # a restart neither skips the audit nor re-reads the whole archive at once.
-            stale = datetime.now(UTC) - timedelta(seconds=settings.archive_audit_seconds)
-            report = await service.audit(db, roots, stale_before=stale, stop=stop)
-            if report.checked:
-                state.last_audit = datetime.now(UTC)
-            for finding, path, detail in report.findings:
-                log.error("archive audit: %s %s: %s", finding.value, path, detail)
-        except Exception:
-            log.exception("archive keeper")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), tick)
+    auditing: asyncio.Task[None] | None = None
+    try:
+        while not stop.is_set():
+            try:
+                await service.backfill(db, roots)
+                await check_alerts(db, settings, state)
+                if auditing is None or auditing.done():
+                    auditing = asyncio.create_task(
+                        _audit_round(db, roots, settings, state, stop), name="archive.audit"
+                    )
+            except Exception:
+                log.exception("archive keeper")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), tick)
+    finally:
+        if auditing is not None:  # it stops between two files once `stop` is set
+            await asyncio.gather(auditing, return_exceptions=True)
+
+
+async def _audit_round(
+    db: Database, roots: service.Roots, settings: Settings, state: ArchiveState, stop: asyncio.Event
+) -> None:
+    # Each file is re-read once per interval, counted from its own last check, so a
+    # restart neither skips the audit nor re-reads the whole archive at once.
+    try:
+        stale = datetime.now(UTC) - timedelta(seconds=settings.archive_audit_seconds)
+        report = await service.audit(db, roots, stale_before=stale, stop=stop)
+        if report.checked:
+            state.last_audit = datetime.now(UTC)
+        for finding, path, detail in report.findings:
+            log.error("archive audit: %s %s: %s", finding.value, path, detail)
+    except Exception:
+        log.exception("archive audit")
 
 
 async def check_alerts(db: Database, settings: Settings, state: ArchiveState) -> None:
@@ -244,8 +302,8 @@ async def check_alerts(db: Database, settings: Settings, state: ArchiveState) ->
     state.backlog_rooms = late
     for room, age in ages.items():
         if room in late:
-            await db.run(
-                ledger.raise_,
+            await alert(
+                db,
                 kind="archive_backlog",
                 severity="warning",
                 room=room,
@@ -256,10 +314,10 @@ async def check_alerts(db: Database, settings: Settings, state: ArchiveState) ->
     for label, root in (("archive", settings.archive_dir), ("backup", settings.archive_backup_dir)):
         if root is None:
             continue
-        ratio = files.free_ratio(root)
+        ratio = await asyncio.to_thread(files.free_ratio, root)  # a hung NAS blocks statvfs
         if ratio is not None and ratio < settings.archive_free_alert_ratio:
-            await db.run(
-                ledger.raise_,
+            await alert(
+                db,
                 kind="archive_full",
                 severity="critical",
                 room=label,
