@@ -29,7 +29,9 @@ def _clock(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%H:%M:%S") if iso else "—"
 
 
-def loader(db: Database, settings: Settings) -> Callable[[web.Request, Any], Awaitable[dict[str, Any]]]:
+def loader(
+    db: Database, settings: Settings
+) -> Callable[[web.Request, Any], Awaitable[dict[str, Any]]]:
     async def load(request: web.Request, who: Any) -> dict[str, Any]:
         raw = request.match_info["hearing_id"]
         hearing_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
