@@ -213,6 +213,10 @@ PAGES = {
     ("GET", "/approvals"): only(department_head=ANY, court_leader=ANY, admin=ANY),
     ("GET", "/wall"): only(technician=ANY, admin=ANY),
     ("GET", "/admin"): only(admin=ANY, court_leader=ANY),
+    # and, for the hearing's department only, the staff among these (tests/test_record.py)
+    ("GET", "/record/{hearing_id}"): only(
+        clerk=ANY, judge=ANY, department_head=ANY, court_leader=ANY, admin=ANY
+    ),
 }
 
 

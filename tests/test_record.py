@@ -18,6 +18,7 @@ from streamd.web import create_app
 from tests import record_support as rs
 from tests.archive_support import archive_settings, serving
 from tests.conftest import Client, MakeClient, make_hearing, token
+from tests.test_pages import login
 
 pytestmark = [pytest.mark.db, pytest.mark.ffmpeg]
 
@@ -140,3 +141,22 @@ async def test_who_sees_the_record_and_bad_input_discloses_nothing(
     ).status == 404
     assert (await rclient.get(f"{base}/video/{seg.id}.ts")).status == 401
     assert (await rclient.get(f"{base}/audio/{seg.id}.aac", headers=clerk)).status == 404
+
+
+async def test_the_record_page_is_for_the_hearings_department_only(
+    rclient: Client, database: Database, arch: Settings
+) -> None:
+    hid, _ = await recorded(rclient, database, arch)
+    for who, status in (("clerk", 200), ("court_leader", 200), ("clerk-criminal", 403),
+                        ("technician", 403)):  # fmt: skip
+        rclient.session.cookie_jar.clear()
+        await login(rclient, who)
+        for lang, heading in (("zh", "庭审录像回放"), ("en", "Hearing record")):
+            resp = await rclient.get(f"/record/{hid}?lang={lang}")
+            html = await resp.text()
+            assert resp.status == status, (who, html[:300])
+            assert (heading in html) == (status == 200)
+            assert (rs.LINES[0][1] in html) == (status == 200)  # no transcript when denied
+    rclient.session.cookie_jar.clear()
+    await login(rclient, "clerk")
+    assert (await rclient.get("/record/99999")).status == 404
