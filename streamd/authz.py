@@ -54,6 +54,7 @@ class Act(StrEnum):
     OPERATE = "operate"  # encoders, alerts, line outages: the technicians' wall
     ADMINISTER = "administer"  # accounts: lift a login lockout
     RECORD_VIEW = "record.view"  # a read: a hearing's recorded content (streamd.record)
+    RECORD_CORRECT = "record.correct"  # a new version of a transcript line (SPC 2017 Art. 7)
 
 
 _S = Role
@@ -72,6 +73,7 @@ COURT_WIDE: dict[Act, frozenset[Role]] = {
     Act.ADMINISTER: frozenset({_S.ADMIN}),
     # Technicians see a record's status (the wall, the archive), never its content.
     Act.RECORD_VIEW: frozenset({_S.COURT_LEADER, _S.ADMIN}),
+    Act.RECORD_CORRECT: frozenset(),  # the hearing's own clerks, no one court-wide
 }
 # Roles that act only on their own department's objects.
 IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
@@ -84,6 +86,7 @@ IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
     Act.STREAM_END: frozenset({_S.CLERK, _S.JUDGE}),
     Act.STREAM_ABORT: frozenset({_S.CLERK}),
     Act.RECORD_VIEW: frozenset({_S.JUDGE, _S.CLERK, _S.DEPARTMENT_HEAD}),
+    Act.RECORD_CORRECT: frozenset({_S.CLERK}),
 }
 OPEN_ACTS = frozenset({Act.LOGIN, Act.LOGOUT})
 STATEFUL_ACTS = frozenset({Act.STREAM_ABORT, Act.STREAM_REOPEN})  # decided on the stream's state

@@ -185,6 +185,11 @@ TABLE: dict[tuple[str, str], tuple[dict[Role, str] | None, Any]] = {
     ("GET", H + "/record/audio.m3u8"): (RECORD_READERS, None),
     ("GET", H + "/record/video/{file_id}.ts"): (RECORD_READERS, None),
     ("GET", H + "/record/audio/{file_id}.aac"): (RECORD_READERS, None),
+    ("GET", H + "/record/transcript.docx"): (RECORD_READERS, None),
+    ("POST", H + "/record/corrections"): (
+        only(clerk=IN),
+        {"session": "20261202T090000Z", "seq": 1, "base_version": 1, "text": "更正"},
+    ),
 }
 # Routes outside the JSON API: no login, or the pages' own session check (tests/test_pages.py).
 UNAUTHENTICATED = {

@@ -4,10 +4,13 @@ played end to end by ffmpeg from streamd's own URL, byte ranges, and who may see
 from __future__ import annotations
 
 import asyncio
+import io
 from pathlib import Path
 
 import m3u8
 import pytest
+import sqlalchemy as sa
+from docx import Document
 from sqlmodel import select
 
 from streamd.config import Settings
@@ -160,3 +163,48 @@ async def test_the_record_page_is_for_the_hearings_department_only(
     rclient.session.cookie_jar.clear()
     await login(rclient, "clerk")
     assert (await rclient.get("/record/99999")).status == 404
+
+
+async def test_a_correction_keeps_the_original_and_shows_in_history_and_export(
+    rclient: Client, database: Database, arch: Settings
+) -> None:
+    hid, _ = await recorded(rclient, database, arch)
+    base = f"/api/v1/hearings/{hid}/record"
+    clerk = await token(rclient, "clerk")
+    fix = {"session": rs.SESSION, "seq": 3, "base_version": 1, "text": "我是原告张伟，身份证号略。"}
+    resp = await rclient.post(f"{base}/corrections", json=fix, headers=clerk)
+    assert resp.status == 201, await resp.text()
+    line = await resp.json()
+    assert (line["version"], line["text"], line["original"]) == (2, fix["text"], rs.LINES[2][1])
+    assert [v["by"] for v in line["versions"]] == ["recorder", "clerk"]
+    assert line["versions"][1]["before"] == rs.LINES[2][1]
+    # A second correction based on the first version is stale: 409, nothing written.
+    stale = await rclient.post(f"{base}/corrections", json=fix | {"text": "x"}, headers=clerk)
+    assert stale.status == 409
+    for body, status, who in (
+        (fix | {"seq": 999}, 404, "clerk"),
+        (fix | {"base_version": 2, "text": "再改"}, 403, "clerk-criminal"),
+        (fix | {"base_version": 2, "text": "再改"}, 403, "judge"),
+        (fix | {"text": ""}, 422, "clerk"),
+    ):
+        got = await rclient.post(
+            f"{base}/corrections", json=body, headers=await token(rclient, who)
+        )
+        assert got.status == status, (body, who, await got.text())
+    record = await (await rclient.get(base, headers=clerk)).json()
+    third = record["transcript"][2]
+    assert third["text"] == fix["text"] and len(third["versions"]) == 2
+    # The original transcript file is untouched.
+    assert (
+        rs.LINES[2][1]
+        in (arch.archive_dir / str(hid) / rs.SESSION / "transcript.jsonl").read_text()
+    )  # type: ignore[operator]
+    # The export carries the current text and the correction's note with the original.
+    resp = await rclient.get(f"{base}/transcript.docx", headers=clerk)
+    assert resp.status == 200
+    text = "\n".join(p.text for p in Document(io.BytesIO(await resp.read())).paragraphs)
+    assert "庭审笔录" in text and fix["text"] in text and f"原文：{rs.LINES[2][1]}" in text
+    # And no one rewrites a version, even straight in the database.
+    with pytest.raises(sa.exc.DBAPIError), database.session() as s:
+        s.execute(sa.text("UPDATE transcript_version SET after = 'x'"))
+        s.commit()

@@ -23,6 +23,7 @@ from agents import manifest as mf
 from streamd.archive import ledger
 from streamd.archive.plan import FileKind
 from streamd.models import ArchivedFile, AuditEntry, Hearing
+from streamd.record import versions
 from streamd.record.plan import Piece, Placed, offset_of, place
 
 _RUN = re.compile(r"^[va](\d{3})_")
@@ -37,6 +38,7 @@ class Record:
     transcript: list[dict[str, Any]]
     pieces: dict[str, list[Piece]] = field(default_factory=dict)
     integrity: dict[str, str] | None = None
+    corrections: dict[versions.Key, list[Any]] = field(default_factory=dict)
 
     def placed(self, kind: str) -> list[Placed]:
         return place(self.pieces.get(kind, []))
@@ -125,7 +127,15 @@ def load(*, session: Session, hearing_id: int, root: Path | None) -> Record | No
             record.pieces.setdefault(kind, []).append(piece)
     record.transcript.sort(key=lambda line: str(line["at"]))
     record.integrity = _integrity(session, hearing_id, rows) if rows else None
+    record.corrections = dict(versions.rows(session=session, hearing_id=hearing_id))
     return record
+
+
+def find_line(record: Record, session_name: str, seq: int) -> dict[str, Any] | None:
+    for line in record.transcript:
+        if line.get("session") == session_name and line.get("seq") == seq:
+            return line
+    return None
 
 
 def file_row(*, session: Session, hearing_id: int, file_id: int) -> ArchivedFile | None:
@@ -164,11 +174,14 @@ def view(record: Record) -> dict[str, Any]:
     lines = []
     for n, line in enumerate(record.transcript):
         at = datetime.fromisoformat(str(line["at"]))
+        key = (str(line["session"]), int(line.get("seq", 0)))
+        chain = versions.chain(str(line["text"]), at.isoformat(), record.corrections.get(key, []))
         lines.append(
-            {"n": n + 1, "speaker": str(line.get("speaker", "")), "text": str(line["text"]),
+            {"n": n + 1, "session": key[0], "seq": key[1],
+             "speaker": str(line.get("speaker", "")), "text": chain[-1].text,
+             "original": chain[0].text, "version": chain[-1].version,
              "at": at.isoformat(), "offset_seconds": offset_of(video, at) if video else None,
-             "versions": [{"version": 1, "text": str(line["text"]), "by": "recorder",
-                           "at": at.isoformat()}]}
+             "versions": [v.out() for v in chain]}
         )  # fmt: skip
     tracks = [
         {"kind": kind, "segments": len(items),

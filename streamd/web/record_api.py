@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from streamd import authz
 from streamd.config import Settings
-from streamd.models import ArchivedFile
-from streamd.record import plan, service
+from streamd.models import ArchivedFile, Hearing
+from streamd.record import notes, plan, service, versions
 from streamd.store import Database
 from streamd.web.problems import ApiProblem, not_found
 from streamd.web.routing import Api, Call, dump
@@ -29,6 +29,23 @@ from streamd.web.routing import Api, Call, dump
 M3U8 = "application/vnd.apple.mpegurl"
 MEDIA_TYPES = {"video": "video/mp2t", "audio": "audio/aac"}
 VIEW = authz.Act.RECORD_VIEW
+
+
+class CorrectionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session: str = Field(min_length=1, max_length=32)
+    seq: int = Field(ge=0, le=2**31 - 1)
+    base_version: int = Field(ge=1, le=2**31 - 1, description="the version being corrected")
+    text: str = Field(min_length=1, max_length=10_000)
+
+
+class LineOut(BaseModel):
+    session: str
+    seq: int
+    version: int
+    text: str
+    original: str
+    versions: list[dict[str, Any]]
 
 
 class RecordOut(BaseModel):
@@ -164,3 +181,61 @@ def register_record(api: Api, *, db: Database, settings: Settings) -> None:
     )
     async def get_record_audio_segment(call: Call) -> web.StreamResponse:
         return await segment(call, "audio")
+
+    @api.route(
+        "POST",
+        "/hearings/{hearing_id}/record/corrections",
+        summary="Correct a transcript line: a new version, the earlier ones kept (Art. 7)",
+        tag="record",
+        act=authz.Act.RECORD_CORRECT,
+        body=CorrectionIn,
+        responses={201: LineOut},
+        errors=(409,),
+    )
+    async def correct_record_line(call: Call) -> web.StreamResponse:
+        hearing_id, body = call.params["hearing_id"], call.body
+        assert call.user is not None
+        by = call.user.username
+        record = await load(hearing_id)
+        line = service.find_line(record, body.session, body.seq)
+        if line is None:
+            raise ApiProblem(404, "Not found", "no such line in this hearing's transcript")
+
+        def work(*, session: Session) -> None:
+            versions.correct(
+                session=session, hearing_id=hearing_id, session_name=body.session,
+                seq=body.seq, original=str(line["text"]), base_version=body.base_version,
+                text=body.text, by=by,
+            )  # fmt: skip
+
+        try:
+            await db.run(work)
+        except versions.Stale as exc:
+            raise ApiProblem(409, "Conflict", str(exc)) from None
+        fresh = service.view(await load(hearing_id))["transcript"]
+        out = next(x for x in fresh if (x["session"], x["seq"]) == (body.session, body.seq))
+        return dump(LineOut.model_validate(out), status=201)
+
+    @api.route(
+        "GET",
+        "/hearings/{hearing_id}/record/transcript.docx",
+        summary="The 庭审笔录 as a Word document: times, speakers, corrections",
+        tag="record",
+        act=VIEW,
+        responses={200: None},
+    )
+    async def get_record_docx(call: Call) -> web.StreamResponse:
+        hearing_id = call.params["hearing_id"]
+        record = await load(hearing_id)
+
+        def work(*, session: Session) -> Hearing | None:
+            return session.get(Hearing, hearing_id)
+
+        hearing = await db.run(work)
+        assert hearing is not None
+        data = notes.docx_bytes(hearing, service.view(record), settings.zone)
+        return web.Response(
+            body=data,
+            content_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+            headers={"Content-Disposition": f'attachment; filename="transcript-{hearing_id}.docx"'},
+        )
