@@ -38,7 +38,7 @@ __all__ = [
 
 
 class Act(StrEnum):
-    """Every kind of write the server takes."""
+    """Every kind of write the server takes, and the reads that are scoped (RECORD_VIEW)."""
 
     LOGIN = "login"  # anyone, unauthenticated
     LOGOUT = "logout"  # any authenticated user, their own token
@@ -53,6 +53,8 @@ class Act(StrEnum):
     STREAM_REOPEN = "stream.reopen"  # undo an abort (administrators, with a reason)
     OPERATE = "operate"  # encoders, alerts, line outages: the technicians' wall
     ADMINISTER = "administer"  # accounts: lift a login lockout
+    RECORD_VIEW = "record.view"  # a read: a hearing's recorded content (streamd.record)
+    RECORD_CORRECT = "record.correct"  # a new version of a transcript line (SPC 2017 Art. 7)
 
 
 _S = Role
@@ -69,6 +71,9 @@ COURT_WIDE: dict[Act, frozenset[Role]] = {
     Act.STREAM_REOPEN: frozenset({_S.ADMIN}),
     Act.OPERATE: frozenset({_S.TECHNICIAN, _S.ADMIN}),
     Act.ADMINISTER: frozenset({_S.ADMIN}),
+    # Technicians see a record's status (the wall, the archive), never its content.
+    Act.RECORD_VIEW: frozenset({_S.COURT_LEADER, _S.ADMIN}),
+    Act.RECORD_CORRECT: frozenset(),  # the hearing's own clerks, no one court-wide
 }
 # Roles that act only on their own department's objects.
 IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
@@ -80,6 +85,8 @@ IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
     Act.STREAM_PAUSE: frozenset({_S.CLERK, _S.JUDGE}),
     Act.STREAM_END: frozenset({_S.CLERK, _S.JUDGE}),
     Act.STREAM_ABORT: frozenset({_S.CLERK}),
+    Act.RECORD_VIEW: frozenset({_S.JUDGE, _S.CLERK, _S.DEPARTMENT_HEAD}),
+    Act.RECORD_CORRECT: frozenset({_S.CLERK}),
 }
 OPEN_ACTS = frozenset({Act.LOGIN, Act.LOGOUT})
 STATEFUL_ACTS = frozenset({Act.STREAM_ABORT, Act.STREAM_REOPEN})  # decided on the stream's state

@@ -481,3 +481,21 @@ class ConsoleRequest(SQLModel, table=True):
     created_at: datetime = _time(default_factory=utcnow)
     done_at: datetime | None = _time(nullable=True, default=None)
     outcome: str | None = _text(500, nullable=True, default=None)
+
+
+class TranscriptVersion(SQLModel, table=True):
+    """A clerk's correction of one transcript line (SPC 2017 Art. 7): who, when, the text
+    before and after. Version 1 is the recorder's own line in `transcript.jsonl`, which is
+    never rewritten; rows here are versions 2, 3, ... and are never updated or deleted."""
+
+    __tablename__ = "transcript_version"
+    __table_args__ = (sa.UniqueConstraint("hearing_id", "session", "seq", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    session: str = _text(32)
+    seq: int
+    version: int
+    before: str = Field(sa_type=sa.Text())
+    after: str = Field(sa_type=sa.Text())
+    by: str = _text(64)
+    at: datetime = _time(default_factory=utcnow)

@@ -112,6 +112,7 @@ CLERK_OWN = only(clerk=IN, admin=ANY)
 PAUSERS = only(clerk=IN, judge=IN, technician=ANY, admin=ANY)
 OPERATORS = only(technician=ANY, admin=ANY)
 DECIDERS = only(department_head=IN, court_leader=ANY)
+RECORD_READERS = only(clerk=IN, judge=IN, department_head=IN, court_leader=ANY, admin=ANY)
 REASON = {"reason": "测试 / test"}
 H = "/api/v1/hearings/{hearing_id}"
 S = H + "/stream"
@@ -176,6 +177,19 @@ TABLE: dict[tuple[str, str], tuple[dict[Role, str] | None, Any]] = {
     ("GET", "/api/v1/hearings/{hearing_id}/coverage"): (EVERYONE, None),
     ("GET", "/api/v1/hearings/{hearing_id}/coverage.svg"): (EVERYONE, None),
     ("POST", "/api/v1/users/{user_id}/unlock"): (only(admin=ANY), {}),
+    # A record's content: its department's staff, the court leader and the administrator;
+    # a technician sees its status elsewhere, never the content (streamd.authz).
+    ("GET", H + "/record"): (RECORD_READERS, None),
+    ("GET", H + "/record/index.m3u8"): (RECORD_READERS, None),
+    ("GET", H + "/record/video.m3u8"): (RECORD_READERS, None),
+    ("GET", H + "/record/audio.m3u8"): (RECORD_READERS, None),
+    ("GET", H + "/record/video/{file_id}.ts"): (RECORD_READERS, None),
+    ("GET", H + "/record/audio/{file_id}.aac"): (RECORD_READERS, None),
+    ("GET", H + "/record/transcript.docx"): (RECORD_READERS, None),
+    ("POST", H + "/record/corrections"): (
+        only(clerk=IN),
+        {"session": "20261202T090000Z", "seq": 1, "base_version": 1, "text": "更正"},
+    ),
 }
 # Routes outside the JSON API: no login, or the pages' own session check (tests/test_pages.py).
 UNAUTHENTICATED = {
@@ -204,6 +218,10 @@ PAGES = {
     ("GET", "/approvals"): only(department_head=ANY, court_leader=ANY, admin=ANY),
     ("GET", "/wall"): only(technician=ANY, admin=ANY),
     ("GET", "/admin"): only(admin=ANY, court_leader=ANY),
+    # and, for the hearing's department only, the staff among these (tests/test_record.py)
+    ("GET", "/record/{hearing_id}"): only(
+        clerk=ANY, judge=ANY, department_head=ANY, court_leader=ANY, admin=ANY
+    ),
 }
 
 
@@ -315,6 +333,7 @@ async def _objects(client: Client) -> dict[str, int]:
         "line_id": line_id,
         "outage_id": (await resp.json())["id"],
         "alert_id": 1,
+        "file_id": 1,
     }
 
 

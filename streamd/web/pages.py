@@ -23,7 +23,7 @@ import jinja2
 from aiohttp import web
 from sqlmodel import Session, col, select
 
-from streamd import approvals, bookings, hearings, outages, reports
+from streamd import approvals, authz, bookings, hearings, outages, reports
 from streamd import auth as auth_core
 from streamd.archive import ledger as archive_ledger
 from streamd.config import Settings
@@ -36,6 +36,7 @@ from streamd.orchestrator.service import Orchestrator
 from streamd.policy import Ruleset
 from streamd.store import Database
 from streamd.validation import MAX_YEAR, MIN_YEAR, check_year
+from streamd.web import record_page
 from streamd.web.routing import parse_id
 
 SESSION_COOKIE = "streamd_session"
@@ -178,7 +179,10 @@ def add_pages(
             nav = [(href, zh, en) for href, zh, en, r in NAV if who.may(r)]
             if not who.may(roles):
                 return render(request, "denied.html", {"who": who, "nav": nav}, status=403)
-            ctx = await load(request, who)
+            try:
+                ctx = await load(request, who)
+            except authz.Denied:  # the role may, but not for this object (its department)
+                return render(request, "denied.html", {"who": who, "nav": nav}, status=403)
             return render(request, template, {"who": who, "nav": nav, **ctx})
 
         return handler
@@ -427,6 +431,10 @@ def add_pages(
             frozenset({Role.CLERK, Role.JUDGE, Role.TECHNICIAN, Role.ADMIN}),
             console,
         ),
+    )
+    app.router.add_get(
+        "/record/{hearing_id:\\d+}",
+        page("record.html", record_page.ROLES, record_page.loader(db, settings)),
     )
     app.router.add_get(
         "/approvals",

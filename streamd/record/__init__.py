@@ -1,0 +1,1 @@
+"""Review of a hearing's record: the VOD playlist, the record view, who may see it."""

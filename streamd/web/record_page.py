@@ -1,0 +1,61 @@
+"""`/record/{hearing_id}`: the record review page (三同步 playback beside the transcript).
+
+The page is rendered from the same view as `GET /api/v1/hearings/{id}/record`, so the
+transcript lines are in the HTML the moment it arrives (a 3-hour hearing's lines need no
+second request); the player loads the VOD playlist through hls.js (static/record.js).
+Who may open it is decided by streamd.authz, exactly as for the API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import Session, select
+
+from streamd import authz
+from streamd.config import Settings
+from streamd.models import Courtroom, Department, Hearing
+from streamd.record import service
+from streamd.store import Database
+
+ROLES = authz.roles_for(authz.Act.RECORD_VIEW)
+REASONS_ZH = {"recorder restarted": "录制程序重启", "restart": "录制重启"}
+
+
+def _clock(iso: str | None) -> str:
+    return datetime.fromisoformat(iso).strftime("%H:%M:%S") if iso else "—"
+
+
+def loader(
+    db: Database, settings: Settings
+) -> Callable[[web.Request, Any], Awaitable[dict[str, Any]]]:
+    async def load(request: web.Request, who: Any) -> dict[str, Any]:
+        raw = request.match_info["hearing_id"]
+        hearing_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
+
+        def work(*, session: Session) -> dict[str, Any]:
+            hearing = session.get(Hearing, hearing_id) if hearing_id else None
+            if hearing is None:
+                raise web.HTTPNotFound()
+            dept = session.exec(select(Department).where(Department.code == who.department)).first()
+            actor = authz.Actor(who.username, who.roles, dept.id if dept else None)
+            decision = authz.decide(
+                authz.Act.RECORD_VIEW, actor, authz.Target(frozenset({hearing.department_id}))
+            )
+            if not decision.allowed:
+                raise authz.Denied(decision)
+            record = service.load(session=session, hearing_id=hearing_id, root=settings.archive_dir)
+            assert record is not None
+            return {
+                "h": hearing,
+                "room": session.get(Courtroom, hearing.courtroom_id),
+                "rec": service.view(record),
+            }
+
+        data = await db.run(work)
+        return {**data, "clock": _clock, "reasons_zh": REASONS_ZH}
+
+    return load
