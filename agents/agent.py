@@ -74,7 +74,7 @@ class Agent:
         self.topics = Topics(cfg.court, cfg.room.code)
         self.journal = Journal(cfg.data_dir)
         self.slate_image = slate.render(
-            cfg.data_dir / "slate", cfg.court_name, cfg.agent.source.size
+            cfg.data_dir / "slate", cfg.court_name, cfg.agent.picture.size
         )
         self.recorder: Recorder | None = None
         self.publisher = Publisher(

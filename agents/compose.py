@@ -19,6 +19,7 @@ import ffmpeg
 
 from agents.layouts import Tile, assign
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
+from streamd.media import ffmpeg_version
 
 SAMPLE_RATE = 48000
 
@@ -62,9 +63,11 @@ def placement(
 
 
 def _realtime(opts: dict[str, Any]) -> dict[str, Any]:
-    from agents.pipelines import _realtime as rt
-
-    return {**opts, **rt()}
+    """Read a generated source at its own pace; no initial burst where supported."""
+    out: dict[str, Any] = {**opts, "re": None}
+    if ffmpeg_version() >= (6, 1):
+        out["readrate_initial_burst"] = 0
+    return out
 
 
 def view_input(view: ViewSpec, fps: int) -> Any:
@@ -109,8 +112,11 @@ def canvas(
     pictures: dict[str, Any],
     layout: str,
     big: str | None,
+    *,
+    control: str | None = None,
 ) -> Any:
-    """The composed picture: a dark canvas with every view's chain overlaid on it."""
+    """The composed picture: a dark canvas with every view's chain overlaid on it; with
+    `control`, a zmq endpoint the switcher's filter commands arrive on."""
     width, height = comp.canvas
     base = ffmpeg.input(
         f"color=c=0x202020:size={width}x{height}:rate={comp.fps}", f="lavfi", **_realtime({})
@@ -127,7 +133,15 @@ def canvas(
             eof_action="pass",
             eval="frame",
         )
+    if control is not None:
+        base = base.filter("zmq", bind_address=control)
     return base
+
+
+def control(folder: Path, process: str) -> str:
+    """The zmq endpoint of one process's composition: a socket file, no port to allocate."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"ipc://{(folder / f'{process}.ctl').resolve()}"
 
 
 def mix(sounds: list[Any]) -> Any:
@@ -140,10 +154,13 @@ def blur(picture: Any, view: ViewSpec) -> Any:
     """The view's regions blurred (boxblur of a cropped copy laid back), public only."""
     for r in view.blur:
         w, h = view.size
-        box = {"x": int(w * r.x), "y": int(h * r.y), "w": max(2, int(w * r.w)), "h": max(2, int(h * r.h))}
+        bw, bh = max(2, int(w * r.w)), max(2, int(h * r.h))
+        box = {"x": int(w * r.x), "y": int(h * r.y), "w": bw, "h": bh}
         split = picture.split()
-        region = split[1].crop(box["w"], box["h"], box["x"], box["y"]).filter(
-            "boxblur", luma_radius=min(20, box["w"] // 4, box["h"] // 4), luma_power=3
+        region = (
+            split[1]
+            .crop(box["w"], box["h"], box["x"], box["y"])
+            .filter("boxblur", luma_radius=min(20, box["w"] // 4, box["h"] // 4), luma_power=3)
         )
         picture = ffmpeg.overlay(split[0], region, x=box["x"], y=box["y"])
     return picture

@@ -27,7 +27,9 @@ class Tile:
     h: int
 
     def inside(self, width: int, height: int) -> bool:
-        return self.x >= 0 and self.y >= 0 and self.x + self.w <= width and self.y + self.h <= height
+        return (
+            self.x >= 0 and self.y >= 0 and self.x + self.w <= width and self.y + self.h <= height
+        )
 
     def overlaps(self, other: Tile) -> bool:
         return not (

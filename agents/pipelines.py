@@ -182,7 +182,9 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
                 **split,
             )
         )
-    video = _clock(compose.canvas(spec.views, comp, pictures, comp.layout, None), session)
+    control = compose.control(cfg.data_dir, "record")
+    video = compose.canvas(spec.views, comp, pictures, comp.layout, None, control=control)
+    video = _clock(video, session)
     audio = compose.mix([s[1] for s in sounds.values()])
     pic = cfg.agent.picture
     outputs.append(
@@ -227,8 +229,46 @@ def _target(cfg: AgentConfig, target: PublishTarget, run: int) -> tuple[str, dic
     }
 
 
+def _voice(audio: Any) -> Any:
+    """Pitch up and tempo back: the words stay intelligible, the voice does not."""
+    return (
+        audio.filter("asetrate", f"48000*{VOICE_SHIFT}")
+        .filter("aresample", 48000)
+        .filter("atempo", f"{1 / VOICE_SHIFT:.6f}")
+    )
+
+
+def _live_rooms(
+    cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: int
+) -> list[str]:
+    """The composed courtroom to the line: each view's blur and each channel's voice shift
+    are applied here and never in the record; the hearing's mask covers the whole picture."""
+    spec, comp = cfg.agent, cfg.agent.composition
+    pictures = {
+        v.name: compose.blur(compose.view_input(v, comp.fps).video, v) for v in spec.views
+    }
+    cache: dict[str, Any] = {}
+    sounds = []
+    for ch in spec.channels:
+        sound = compose.channel_input(ch, cache)
+        sounds.append(_voice(sound) if ch.voice_shift or mask.voice else sound)
+    video = compose.canvas(
+        spec.views, comp, pictures, comp.layout, None, control=compose.control(work, "live")
+    )
+    video = _clock(video, work)
+    for r in mask.regions:
+        box = {"x": f"iw*{r.x}", "y": f"ih*{r.y}", "w": f"iw*{r.w}", "h": f"ih*{r.h}"}
+        video = video.filter("drawbox", color="black", t="fill", **box)
+    pic = cfg.agent.picture
+    url, fmt = _target(cfg, target, run)
+    codecs = {**_h264(pic, keyframe_seconds=cfg.agent.hls_segment_seconds), **_aac(pic)}
+    return _compile(ffmpeg.output(video, compose.mix(sounds), url, **codecs, **fmt))
+
+
 def live(cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: int) -> list[str]:
     """The courtroom to the line: copied when nothing needs changing, else encoded."""
+    if cfg.agent.multiview:
+        return _live_rooms(cfg, target, mask, work, run)
     src = cfg.agent.source
     video, audio = _inputs(src)
     url, fmt = _target(cfg, target, run)
@@ -246,19 +286,14 @@ def live(cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: i
         codecs["acodec"] = "copy"
     else:
         if mask.voice:
-            # Pitch up and tempo back: the words stay intelligible, the voice does not.
-            audio = (
-                audio.filter("asetrate", f"48000*{VOICE_SHIFT}")
-                .filter("aresample", 48000)
-                .filter("atempo", f"{1 / VOICE_SHIFT:.6f}")
-            )
+            audio = _voice(audio)
         codecs.update(_aac(src))
     return _compile(ffmpeg.output(video, audio, url, **codecs, **fmt))
 
 
 def slate(cfg: AgentConfig, target: PublishTarget, image: Path, run: int) -> list[str]:
     """The slate still and silence, encoded at the source's rate so players see one stream."""
-    src = cfg.agent.source
+    src = cfg.agent.picture
     picture = ffmpeg.input(str(image), loop=1, framerate=src.fps, **_realtime())
     silence = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", **_realtime())
     url, fmt = _target(cfg, target, run)

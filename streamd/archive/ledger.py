@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from streamd import audit
-from streamd.archive.plan import CopyState, FileKind
+from streamd.archive.plan import SEGMENT_KINDS, CopyState, FileKind
 from streamd.models import AgentEvent, ArchivedFile, AuditEntry, Court, Courtroom, Hearing
 from streamd.orchestrator import records
 
@@ -214,7 +214,7 @@ class Status:
 
 
 def status(*, session: Session, hearing_id: int | None = None, room: str | None = None) -> Status:
-    seg = col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
+    seg = col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS])
     backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
     lost = col(ArchivedFile.state) == CopyState.LOST.value
     q = sa.select(
@@ -257,9 +257,7 @@ def oldest_unarchived(
     have = {
         (r.hearing_id, r.path, r.sha256)
         for r in session.exec(
-            select(ArchivedFile).where(
-                col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
-            )
+            select(ArchivedFile).where(col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS]))
         ).all()
     }
     out: dict[str, float] = {}
@@ -273,7 +271,7 @@ def oldest_unarchived(
 
 def by_room(*, session: Session) -> dict[str, Status]:
     """Status per room, for /metrics and the technicians' wall (two grouped queries)."""
-    seg = col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
+    seg = col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS])
     backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
     lost = col(ArchivedFile.state) == CopyState.LOST.value
     q = sa.select(
