@@ -13,7 +13,7 @@ from typing import Any
 
 import ffmpeg
 
-from agents import compose
+from agents import compose, levels
 from agents.config import AgentConfig, SourceSpec
 from agents.slate import font_path
 from streamd.media import ffmpeg_exe, ffmpeg_version
@@ -147,7 +147,10 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
     pictures = {v.name: compose.view_input(v, comp.fps).video for v in spec.views}
     cache: dict[str, Any] = {}
     sounds = {c.name: compose.channel_input(c, cache).asplit() for c in spec.channels}
-    outputs = []
+    outputs = [
+        ffmpeg.output(levels.meter(s[2], cfg.data_dir / "levels" / f"{name}.txt"), "-", f="null")
+        for name, s in sounds.items()
+    ]
     for view in spec.views:
         track = compose.Track("view", view.name)
         picture = pictures[view.name]
@@ -244,9 +247,7 @@ def _live_rooms(
     """The composed courtroom to the line: each view's blur and each channel's voice shift
     are applied here and never in the record; the hearing's mask covers the whole picture."""
     spec, comp = cfg.agent, cfg.agent.composition
-    pictures = {
-        v.name: compose.blur(compose.view_input(v, comp.fps).video, v) for v in spec.views
-    }
+    pictures = {v.name: compose.blur(compose.view_input(v, comp.fps).video, v) for v in spec.views}
     cache: dict[str, Any] = {}
     sounds = []
     for ch in spec.channels:

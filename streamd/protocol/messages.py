@@ -49,6 +49,7 @@ class CommandKind(StrEnum):
     STOP = "stop"
     SHUTDOWN = "shutdown"
     RESTART_PUBLISHER = "restart_publisher"
+    COMPOSE = "compose"
 
 
 class ErrorCode(StrEnum):
@@ -169,8 +170,27 @@ class RestartPublisher(_CommandBase):
     target: PublishTarget | None = None
 
 
+class Compose(_CommandBase):
+    """The clerk pins a view in the large tile (`pin`), returns to following the voice
+    (`pin` unset, `auto`), or changes the layout, in a room with several cameras. Inside
+    the running encoders: the recording is not cut, the line not restarted."""
+
+    kind: Literal[CommandKind.COMPOSE] = CommandKind.COMPOSE
+    pin: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    auto: bool = False
+    layout: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> Compose:
+        if self.pin is not None and self.auto:
+            raise ValueError("pin and auto: pin a view or return to automatic, not both")
+        if self.pin is None and not self.auto and self.layout is None:
+            raise ValueError("compose needs pin, auto or layout")
+        return self
+
+
 Command = Annotated[
-    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown | RestartPublisher,
+    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown | RestartPublisher | Compose,
     Field(discriminator="kind"),
 ]
 _COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
@@ -323,6 +343,7 @@ class EventKind(StrEnum):
     COMMAND_REJECTED = "command_rejected"
     TRANSCRIPT_REJECTED = "transcript_rejected"
     RECOVERED = "recovered"
+    VIEW_SWITCHED = "view_switched"  # the large tile changed: speaker, pin or layout
 
 
 Scalar = str | int | float | bool | None
