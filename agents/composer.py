@@ -52,12 +52,21 @@ class Control:
         if not lines:
             return True
         sock = self._socket()
+        sent = 0
         try:
             for line in lines:
                 await sock.send_multipart([b"", line.encode()], flags=zmq.NOBLOCK)
+                sent += 1
             for _ in lines:
                 await asyncio.wait_for(sock.recv_multipart(), REPLY_TIMEOUT)
-        except (zmq.Again, TimeoutError):
+        except zmq.Again:
+            # Not connected (yet): the socket stays, its connection completes in the
+            # background; replies to what did go out are read and dropped.
+            for _ in range(sent):
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(sock.recv_multipart(), REPLY_TIMEOUT)
+            return False
+        except TimeoutError:
             self.close()  # replies of a dead run must not be taken for the next one's
             return False
         return True

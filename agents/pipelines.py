@@ -254,7 +254,7 @@ def _live_rooms(
         sound = compose.channel_input(ch, cache)
         sounds.append(_voice(sound) if ch.voice_shift or mask.voice else sound)
     video = compose.canvas(
-        spec.views, comp, pictures, comp.layout, None, control=compose.control(work, "live")
+        spec.views, comp, pictures, comp.layout, None, control=compose.control(cfg.data_dir, "live")
     )
     video = _clock(video, work)
     for r in mask.regions:

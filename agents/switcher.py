@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from agents.layouts import Tile
 
 SPEAKING_DB = -40.0  # a channel quieter than this is nobody speaking (RMS, dBFS)
-ATTACK = 0.2
+ATTACK = 0.1
 
 
 @dataclass

@@ -3,7 +3,9 @@ as tracks of their own, on one wall clock."""
 
 from __future__ import annotations
 
+import array
 import asyncio
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,9 @@ import pytest
 from agents import manifest as mf
 from agents.config import load
 from streamd.archive.plan import FileKind, kind_of
-from streamd.media import probe
-from streamd.protocol import CommandKind
+from agents.pipelines import HLS_PLAYLIST
+from streamd.media import ffmpeg_exe, gray_frames, hls_segments, probe
+from streamd.protocol import CommandKind, Leaf
 from tests.mqtt_support import broker_for, court_on, running_agent
 from tests.rooms_support import CHANNELS, VIEWS, rooms_config
 
@@ -61,3 +64,113 @@ async def test_every_view_and_channel_is_recorded_as_its_own_track_beside_the_co
         for s in manifest.segments
     }
     assert max(starts.values()) == min(starts.values()), "every track starts on one wall clock"
+
+
+def _pcm(path: Path) -> bytes:
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            "8000",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def _onset(manifest: mf.Manifest, folder: Path, track: str) -> float:
+    """Wall-clock time of the first loud sample of a channel's own track."""
+    mine = (s for s in manifest.segments if s.kind == "channel" and s.track == track)
+    for seg in sorted(mine, key=lambda s: s.start):
+        samples = array.array("h", _pcm(folder / seg.file))
+        for i, v in enumerate(samples):
+            if abs(v) > 3000:
+                return seg.start.timestamp() + i / 8000
+    raise AssertionError(f"{track}: no tone")
+
+
+def _big(frame: bytes) -> bytes:
+    """The large tile of a 1+5 picture in a 64x36 grey frame: the top-left 42x24."""
+    return b"".join(frame[y * 64 : y * 64 + 42] for y in range(24))
+
+
+def _diff(a: bytes, b: bytes) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+async def test_a_voice_moves_its_seat_into_the_large_tile_and_a_pin_holds_it(
+    tmp_path: Path,
+) -> None:
+    channels = [
+        {"name": "judge", "tone": 300, "view": "bench", "speaks": "0-3"},
+        {"name": "witness", "tone": 2000, "view": "witness", "speaks": "5-60"},
+    ]
+    comp = {"layout": "1+5", "hold_seconds": 1.0}
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port, channels=channels, composition=comp)
+        cfg = load(path)
+        async with running_agent(cfg), court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            assert (await court.send(K.GO_LIVE, 7, target={"kind": "hls"})).ok
+            await court.wait_for(
+                Leaf.EVENTS,
+                lambda e: e["kind"] == "view_switched" and e["data"]["view"] == "witness",
+            )
+            await asyncio.sleep(2.0)
+            bad = await court.send(K.COMPOSE, 7, pin="nobody")
+            assert not bad.ok and "pin" in (bad.message or "")
+            assert (await court.send(K.COMPOSE, 7, pin="defendant")).ok
+            await asyncio.sleep(2.0)
+            assert (await court.send(K.STOP, 7)).ok
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    onset = _onset(manifest, folder, "witness")
+    video = sorted((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.start)
+    frames = [
+        (seg.start.timestamp() + i / 15, f)
+        for seg in video
+        for i, f in enumerate(gray_frames(folder / seg.file))
+    ]
+    witness_view = [
+        f
+        for f in gray_frames(
+            folder
+            / next(s.file for s in manifest.segments if s.track == "witness" and s.kind == "view"),
+            width=42,
+            height=24,
+        )
+    ]
+    reference = witness_view[-1]
+    # The witness's picture (still bars) is in the large tile from its first word on.
+    moved = next(t for t, f in frames if t > onset and _diff(_big(f), reference) < 20)
+    print(f"switch latency {moved - onset:.3f} s")
+    assert moved - onset < 0.5, f"switched {moved - onset:.2f} s after the voice"
+    assert all(_diff(_big(f), reference) >= 20 for t, f in frames if t < onset - 0.1)
+    # The line follows too, inside the same publisher run: the pinned defendant is large.
+    hls = [s.file for s in hls_segments(cfg.hls_dir / HLS_PLAYLIST)]
+    assert len({p.name.split("_")[0] for p in hls}) == 1, "one publisher run, no restart"
+    pinned = _view_picture(manifest, folder, "defendant")
+    last = gray_frames(hls[-1])[-1]
+    assert _diff(_big(last), pinned) < 20
+    public = [f for p in hls for f in gray_frames(p)]
+    assert any(_diff(_big(f), reference) < 20 for f in public), "the witness was large on the line"
+
+
+def _view_picture(manifest: mf.Manifest, folder: Path, view: str) -> bytes:
+    """A view's own picture at the size of the large tile, from its own track."""
+    seg = max(
+        (s for s in manifest.segments if s.kind == "view" and s.track == view),
+        key=lambda s: s.duration,
+    )
+    return gray_frames(folder / seg.file, width=42, height=24)[-1]
