@@ -159,7 +159,7 @@ def blur(picture: Any, view: ViewSpec) -> Any:
         split = picture.split()
         region = (
             split[1]
-            .crop(box["w"], box["h"], box["x"], box["y"])
+            .filter("crop", **box)
             .filter("boxblur", luma_radius=min(20, box["w"] // 4, box["h"] // 4), luma_power=3)
         )
         picture = ffmpeg.overlay(split[0], region, x=box["x"], y=box["y"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 
 from agents import manifest as mf
 from agents.config import load
-from streamd.archive.plan import FileKind, kind_of
 from agents.pipelines import HLS_PLAYLIST
+from streamd.archive.plan import FileKind, kind_of
 from streamd.media import ffmpeg_exe, gray_frames, hls_segments, probe
 from streamd.protocol import CommandKind, Leaf
 from tests.mqtt_support import broker_for, court_on, running_agent
@@ -174,3 +175,70 @@ def _view_picture(manifest: mf.Manifest, folder: Path, view: str) -> bytes:
         key=lambda s: s.duration,
     )
     return gray_frames(folder / seg.file, width=42, height=24)[-1]
+
+
+def _edges(frame: bytes, width: int, x0: int, y0: int, w: int, h: int) -> float:
+    """Mean squared horizontal change inside a region: sharp edges have much, a blur
+    spreads the same change thin (squared, since the plain sum of a ramp equals a step's)."""
+    total = 0
+    for y in range(y0, y0 + h):
+        row = frame[y * width + x0 : y * width + x0 + w]
+        total += sum((a - b) ** 2 for a, b in itertools.pairwise(row))
+    return total / (w * h)
+
+
+def _crossings(pcm: bytes) -> float:
+    """Zero crossings per second of 8 kHz mono: twice a pure tone's frequency."""
+    samples = array.array("h", pcm)
+    flips = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return flips / (len(samples) / 8000)
+
+
+async def test_a_witness_is_blurred_and_pitch_shifted_on_the_line_only(tmp_path: Path) -> None:
+    views = [{"name": n, "pattern": p, "video_size": "160x90"} for n, p, _ in VIEWS[:3]] + [
+        {
+            "name": "witness",
+            "pattern": "pal75bars",
+            "video_size": "160x90",
+            "blur": [{"x": 0.0, "y": 0.0, "w": 1.0, "h": 1.0}],
+        }
+    ]
+    channels = [
+        {"name": "judge", "tone": 300, "view": "bench", "speaks": "silent"},
+        {"name": "witness", "tone": 1000, "view": "witness", "voice_shift": True},
+    ]
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port, views=views, channels=channels)
+        cfg = load(path)
+        async with running_agent(cfg), court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            assert (await court.send(K.GO_LIVE, 7, target={"kind": "hls"})).ok
+            await asyncio.sleep(4.0)
+            assert (await court.send(K.STOP, 7)).ok
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    hls = [s.file for s in hls_segments(cfg.hls_dir / HLS_PLAYLIST)]
+    # The witness speaks, so takes the first tile of the 2x2: (0, 0)-(32, 18) at 64x36,
+    # whose top rows carry the time.
+    public = gray_frames(hls[-1], width=64, height=36)[-1]
+    video = max((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.duration)
+    record = gray_frames(folder / video.file, width=64, height=36)[-1]
+    own = max(
+        (s for s in manifest.segments if s.kind == "view" and s.track == "witness"),
+        key=lambda s: s.duration,
+    )
+    track = gray_frames(folder / own.file, width=32, height=18)[-1]
+    sharp = _edges(record, 64, 2, 7, 28, 9)
+    assert _edges(public, 64, 2, 7, 28, 9) < sharp / 2, "blurred on the line"
+    assert _edges(track, 32, 2, 7, 28, 9) > sharp / 2, "sharp in the view's own track"
+    # The voice: 1000 Hz in the microphone's own track and in the mix, 1300 Hz on the line.
+    mic = [s for s in manifest.segments if s.kind == "channel" and s.track == "witness"]
+    recorded = _crossings(_pcm(folder / max(mic, key=lambda s: s.duration).file)) / 2
+    mixed = (
+        _crossings(_pcm(folder / video.file.replace("video/v", "audio/a").replace(".ts", ".aac")))
+        / 2
+    )
+    line = _crossings(_pcm(hls[-1])) / 2
+    assert abs(recorded - 1000) < 30 and abs(mixed - 1000) < 30, (recorded, mixed)
+    assert abs(line - 1300) < 40, line
