@@ -393,7 +393,7 @@ class Agent:
         if isinstance(cmd, Pause):
             st.pause_reason = cmd.reason
         if isinstance(cmd, Compose) and decision.effects:
-            st.pin = cmd.pin
+            st.pin = None if cmd.releases else (cmd.pin or st.pin)
             st.layout = cmd.layout or st.layout
         if decision.after.phase is AgentPhase.IDLE:
             st.session = st.target = st.mask = st.pause_reason = None

@@ -172,7 +172,7 @@ class RestartPublisher(_CommandBase):
 
 class Compose(_CommandBase):
     """The clerk pins a view in the large tile (`pin`), returns to following the voice
-    (`pin` unset, `auto`), or changes the layout, in a room with several cameras. Inside
+    (`auto`, or nothing else given), or changes the layout (the pin kept), in a room with several cameras. Inside
     the running encoders: the recording is not cut, the line not restarted."""
 
     kind: Literal[CommandKind.COMPOSE] = CommandKind.COMPOSE
@@ -184,9 +184,12 @@ class Compose(_CommandBase):
     def _one_thing(self) -> Compose:
         if self.pin is not None and self.auto:
             raise ValueError("pin and auto: pin a view or return to automatic, not both")
-        if self.pin is None and not self.auto and self.layout is None:
-            raise ValueError("compose needs pin, auto or layout")
         return self
+
+    @property
+    def releases(self) -> bool:
+        """Back to following the voice: asked for, or nothing else asked."""
+        return self.auto or (self.pin is None and self.layout is None)
 
 
 Command = Annotated[
