@@ -172,8 +172,9 @@ class RestartPublisher(_CommandBase):
 
 class Compose(_CommandBase):
     """The clerk pins a view in the large tile (`pin`), returns to following the voice
-    (`auto`, or nothing else given), or changes the layout (the pin kept), in a room with several cameras. Inside
-    the running encoders: the recording is not cut, the line not restarted."""
+    (`auto`, or nothing else given), or changes the layout (the pin kept), in a room with
+    several cameras. Done inside the running encoders: the recording is not cut, the line
+    not restarted."""
 
     kind: Literal[CommandKind.COMPOSE] = CommandKind.COMPOSE
     pin: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
