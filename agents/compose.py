@@ -17,11 +17,13 @@ from typing import Any
 
 import ffmpeg
 
+from agents import slate
 from agents.layouts import Tile, assign
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
 from streamd.media import ffmpeg_version
 
 SAMPLE_RATE = 48000
+CARD = (320, 180)  # the signal-lost card, scaled to its tile
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,7 @@ def view_input(view: ViewSpec, fps: int) -> Any:
     assert view.url is not None
     opts: dict[str, Any] = {}
     if view.kind == "file":
-        opts = _realtime({"stream_loop": -1})
+        opts = _realtime({"stream_loop": -1} if view.loop else {})
     elif view.kind == "device":
         opts = {"f": view.input_format}
     elif view.url.startswith("rtsp"):
@@ -113,6 +115,7 @@ def canvas(
     layout: str,
     big: str | None,
     *,
+    cards: Path,
     control: str | None = None,
 ) -> Any:
     """The composed picture: a dark canvas with every view's chain overlaid on it; with
@@ -121,8 +124,24 @@ def canvas(
     base = ffmpeg.input(
         f"color=c=0x202020:size={width}x{height}:rate={comp.fps}", f="lavfi", **_realtime({})
     ).video
+    where = placement(views, comp, layout, big)
     for view in views:
-        tile = placement(views, comp, layout, big)[view.name]
+        tile = where[view.name]
+        # Under each view its signal-lost card, moved with it: the card shows through
+        # when the camera's picture ends (`eof_action=pass`) and the others go on.
+        card = ffmpeg.input(
+            str(slate.signal_lost(cards, view.label or view.name, CARD)),
+            loop=1,
+            framerate=min(comp.fps, 5),
+            **_realtime({}),
+        ).video.filter("fps", comp.fps)
+        base = ffmpeg.filter(
+            [base, card.filter(f"scale@card_{view.name}", w=tile.w, h=tile.h)],
+            f"overlay@card_{view.name}",
+            x=tile.x,
+            y=tile.y,
+            eval="frame",
+        )
         # `filter@name`: the instance name the switcher's commands address.
         scaled = pictures[view.name].filter(f"scale@{view.name}", w=tile.w, h=tile.h)
         base = ffmpeg.filter(

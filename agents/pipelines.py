@@ -186,7 +186,9 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
             )
         )
     control = compose.control(cfg.data_dir, "record")
-    video = compose.canvas(spec.views, comp, pictures, comp.layout, None, control=control)
+    video = compose.canvas(
+        spec.views, comp, pictures, comp.layout, None, cards=cfg.data_dir / "cards", control=control
+    )
     video = _clock(video, session)
     audio = compose.mix([s[1] for s in sounds.values()])
     pic = cfg.agent.picture
@@ -254,7 +256,13 @@ def _live_rooms(
         sound = compose.channel_input(ch, cache)
         sounds.append(_voice(sound) if ch.voice_shift or mask.voice else sound)
     video = compose.canvas(
-        spec.views, comp, pictures, comp.layout, None, control=compose.control(cfg.data_dir, "live")
+        spec.views,
+        comp,
+        pictures,
+        comp.layout,
+        None,
+        cards=cfg.data_dir / "cards",
+        control=compose.control(cfg.data_dir, "live"),
     )
     video = _clock(video, work)
     for r in mask.regions:

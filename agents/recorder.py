@@ -92,6 +92,7 @@ class Recorder:
                 ],
             )
         self.units = units(cfg)
+        self._lost: dict[tuple[str, str], datetime] = {}  # (kind, track) -> its last end
         first_run = max((r.run for r in self.manifest.runs), default=-1) + 1
         self.proc = Supervised(
             f"recorder-{cfg.room.code}",
@@ -138,6 +139,10 @@ class Recorder:
         async with self._lock:
             for run in self.manifest.runs:
                 await self._scan(run.run, final=True)
+            run_now = self._run(self.proc.run)
+            if run_now is not None:
+                await self._watch_tracks(run_now)
+            self._lost_gaps()
             self.manifest.closed_at = datetime.now(UTC)
             self._save()
         await self._emit(
@@ -216,11 +221,53 @@ class Recorder:
                 await self._scan(self.proc.run, final=False)
             await self._watch_output()
 
+    async def _watch_tracks(self, run: RunEntry) -> None:
+        """A view or channel whose track lags the composite by a segment has lost its
+        signal: its tile shows the card, the others and the record go on, and it is said
+        once, naming the view."""
+        ours = [s for s in self.manifest.segments if s.run == run.run]
+        record = [s.end for s in ours if s.kind == "video"]
+        if not record:
+            return
+        for unit in self.units:
+            if unit.track is None or (unit.kind, unit.track) in self._lost:
+                continue
+            ends = [s.end for s in ours if s.kind == unit.kind and s.track == unit.track]
+            last = max(ends) if ends else run.started_at
+            behind = (max(record) - last).total_seconds()
+            if behind > self.cfg.agent.segment_seconds + 1:
+                self._lost[(unit.kind, unit.track)] = last
+                await self._emit(
+                    EventKind.SIGNAL_LOST,
+                    f"{unit.kind} {unit.track}: signal lost; the other views record on",
+                    hearing_id=self.hearing_id,
+                    track=unit.track,
+                    track_kind=unit.kind,
+                    since=last.isoformat(),
+                )
+
+    def _lost_gaps(self) -> None:
+        """At the close, each lost track's gap: from its last segment to the record's."""
+        end = max((s.end for s in self.manifest.segments if s.kind == "video"), default=None)
+        for (kind, track), since in self._lost.items():
+            if end is None or end <= since:
+                continue
+            self.manifest.gaps.append(
+                GapEntry(
+                    start=since,
+                    end=end,
+                    seconds=round((end - since).total_seconds(), 3),
+                    cause=f"{kind} signal lost",
+                    track=track,
+                )
+            )
+
     async def _watch_output(self) -> None:
         """A run that writes no segment for two lengths plus slack is as good as dead."""
         run = self._run(self.proc.run)
         if run is None or run.ended_at is not None:
             return
+        await self._watch_tracks(run)
         listed = [s.end for s in self.manifest.segments if s.run == run.run]
         since = max(listed) if listed else run.started_at
         limit = 2 * self.cfg.agent.segment_seconds + 10

@@ -47,6 +47,7 @@ class ViewSpec(_Strict):
     draws_time: bool = False
     video_size: str = Field(default="640x360", pattern=r"^\d{2,4}x\d{2,4}$")
     video_bitrate: str = Field(default="1000k", pattern=r"^\d+[kM]?$")
+    loop: bool = Field(default=True, description="file: play it again at its end.")
     blur: list[Region] = Field(
         default_factory=list, description="Blurred on the public stream only."
     )

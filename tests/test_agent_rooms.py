@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from agents import compose, slate
 from agents import manifest as mf
 from agents.config import load
 from agents.pipelines import HLS_PLAYLIST
@@ -242,3 +243,51 @@ async def test_a_witness_is_blurred_and_pitch_shifted_on_the_line_only(tmp_path:
     line = _crossings(_pcm(hls[-1])) / 2
     assert abs(recorded - 1000) < 30 and abs(mixed - 1000) < 30, (recorded, mixed)
     assert abs(line - 1300) < 40, line
+
+
+def _short_camera(out: Path) -> Path:
+    """A camera that gives 2.5 s of picture, then nothing: a file played once."""
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "smptebars=size=160x90:rate=15",
+         "-t", "2.5", "-c:v", "libx264", "-g", "15", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+async def test_a_lost_camera_shows_its_card_and_leaves_a_gap_in_its_track_only(
+    tmp_path: Path,
+) -> None:
+    camera = _short_camera(tmp_path / "short.ts")
+    views = [{"name": n, "pattern": p, "video_size": "160x90"} for n, p, _ in VIEWS[:3]] + [
+        {"name": "witness", "label": "证人席", "kind": "file", "url": str(camera), "loop": False}
+    ]
+    channels = [{"name": "judge", "tone": 300, "view": "bench"}]
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port, views=views, channels=channels)
+        cfg = load(path)
+        async with running_agent(cfg), court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            lost = await court.wait_for(
+                Leaf.EVENTS, lambda e: e["kind"] == "signal_lost", within=20
+            )
+            assert lost["data"]["track"] == "witness" and "witness" in lost["message"]
+            await asyncio.sleep(1.0)
+            assert (await court.send(K.STOP, 7)).ok
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == []
+    (gap,) = manifest.gaps
+    assert gap.track == "witness" and gap.seconds > 2.0
+    composite = manifest.total("video")
+    assert manifest.total("view", "witness") < 3.0 < composite
+    for name, _, _ in VIEWS[:3]:
+        assert abs(manifest.total("view", name) - composite) < 0.2, name
+    # The witness's tile (bottom right of the 2x2) shows the card at the end.
+    video = sorted((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.start)
+    last = gray_frames(folder / video[-1].file, width=64, height=36)[-1]
+    card = slate.signal_lost(cfg.data_dir / "cards", "证人席", compose.CARD)
+    shown = gray_frames(card, width=32, height=18)[0]
+    tile = b"".join(last[y * 64 + 32 : y * 64 + 64] for y in range(18, 36))
+    assert _diff(tile, shown) < 12

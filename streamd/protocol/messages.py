@@ -348,6 +348,7 @@ class EventKind(StrEnum):
     TRANSCRIPT_REJECTED = "transcript_rejected"
     RECOVERED = "recovered"
     VIEW_SWITCHED = "view_switched"  # the large tile changed: speaker, pin or layout
+    SIGNAL_LOST = "signal_lost"  # one camera's or microphone's track stopped; others go on
 
 
 Scalar = str | int | float | bool | None
