@@ -17,13 +17,11 @@ from typing import Any
 
 import ffmpeg
 
-from agents import slate
 from agents.layouts import Tile, assign
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
 from streamd.media import ffmpeg_version
 
 SAMPLE_RATE = 48000
-CARD = (320, 180)  # the signal-lost card, scaled to its tile
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +113,6 @@ def canvas(
     layout: str,
     big: str | None,
     *,
-    cards: Path,
     control: str | None = None,
 ) -> Any:
     """The composed picture: a dark canvas with every view's chain overlaid on it; with
@@ -127,21 +124,6 @@ def canvas(
     where = placement(views, comp, layout, big)
     for view in views:
         tile = where[view.name]
-        # Under each view its signal-lost card, moved with it: the card shows through
-        # when the camera's picture ends (`eof_action=pass`) and the others go on.
-        card = ffmpeg.input(
-            str(slate.signal_lost(cards, view.label or view.name, CARD)),
-            loop=1,
-            framerate=min(comp.fps, 5),
-            **_realtime({}),
-        ).video.filter("fps", comp.fps)
-        base = ffmpeg.filter(
-            [base, card.filter(f"scale@card_{view.name}", w=tile.w, h=tile.h)],
-            f"overlay@card_{view.name}",
-            x=tile.x,
-            y=tile.y,
-            eval="frame",
-        )
         # `filter@name`: the instance name the switcher's commands address.
         scaled = pictures[view.name].filter(f"scale@{view.name}", w=tile.w, h=tile.h)
         base = ffmpeg.filter(

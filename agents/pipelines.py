@@ -186,9 +186,7 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
             )
         )
     control = compose.control(cfg.data_dir, "record")
-    video = compose.canvas(
-        spec.views, comp, pictures, comp.layout, None, cards=cfg.data_dir / "cards", control=control
-    )
+    video = compose.canvas(spec.views, comp, pictures, comp.layout, None, control=control)
     video = _clock(video, session)
     audio = compose.mix([s[1] for s in sounds.values()])
     pic = cfg.agent.picture
@@ -261,7 +259,6 @@ def _live_rooms(
         pictures,
         comp.layout,
         None,
-        cards=cfg.data_dir / "cards",
         control=compose.control(cfg.data_dir, "live"),
     )
     video = _clock(video, work)

@@ -30,12 +30,6 @@ def render(folder: Path, court_name: str, size: tuple[int, int]) -> Path:
     return _draw(folder, "slate", lines, size)
 
 
-def signal_lost(folder: Path, label: str, size: tuple[int, int]) -> Path:
-    """The card a camera's tile shows once its picture stops: 信号中断 / signal lost."""
-    lines = [(label, 0.1), ("信号中断", 0.2), ("Signal lost", 0.1)]
-    return _draw(folder, "lost", lines, size)
-
-
 def _draw(folder: Path, prefix: str, lines: list[tuple[str, float]], size: tuple[int, int]) -> Path:
     key = hashlib.sha256(repr((lines, size, BACKGROUND)).encode()).hexdigest()[:16]
     path = folder / f"{prefix}-{key}.png"

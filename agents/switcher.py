@@ -65,11 +65,10 @@ def commands(old: dict[str, Tile] | None, new: dict[str, Tile]) -> list[str]:
     for view, tile in new.items():
         if old is not None and old.get(view) == tile:
             continue
-        for name in (f"card_{view}", view):  # the signal-lost card moves with its view
-            out += [
-                f"scale@{name} w {tile.w}",
-                f"scale@{name} h {tile.h}",
-                f"overlay@{name} x {tile.x}",
-                f"overlay@{name} y {tile.y}",
-            ]
+        out += [
+            f"scale@{view} w {tile.w}",
+            f"scale@{view} h {tile.h}",
+            f"overlay@{view} x {tile.x}",
+            f"overlay@{view} y {tile.y}",
+        ]
     return out
