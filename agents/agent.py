@@ -22,6 +22,7 @@ from typing import Any
 import aiomqtt
 
 from agents import selftest, slate
+from agents.composer import Director
 from agents.config import AgentConfig
 from agents.journal import Journal
 from agents.machine import Effect, Snapshot, decide
@@ -33,6 +34,7 @@ from streamd.protocol import (
     AgentPhase,
     AgentState,
     Command,
+    Compose,
     ErrorCode,
     Event,
     EventKind,
@@ -74,7 +76,7 @@ class Agent:
         self.topics = Topics(cfg.court, cfg.room.code)
         self.journal = Journal(cfg.data_dir)
         self.slate_image = slate.render(
-            cfg.data_dir / "slate", cfg.court_name, cfg.agent.source.size
+            cfg.data_dir / "slate", cfg.court_name, cfg.agent.picture.size
         )
         self.recorder: Recorder | None = None
         self.publisher = Publisher(
@@ -82,6 +84,8 @@ class Agent:
         )
         # Ships closed files to the archive; the recording never waits on it.
         self.shipper = Shipper(cfg, lambda: self.journal.state.session)
+        # A room with several cameras: who is in the large tile (agents/composer.py).
+        self.director = Director(cfg, self._on_switch) if cfg.agent.multiview else None
         self._client: aiomqtt.Client | None = None
         self._commands: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._pending_acks: list[Ack] = []
@@ -98,6 +102,9 @@ class Agent:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(sig, self._exit.set)
         await self.emit(EventKind.AGENT_STARTED, f"agent {VERSION} started")
+        if self.director is not None:
+            self.director.restore(self.journal.state.pin, self.journal.state.layout)
+            self.director.start()
         await self._recover()
         worker = asyncio.create_task(self._command_worker(), name="commands")
         tasks = [
@@ -112,6 +119,8 @@ class Agent:
         if self._selftest is not None:
             self._selftest.cancel()
         await self._close_media()
+        if self.director is not None:
+            await self.director.stop()
         if self._shutdown:
             await self._flush(within=2.0)
         for t in tasks:
@@ -356,6 +365,15 @@ class Agent:
                 earlier.model_copy(update={"duplicate": True, "at": datetime.now(UTC)})
             )
             return
+        if isinstance(cmd, Compose):
+            problem = (
+                "compose: this room has no views"
+                if self.director is None
+                else self.director.problem(cmd.pin, cmd.layout)
+            )
+            if problem is not None:
+                await self._reject(cmd, ErrorCode.MALFORMED, problem, cmd.id)
+                return
         st = self.journal.state
         before = st.model_copy()
         decision = decide(Snapshot(st.phase, st.hearing_id), cmd)
@@ -374,6 +392,9 @@ class Agent:
             st.target = cmd.target  # another line: the old one went down
         if isinstance(cmd, Pause):
             st.pause_reason = cmd.reason
+        if isinstance(cmd, Compose) and decision.effects:
+            st.pin = None if cmd.releases else (cmd.pin or st.pin)
+            st.layout = cmd.layout or st.layout
         if decision.after.phase is AgentPhase.IDLE:
             st.session = st.target = st.mask = st.pause_reason = None
         self.journal.save()
@@ -444,9 +465,21 @@ class Agent:
             elif effect is Effect.PUBLISH_SLATE:
                 assert st.target is not None and st.hearing_id is not None
                 await self.publisher.slate(st.hearing_id, st.target, st.pause_reason or "")
+            elif effect is Effect.COMPOSE and self.director is not None:
+                await self.director.compose(st.pin, st.layout)
             elif effect is Effect.EXIT:
                 self._shutdown = True
                 self._exit.set()
+
+    async def _on_switch(self, view: str | None, why: str) -> None:
+        await self.emit(
+            EventKind.VIEW_SWITCHED,
+            f"large tile: {view or '-'} ({why})",
+            hearing_id=self.journal.state.hearing_id,
+            view=view,
+            why=why,
+            layout=self.director.layout if self.director else None,
+        )
 
     async def _on_transcript(self, raw: bytes) -> None:
         try:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from agents.views import ChannelSpec, CompositionSpec, ViewSpec, check_room
 from streamd.config import describe_validation_error
 from streamd.court import COURT_FILE, CourtSpec, RoomSpec
 
@@ -132,6 +133,27 @@ class AgentSpec(_Strict):
     broker: BrokerSpec = Field(default_factory=BrokerSpec)
     source: SourceSpec = Field(default_factory=SourceSpec)
     archive: ArchiveSpec = Field(default_factory=ArchiveSpec)
+    # A courtroom host (agents/views.py); no views: the single `source` above.
+    views: list[ViewSpec] = Field(default_factory=list, max_length=9)
+    channels: list[ChannelSpec] = Field(default_factory=list, max_length=16)
+    composition: CompositionSpec = Field(default_factory=CompositionSpec)
+
+    @property
+    def multiview(self) -> bool:
+        return bool(self.views)
+
+    @property
+    def picture(self) -> SourceSpec:
+        """The picture the agent sends and records: the source's, or the composition's."""
+        if not self.views:
+            return self.source
+        comp = self.composition
+        return SourceSpec(
+            video_size=comp.size,
+            fps=comp.fps,
+            video_bitrate=comp.video_bitrate,
+            audio_bitrate=comp.audio_bitrate,
+        )
 
 
 class AgentConfig(_Strict):
@@ -159,6 +181,9 @@ def load(path: Path, *, environ: dict[str, str] | None = None) -> AgentConfig:
         spec = AgentSpec.model_validate(data.get("agent", {}))
     except ValidationError as exc:
         raise AgentConfigError(f"{path}: [agent] {describe_validation_error(exc)}") from None
+    problems = check_room(spec.views, spec.channels, spec.composition)
+    if problems:
+        raise AgentConfigError(f"{path}: [agent] " + "; ".join(problems))
     broker_url = env.get("STREAMD_AGENT_MQTT_URL")
     if broker_url:  # a container gets the broker's address from its environment
         try:

@@ -29,6 +29,8 @@ class State(BaseModel):
     target: PublishTarget | None = None
     mask: Mask | None = None
     pause_reason: str | None = None
+    pin: str | None = None  # the view the clerk pinned in the large tile
+    layout: str | None = None  # the layout chosen live; None: the room file's
     publish_runs: int = 0
     last_command_id: str | None = None
     acks: dict[str, str] = Field(default_factory=dict)

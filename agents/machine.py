@@ -13,6 +13,7 @@ from enum import StrEnum
 from streamd.protocol import (
     AgentPhase,
     Command,
+    Compose,
     EndStream,
     ErrorCode,
     GoLive,
@@ -32,6 +33,7 @@ class Effect(StrEnum):
     PUBLISH_SLATE = "publish_slate"
     STOP_PUBLISHING = "stop_publishing"
     EXIT = "exit"
+    COMPOSE = "compose"  # move tiles inside the running encoders
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +77,11 @@ def decide(now: Snapshot, cmd: Command) -> Decision:
             Snapshot(AgentPhase.READY, cmd.hearing_id), (Effect.START_RECORDING,), message=""
         )
     if not now.recording:
-        if isinstance(cmd, Stop | Pause | EndStream | RestartPublisher):
+        if isinstance(cmd, Stop | Pause | EndStream | RestartPublisher | Compose):
             return Decision(now, message="nothing to do: not recording")
         return _refuse(now, "not prepared: send prepare first")
+    if isinstance(cmd, Compose):
+        return Decision(now, (Effect.COMPOSE,), message="composition changed")
     if isinstance(cmd, GoLive):
         if now.phase is AgentPhase.READY:
             return Decision(Snapshot(AgentPhase.LIVE, now.hearing_id), (Effect.PUBLISH_LIVE,))

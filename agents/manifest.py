@@ -24,8 +24,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+TrackKind = Literal["video", "audio", "view", "channel"]
+
+
 class SegmentEntry(_Model):
-    kind: Literal["video", "audio"]
+    """`video`/`audio`: the record (the composite and the mix in a room with views);
+    `view`/`channel`: one camera's or one microphone's own track, named by `track`."""
+
+    kind: TrackKind
+    track: str | None = None
     file: str  # relative to the session folder
     run: int
     start: AwareDatetime
@@ -41,6 +48,16 @@ class GapEntry(_Model):
     end: AwareDatetime
     seconds: float
     cause: str
+    track: str | None = None  # None: the record; else the one view or channel that lacks it
+
+
+class TrackInfo(_Model):
+    """A view or channel recorded on its own, as the room file named it."""
+
+    kind: Literal["view", "channel"]
+    name: str
+    label: str = ""
+    folder: str
 
 
 class RunEntry(_Model):
@@ -69,6 +86,7 @@ class Manifest(_Model):
     copied_from_source: bool
     time_overlay: Literal["agent", "camera"]
     runs: list[RunEntry] = Field(default_factory=list)
+    tracks: list[TrackInfo] = Field(default_factory=list)
     segments: list[SegmentEntry] = Field(default_factory=list)
     gaps: list[GapEntry] = Field(default_factory=list)
     set_aside: list[SetAside] = Field(default_factory=list)
@@ -77,12 +95,16 @@ class Manifest(_Model):
     def listed(self) -> set[str]:
         return {s.file for s in self.segments}
 
-    def last_end(self, kind: str, before_run: int) -> datetime | None:
-        ends = [s.end for s in self.segments if s.kind == kind and s.run < before_run]
+    def last_end(self, kind: str, before_run: int, track: str | None = None) -> datetime | None:
+        ends = [
+            s.end
+            for s in self.segments
+            if s.kind == kind and s.track == track and s.run < before_run
+        ]
         return max(ends) if ends else None
 
-    def total(self, kind: str) -> float:
-        return sum(s.duration for s in self.segments if s.kind == kind)
+    def total(self, kind: str, track: str | None = None) -> float:
+        return sum(s.duration for s in self.segments if s.kind == kind and s.track == track)
 
 
 def sha256_file(path: Path) -> str:

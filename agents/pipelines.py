@@ -13,6 +13,7 @@ from typing import Any
 
 import ffmpeg
 
+from agents import compose, levels
 from agents.config import AgentConfig, SourceSpec
 from agents.slate import font_path
 from streamd.media import ffmpeg_exe, ffmpeg_version
@@ -90,11 +91,8 @@ def _compile(*outputs: Any) -> list[str]:
     return [str(a) for a in merged.compile(cmd=ffmpeg_exe())]
 
 
-def recorder(cfg: AgentConfig, session: Path, run: int) -> list[str]:
-    """Video and audio segments, split at wall-clock multiples of `segment_seconds`."""
-    src = cfg.agent.source
-    video, audio = _inputs(src)
-    split = {
+def _split(cfg: AgentConfig) -> dict[str, Any]:
+    return {
         "f": "segment",
         "segment_time": cfg.agent.segment_seconds,
         "segment_atclocktime": 1,
@@ -105,6 +103,15 @@ def recorder(cfg: AgentConfig, session: Path, run: int) -> list[str]:
         # without it, 1.8 s of a 2 s segment with it).
         "segment_format_options": "flush_packets=1",
     }
+
+
+def recorder(cfg: AgentConfig, session: Path, run: int) -> list[str]:
+    """Video and audio segments, split at wall-clock multiples of `segment_seconds`."""
+    if cfg.agent.multiview:
+        return _recorder_rooms(cfg, session, run)
+    src = cfg.agent.source
+    video, audio = _inputs(src)
+    split = _split(cfg)
     if src.copyable:
         vcodec: dict[str, Any] = {"vcodec": "copy"}
         acodec: dict[str, Any] = {"acodec": "copy"}
@@ -131,6 +138,81 @@ def recorder(cfg: AgentConfig, session: Path, run: int) -> list[str]:
     return _compile(out_v, out_a)
 
 
+def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
+    """A courtroom host's record: the composite with the time and the mix, as a one-source
+    room records, plus every view and channel as its own track, all in one process so all
+    are cut on the same wall clock."""
+    spec, comp = cfg.agent, cfg.agent.composition
+    split, runs = _split(cfg), session / "runs"
+    pictures = {v.name: compose.view_input(v, comp.fps).video for v in spec.views}
+    cache: dict[str, Any] = {}
+    sounds = {c.name: compose.channel_input(c, cache).asplit() for c in spec.channels}
+    outputs = [
+        ffmpeg.output(levels.meter(s[2], cfg.data_dir / "levels" / f"{name}.txt"), "-", f="null")
+        for name, s in sounds.items()
+    ]
+    for view in spec.views:
+        track = compose.Track("view", view.name)
+        picture = pictures[view.name]
+        if view.copyable:
+            codecs: dict[str, Any] = {"vcodec": "copy"}
+        else:
+            picture = _clock(picture, session)
+            fake = SourceSpec(fps=comp.fps, video_bitrate=view.video_bitrate)
+            codecs = _h264(fake)
+        outputs.append(
+            ffmpeg.output(
+                picture,
+                str(session / track.folder / f"v{run:03d}_%05d.ts"),
+                segment_format="mpegts",
+                segment_list=str(runs / track.segment_list(run)),
+                **codecs,
+                **split,
+            )
+        )
+    for ch in spec.channels:
+        track = compose.Track("channel", ch.name)
+        outputs.append(
+            ffmpeg.output(
+                sounds[ch.name][0],
+                str(session / track.folder / f"a{run:03d}_%05d.aac"),
+                segment_format="adts",
+                segment_list=str(runs / track.segment_list(run)),
+                acodec="aac",
+                audio_bitrate="64k",
+                ar=compose.SAMPLE_RATE,
+                ac=1,
+                **split,
+            )
+        )
+    control = compose.control(cfg.data_dir, "record")
+    video = compose.canvas(spec.views, comp, pictures, comp.layout, None, control=control)
+    video = _clock(video, session)
+    audio = compose.mix([s[1] for s in sounds.values()])
+    pic = cfg.agent.picture
+    outputs.append(
+        ffmpeg.output(
+            video,
+            str(session / "video" / f"v{run:03d}_%05d.ts"),
+            segment_format="mpegts",
+            segment_list=str(runs / f"r{run:03d}_video.csv"),
+            **_h264(pic),
+            **split,
+        )
+    )
+    outputs.append(
+        ffmpeg.output(
+            audio,
+            str(session / "audio" / f"a{run:03d}_%05d.aac"),
+            segment_format="adts",
+            segment_list=str(runs / f"r{run:03d}_audio.csv"),
+            **_aac(pic),
+            **split,
+        )
+    )
+    return _compile(*outputs)
+
+
 def _target(cfg: AgentConfig, target: PublishTarget, run: int) -> tuple[str, dict[str, Any]]:
     if target.kind == "rtmp":
         assert target.url is not None
@@ -150,8 +232,49 @@ def _target(cfg: AgentConfig, target: PublishTarget, run: int) -> tuple[str, dic
     }
 
 
+def _voice(audio: Any) -> Any:
+    """Pitch up and tempo back: the words stay intelligible, the voice does not."""
+    return (
+        audio.filter("asetrate", f"48000*{VOICE_SHIFT}")
+        .filter("aresample", 48000)
+        .filter("atempo", f"{1 / VOICE_SHIFT:.6f}")
+    )
+
+
+def _live_rooms(
+    cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: int
+) -> list[str]:
+    """The composed courtroom to the line: each view's blur and each channel's voice shift
+    are applied here and never in the record; the hearing's mask covers the whole picture."""
+    spec, comp = cfg.agent, cfg.agent.composition
+    pictures = {v.name: compose.blur(compose.view_input(v, comp.fps).video, v) for v in spec.views}
+    cache: dict[str, Any] = {}
+    sounds = []
+    for ch in spec.channels:
+        sound = compose.channel_input(ch, cache)
+        sounds.append(_voice(sound) if ch.voice_shift or mask.voice else sound)
+    video = compose.canvas(
+        spec.views,
+        comp,
+        pictures,
+        comp.layout,
+        None,
+        control=compose.control(cfg.data_dir, "live"),
+    )
+    video = _clock(video, work)
+    for r in mask.regions:
+        box = {"x": f"iw*{r.x}", "y": f"ih*{r.y}", "w": f"iw*{r.w}", "h": f"ih*{r.h}"}
+        video = video.filter("drawbox", color="black", t="fill", **box)
+    pic = cfg.agent.picture
+    url, fmt = _target(cfg, target, run)
+    codecs = {**_h264(pic, keyframe_seconds=cfg.agent.hls_segment_seconds), **_aac(pic)}
+    return _compile(ffmpeg.output(video, compose.mix(sounds), url, **codecs, **fmt))
+
+
 def live(cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: int) -> list[str]:
     """The courtroom to the line: copied when nothing needs changing, else encoded."""
+    if cfg.agent.multiview:
+        return _live_rooms(cfg, target, mask, work, run)
     src = cfg.agent.source
     video, audio = _inputs(src)
     url, fmt = _target(cfg, target, run)
@@ -169,19 +292,14 @@ def live(cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: i
         codecs["acodec"] = "copy"
     else:
         if mask.voice:
-            # Pitch up and tempo back: the words stay intelligible, the voice does not.
-            audio = (
-                audio.filter("asetrate", f"48000*{VOICE_SHIFT}")
-                .filter("aresample", 48000)
-                .filter("atempo", f"{1 / VOICE_SHIFT:.6f}")
-            )
+            audio = _voice(audio)
         codecs.update(_aac(src))
     return _compile(ffmpeg.output(video, audio, url, **codecs, **fmt))
 
 
 def slate(cfg: AgentConfig, target: PublishTarget, image: Path, run: int) -> list[str]:
     """The slate still and silence, encoded at the source's rate so players see one stream."""
-    src = cfg.agent.source
+    src = cfg.agent.picture
     picture = ffmpeg.input(str(image), loop=1, framerate=src.fps, **_realtime())
     silence = ffmpeg.input("anullsrc=r=48000:cl=stereo", f="lavfi", **_realtime())
     url, fmt = _target(cfg, target, run)

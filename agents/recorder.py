@@ -17,13 +17,14 @@ import json
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from agents import compose, pipelines
 from agents import manifest as mf
-from agents import pipelines
 from agents.config import AgentConfig
-from agents.manifest import GapEntry, Manifest, RunEntry, SegmentEntry, SetAside
+from agents.manifest import GapEntry, Manifest, RunEntry, SegmentEntry, SetAside, TrackInfo
 from agents.process import Exit, Progress, Supervised
 from streamd.media import probe
 from streamd.protocol import EventKind, ProcessStats, TranscriptLine
@@ -31,7 +32,31 @@ from streamd.protocol import EventKind, ProcessStats, TranscriptLine
 log = logging.getLogger(__name__)
 GAP_TOLERANCE = 0.05  # any longer hole between two runs is a gap, however quick the restart
 Emit = Callable[..., Awaitable[None]]
-KINDS = (("video", "v"), ("audio", "a"))
+
+
+@dataclass(frozen=True, slots=True)
+class Unit:
+    """One stream ffmpeg segments: the record's video or audio, or one view or channel."""
+
+    kind: str
+    track: str | None
+    folder: str  # relative to the session
+    prefix: str
+
+    def segment_list(self, run: int) -> str:
+        name = self.kind if self.track is None else f"{self.kind}_{self.track}"
+        return f"r{run:03d}_{name}.csv"
+
+    @property
+    def gaps(self) -> bool:
+        """Gaps are judged on the record's video and on every view and channel."""
+        return self.kind != "audio"
+
+
+def units(cfg: AgentConfig) -> list[Unit]:
+    record = [Unit("video", None, "video", "v"), Unit("audio", None, "audio", "a")]
+    extra = compose.tracks(list(cfg.agent.views), list(cfg.agent.channels))
+    return record + [Unit(t.kind, t.name, t.folder, t.prefix) for t in extra]
 
 
 class Recorder:
@@ -55,7 +80,19 @@ class Recorder:
                 segment_seconds=cfg.agent.segment_seconds,
                 copied_from_source=src.copyable,
                 time_overlay="camera" if src.copyable else "agent",
+                tracks=[
+                    TrackInfo(kind="view", name=v.name, label=v.label, folder=f"views/{v.name}")
+                    for v in cfg.agent.views
+                ]
+                + [
+                    TrackInfo(
+                        kind="channel", name=c.name, label=c.label, folder=f"channels/{c.name}"
+                    )
+                    for c in cfg.agent.channels
+                ],
             )
+        self.units = units(cfg)
+        self._lost: dict[tuple[str, str], datetime] = {}  # (kind, track) -> its last end
         first_run = max((r.run for r in self.manifest.runs), default=-1) + 1
         self.proc = Supervised(
             f"recorder-{cfg.room.code}",
@@ -80,7 +117,7 @@ class Recorder:
 
     async def start(self) -> None:
         """Start (or, after a restart, resume) recording; earlier runs are reconciled first."""
-        for sub in ("video", "audio", "runs", "set_aside"):
+        for sub in ("runs", "set_aside", *(u.folder for u in self.units)):
             (self.folder / sub).mkdir(parents=True, exist_ok=True)
         self.manifest.closed_at = None  # an agent stopped mid-hearing resumes the session
         for run in self.manifest.runs:
@@ -102,6 +139,10 @@ class Recorder:
         async with self._lock:
             for run in self.manifest.runs:
                 await self._scan(run.run, final=True)
+            run_now = self._run(self.proc.run)
+            if run_now is not None:
+                await self._watch_tracks(run_now)
+            self._lost_gaps()
             self.manifest.closed_at = datetime.now(UTC)
             self._save()
         await self._emit(
@@ -180,11 +221,53 @@ class Recorder:
                 await self._scan(self.proc.run, final=False)
             await self._watch_output()
 
+    async def _watch_tracks(self, run: RunEntry) -> None:
+        """A view or channel whose track lags the composite by a segment has lost its
+        signal: its tile shows the card, the others and the record go on, and it is said
+        once, naming the view."""
+        ours = [s for s in self.manifest.segments if s.run == run.run]
+        record = [s.end for s in ours if s.kind == "video"]
+        if not record:
+            return
+        for unit in self.units:
+            if unit.track is None or (unit.kind, unit.track) in self._lost:
+                continue
+            ends = [s.end for s in ours if s.kind == unit.kind and s.track == unit.track]
+            last = max(ends) if ends else run.started_at
+            behind = (max(record) - last).total_seconds()
+            if behind > self.cfg.agent.segment_seconds + 1:
+                self._lost[(unit.kind, unit.track)] = last
+                await self._emit(
+                    EventKind.SIGNAL_LOST,
+                    f"{unit.kind} {unit.track}: signal lost; the other views record on",
+                    hearing_id=self.hearing_id,
+                    track=unit.track,
+                    track_kind=unit.kind,
+                    since=last.isoformat(),
+                )
+
+    def _lost_gaps(self) -> None:
+        """At the close, each lost track's gap: from its last segment to the record's."""
+        end = max((s.end for s in self.manifest.segments if s.kind == "video"), default=None)
+        for (kind, track), since in self._lost.items():
+            if end is None or end <= since:
+                continue
+            self.manifest.gaps.append(
+                GapEntry(
+                    start=since,
+                    end=end,
+                    seconds=round((end - since).total_seconds(), 3),
+                    cause=f"{kind} signal lost",
+                    track=track,
+                )
+            )
+
     async def _watch_output(self) -> None:
         """A run that writes no segment for two lengths plus slack is as good as dead."""
         run = self._run(self.proc.run)
         if run is None or run.ended_at is not None:
             return
+        await self._watch_tracks(run)
         listed = [s.end for s in self.manifest.segments if s.run == run.run]
         since = max(listed) if listed else run.started_at
         limit = 2 * self.cfg.agent.segment_seconds + 10
@@ -202,7 +285,7 @@ class Recorder:
         entry = self._run(run)
         if entry is None:
             return
-        rows = {k: _segment_list(self.folder / "runs" / f"r{run:03d}_{k}.csv") for k, _ in KINDS}
+        rows = {u: _segment_list(self.folder / "runs" / u.segment_list(run)) for u in self.units}
         if entry.anchor is None:
             if not (final or any(rows.values())):
                 return
@@ -221,33 +304,39 @@ class Recorder:
             entry.anchor = max(live_anchor or started, started, *earlier)
         changed = False
         listed = self.manifest.listed()
-        for kind, prefix in KINDS:
-            for name, start, end in rows[kind]:
-                rel = f"{kind}/{name}"
+        for unit in self.units:
+            for name, start, end in rows[unit]:
+                rel = f"{unit.folder}/{name}"
                 if rel in listed:
                     continue
-                await self._add(kind, rel, run, entry.anchor + start, end - start)
+                await self._add(unit, rel, run, entry.anchor + start, end - start)
                 changed = True
             if final:
-                changed |= await self._leftovers(kind, prefix, run, entry.anchor)
+                changed |= await self._leftovers(unit, run, entry.anchor)
         if changed:
             self._save()
 
-    async def _leftovers(self, kind: str, prefix: str, run: int, anchor: float) -> bool:
+    async def _leftovers(self, unit: Unit, run: int, anchor: float) -> bool:
         listed = self.manifest.listed()
         changed = False
-        for path in sorted((self.folder / kind).glob(f"{prefix}{run:03d}_*")):
-            rel = f"{kind}/{path.name}"
+        for path in sorted((self.folder / unit.folder).glob(f"{unit.prefix}{run:03d}_*")):
+            rel = f"{unit.folder}/{path.name}"
             if rel in listed:
                 continue
             found = await asyncio.to_thread(probe, path)
             if found.ok:
-                ends = [s.end for s in self.manifest.segments if s.run == run and s.kind == kind]
+                ends = [
+                    s.end
+                    for s in self.manifest.segments
+                    if s.run == run and s.kind == unit.kind and s.track == unit.track
+                ]
                 start = max(ends).timestamp() if ends else anchor
-                await self._add(kind, rel, run, start, found.duration, recovered=True)
+                await self._add(unit, rel, run, start, found.duration, recovered=True)
             else:
                 reason = "; ".join(found.errors[:3]) or "no decodable media"
-                shutil.move(path, self.folder / "set_aside" / path.name)
+                # Every track numbers its files alike: a track's file keeps its name.
+                aside = path.name if unit.track is None else f"{unit.track}_{path.name}"
+                shutil.move(path, self.folder / "set_aside" / aside)
                 self.manifest.set_aside.append(SetAside(file=rel, reason=reason))
                 log.warning("set aside %s: %s", rel, reason)
             changed = True
@@ -255,7 +344,7 @@ class Recorder:
 
     async def _add(
         self,
-        kind: str,
+        unit: Unit,
         rel: str,
         run: int,
         start: float,
@@ -266,7 +355,8 @@ class Recorder:
         path = self.folder / rel
         digest = await asyncio.to_thread(mf.sha256_file, path)
         seg = SegmentEntry(
-            kind="video" if kind == "video" else "audio",
+            kind=_kind(unit.kind),
+            track=unit.track,
             file=rel,
             run=run,
             start=mf.utc(start),
@@ -288,12 +378,14 @@ class Recorder:
         )
 
     async def _gap_before(self, seg: SegmentEntry) -> None:
-        """The first video segment of a later run closes the gap the earlier run left."""
-        if seg.kind != "video" or any(
-            s.run == seg.run and s.kind == "video" for s in self.manifest.segments
+        """The first video segment of a later run closes the gap the earlier run left; so
+        does the first segment of each view and channel, for its own track."""
+        if seg.kind == "audio" or any(
+            s.run == seg.run and s.kind == seg.kind and s.track == seg.track
+            for s in self.manifest.segments
         ):
             return
-        previous = self.manifest.last_end("video", seg.run)
+        previous = self.manifest.last_end(seg.kind, seg.run, seg.track)
         prior = [r for r in self.manifest.runs if r.run < seg.run]
         if previous is not None and prior and prior[-1].ended_at is not None:
             previous = min(previous, prior[-1].ended_at)  # nothing was recorded after exit
@@ -305,13 +397,16 @@ class Recorder:
             end=seg.start,
             seconds=round((seg.start - previous).total_seconds(), 3),
             cause=cause,
+            track=seg.track,
         )
         self.manifest.gaps.append(gap)
+        where = "" if seg.track is None else f" in {seg.kind} {seg.track}"
         await self._emit(
             EventKind.GAP,
-            f"recording gap of {gap.seconds:.1f} s: {cause}",
+            f"recording gap of {gap.seconds:.1f} s{where}: {cause}",
             hearing_id=self.hearing_id,
             process="recorder",
+            track=seg.track,
             start=gap.start.isoformat(),
             end=gap.end.isoformat(),
             seconds=gap.seconds,
@@ -320,6 +415,18 @@ class Recorder:
 
     def _save(self) -> None:
         mf.save(self.folder, self.manifest)
+
+
+_KINDS: dict[str, mf.TrackKind] = {
+    "video": "video",
+    "audio": "audio",
+    "view": "view",
+    "channel": "channel",
+}
+
+
+def _kind(kind: str) -> mf.TrackKind:
+    return _KINDS[kind]
 
 
 def _segment_list(path: Path) -> list[tuple[str, float, float]]:

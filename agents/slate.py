@@ -27,8 +27,12 @@ def font_path() -> Path:
 def render(folder: Path, court_name: str, size: tuple[int, int]) -> Path:
     """The slate PNG for this court and picture size, made on first use."""
     lines = [(court_name, 0.06), ("庭审暂停", 0.14), ("Hearing paused", 0.06)]
+    return _draw(folder, "slate", lines, size)
+
+
+def _draw(folder: Path, prefix: str, lines: list[tuple[str, float]], size: tuple[int, int]) -> Path:
     key = hashlib.sha256(repr((lines, size, BACKGROUND)).encode()).hexdigest()[:16]
-    path = folder / f"slate-{key}.png"
+    path = folder / f"{prefix}-{key}.png"
     if path.exists():
         return path
     w, h = size
@@ -39,6 +43,8 @@ def render(folder: Path, court_name: str, size: tuple[int, int]) -> Path:
     gap = int(h * 0.05)
     y = (h - sum(heights) - gap * (len(lines) - 1)) // 2
     for (text, _), font, height in zip(lines, fonts, heights, strict=True):
+        if not text:
+            continue
         left, top, right, _ = font.getbbox(text)
         draw.text(((w - (right - left)) // 2 - left, y - top), text, font=font, fill=FOREGROUND)
         y += height + gap

@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.agent --seconds 60 --size 1920x1080
     .venv/bin/python -m bench.agent --reconnect 5    # also: broker restarts, 5 times
     .venv/bin/python -m bench.agent --pauses 10      # also: pause latency on the HLS output
+    .venv/bin/python -m bench.agent --views 6 --seconds 8 --size 1920x1080   # a courtroom host
 
 Per mode, one courtroom records and publishes (HLS) a 720p25 H.264/AAC source for the
 given time, driven over MQTT like production. The peer is the same two ffmpeg command
@@ -30,7 +31,7 @@ import psutil
 from agents import pipelines
 from agents.config import AgentConfig, load
 from streamd.media import ffmpeg_exe, hls_segments
-from streamd.protocol import CommandKind, Leaf, Mask, PublishTarget
+from streamd.protocol import CommandKind, Leaf, Mask, PublishTarget, Topics
 from tests.mqtt_support import (
     Court,
     PrivateBroker,
@@ -39,6 +40,7 @@ from tests.mqtt_support import (
     room_config,
     spawn_agent,
 )
+from tests.rooms_support import rooms_config
 
 
 def make_source(folder: Path, size: str, seconds: int) -> Path:
@@ -117,6 +119,92 @@ def bare_run(folder: Path, source: dict[str, object], seconds: float) -> float:
     return used
 
 
+PATTERNS = ("testsrc2", "smptebars", "rgbtestsrc", "pal75bars", "testsrc", "mandelbrot")
+
+
+def host_room(folder: Path, port: int, size: str, views: int) -> Path:
+    """A courtroom host: `views` cameras at half the canvas each, three microphones."""
+    w, h = (int(x) for x in size.split("x"))
+    cams = [
+        {"name": f"cam{i}", "pattern": PATTERNS[i % 6], "video_size": f"{w // 2}x{h // 2}"}
+        for i in range(views)
+    ]
+    mics = [{"name": f"mic{i}", "tone": 300 + 200 * i, "view": f"cam{i}"} for i in range(3)]
+    comp = {"size": size, "fps": 25, "layout": "1+5" if views > 4 else "2x2"}
+    path, _ = rooms_config(
+        folder, port, views=cams, channels=mics, composition=comp, segment_seconds=10
+    )
+    return path
+
+
+async def host_run(
+    folder: Path, size: str, views: int, seconds: float
+) -> tuple[float, list[float]]:
+    """CPU of the agent's process tree, and how long each pin took to be on the picture
+    (the compose ack comes after both encoders' zmq filters answered)."""
+    async with broker_for(folder) as (host, port):
+        path = host_room(folder, port, size, views)
+        cfg = load(path)
+        proc = await spawn_agent(path)
+        try:
+            async with court_on(host, port, Topics(cfg.court, cfg.room.code)) as court:
+                await court.wait_for(Leaf.STATE, lambda s: s["phase"] == "idle", 30)
+                assert (await court.send(CommandKind.PREPARE, 1)).ok
+                assert (await court.send(CommandKind.GO_LIVE, 1, target={"kind": "hls"})).ok
+                await asyncio.sleep(3)
+                used = await asyncio.to_thread(cpu_between, [psutil.Process(proc.pid)], seconds)
+                took = []
+                for i in range(10):
+                    t0 = time.monotonic()
+                    ack = await court.send(CommandKind.COMPOSE, 1, pin=f"cam{i % views}")
+                    assert ack.ok, ack.message
+                    took.append(time.monotonic() - t0)
+                    await asyncio.sleep(0.3)
+                assert (await court.send(CommandKind.STOP, 1)).ok
+        finally:
+            proc.terminate()
+            await asyncio.wait_for(proc.wait(), 30)
+    return used, took
+
+
+def host_bare(folder: Path, size: str, views: int, seconds: float) -> float:
+    """The same two ffmpeg command lines (record with tracks, composed line), bare."""
+    cfg = load(host_room(folder, 1883, size, views))
+    session = folder / "bare"
+    argvs = [
+        pipelines.recorder(cfg, session, 0),
+        pipelines.live(cfg, PublishTarget(kind="hls"), Mask(), session, 1),
+    ]
+    for sub in ("video", "audio", "runs", *(f"views/cam{i}" for i in range(views))):
+        (session / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(3):
+        (session / f"channels/mic{i}").mkdir(parents=True, exist_ok=True)
+    quiet = {"stdin": subprocess.PIPE, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    procs = [subprocess.Popen(a, **quiet) for a in argvs]  # type: ignore[call-overload]
+    time.sleep(3)
+    used = cpu_between([psutil.Process(p.pid) for p in procs], seconds)
+    for p in procs:
+        p.kill()
+        p.wait()
+    return used
+
+
+def hosts(root: Path, size: str, views: int, seconds: float) -> None:
+    ours, took = asyncio.run(host_run(root / "host-agent", size, views, seconds))
+    peer = host_bare(root / "host-bare", size, views, seconds)
+    rate, peer_rate = ours / seconds, peer / seconds
+    print(
+        f"courtroom host, {views} views at half of {size}p25 each, 3 mics, composite + "
+        f"{views + 3} tracks recorded, composed HLS line; {seconds:g} s"
+    )
+    print(f"{'agent':>8} {'bare ffmpeg':>12} {'ratio':>7} {'cores/room':>11}")
+    print(f"{rate:>8.3f} {peer_rate:>12.3f} {rate / peer_rate:>7.2f} {rate:>11.3f}")
+    print(
+        f"pin -> on both encoders' picture: median {statistics.median(took) * 1000:.0f} ms, "
+        f"max {max(took) * 1000:.0f} ms over {len(took)} pins"
+    )
+
+
 async def reconnects(folder: Path, times: int, outage: float) -> list[float]:
     """Seconds from a restarted broker accepting connections to the agent's state on it."""
     broker = PrivateBroker(folder)
@@ -179,9 +267,13 @@ def main() -> None:
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--reconnect", type=int, default=0, metavar="N")
     parser.add_argument("--pauses", type=int, default=0, metavar="N")
+    parser.add_argument("--views", type=int, default=0, metavar="N", help="a courtroom host only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
+        if args.views:
+            hosts(root, args.size, args.views, args.seconds)
+            return
         camera = make_source(root, args.size, 30)
         modes = {
             "copy": {"kind": "file", "url": str(camera), "codecs": "h264_aac", "draws_time": True},

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from streamd import audit
-from streamd.archive.plan import CopyState, FileKind
+from streamd.archive.plan import SEGMENT_KINDS, CopyState, FileKind
 from streamd.models import AgentEvent, ArchivedFile, AuditEntry, Court, Courtroom, Hearing
 from streamd.orchestrator import records
 
@@ -257,7 +257,7 @@ class Status:
 
 
 def status(*, session: Session, hearing_id: int | None = None, room: str | None = None) -> Status:
-    seg = col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
+    seg = col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS])
     backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
     lost = col(ArchivedFile.state) == CopyState.LOST.value
     q = sa.select(
@@ -300,7 +300,7 @@ def oldest_unarchived(
             col(ArchivedFile.hearing_id) == col(AgentEvent.hearing_id),
             col(ArchivedFile.path) == data["file"].as_string(),
             col(ArchivedFile.sha256) == data["sha256"].as_string(),
-            col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value]),
+            col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS]),
         )
         .correlate(AgentEvent)
     )
@@ -324,7 +324,7 @@ def _aware(at: datetime) -> datetime:
 
 def by_room(*, session: Session) -> dict[str, Status]:
     """Status per room, for /metrics and the technicians' wall (two grouped queries)."""
-    seg = col(ArchivedFile.kind).in_([FileKind.VIDEO.value, FileKind.AUDIO.value])
+    seg = col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS])
     backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
     lost = col(ArchivedFile.state) == CopyState.LOST.value
     q = sa.select(

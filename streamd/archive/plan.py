@@ -5,7 +5,8 @@ same definition of a valid path and of the upload signature.
 
 Layout under a root: `<hearing_id>/<session>/<path>`, one folder per hearing session, the
 session folder's own layout kept (video/, audio/, runs/, set_aside/, manifest.json,
-transcript.jsonl). A room writes only under hearings held in its courtroom.
+transcript.jsonl, and in a room with several cameras views/<view>/ and channels/<mic>/).
+A room writes only under hearings held in its courtroom.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ class FileKind(StrEnum):
     MANIFEST = "manifest"
     RUN = "run"  # ffmpeg's per-run segment lists
     SET_ASIDE = "set_aside"  # a file the recorder could not trust, kept all the same
+    VIEW = "view"  # one camera's own track (views/<name>/...)
+    CHANNEL = "channel"  # one microphone's own track (channels/<name>/...)
+
+
+# The kinds that are media segments: what the agent reports as `segment_closed`.
+SEGMENT_KINDS = (FileKind.VIDEO, FileKind.AUDIO, FileKind.VIEW, FileKind.CHANNEL)
 
 
 class CopyState(StrEnum):
@@ -56,6 +63,7 @@ _FOLDERS = {
     "runs": FileKind.RUN,
     "set_aside": FileKind.SET_ASIDE,
 }
+_TRACKS = {"views": FileKind.VIEW, "channels": FileKind.CHANNEL}
 _TOP = {"manifest.json": FileKind.MANIFEST, "transcript.jsonl": FileKind.TRANSCRIPT}
 
 
@@ -73,8 +81,11 @@ def kind_of(path: str) -> FileKind:
         return _TOP[parts[0]]
     if len(parts) == 2 and parts[0] in _FOLDERS:
         return _FOLDERS[parts[0]]
+    if len(parts) == 3 and parts[0] in _TRACKS:
+        return _TRACKS[parts[0]]
     raise PathRefused(
-        f"path {path!r}: not video/, audio/, runs/, set_aside/, manifest.json or transcript.jsonl"
+        f"path {path!r}: not video/, audio/, views/<view>/, channels/<mic>/, runs/, "
+        "set_aside/, manifest.json or transcript.jsonl"
     )
 
 

@@ -19,6 +19,7 @@ from streamd.orchestrator import records
 
 FAILED_EVENTS = {
     "gap": ("录音录像中断", "recording gap"),
+    "signal_lost": ("信号中断", "signal lost"),
     "process_exited": ("编码进程意外退出", "encoder process exited"),
     "process_stalled": ("编码进程停滞", "encoder process stalled"),
 }

@@ -49,6 +49,7 @@ from streamd.protocol import (
     AgentState,
     Command,
     CommandKind,
+    Compose,
     EndStream,
     Event,
     GoLive,
@@ -89,6 +90,7 @@ _BUILD: dict[CommandKind, type[Any]] = {
     CommandKind.END_STREAM: EndStream,
     CommandKind.STOP: Stop,
     CommandKind.RESTART_PUBLISHER: RestartPublisher,
+    CommandKind.COMPOSE: Compose,
 }
 
 
@@ -443,6 +445,7 @@ class Orchestrator:
         *,
         target: PublishTarget | None = None,
         reason: str | None = None,
+        compose: dict[str, Any] | None = None,
     ) -> Command:
         now = datetime.now(UTC)
         fields: dict[str, Any] = {
@@ -458,6 +461,8 @@ class Orchestrator:
             fields["reason"] = (reason or "incident")[:500]
         if kind is CommandKind.PREPARE:
             fields.update(self.prepare_facts.pop(view.hearing_id, {}))
+        if kind is CommandKind.COMPOSE:
+            fields.update(compose or {})
         cmd: Command = _BUILD[kind](**fields)
         return cmd
 
@@ -691,6 +696,46 @@ class Orchestrator:
                 )
             self._require_online(view.room)
             cmd = self._command(view, CommandKind.RESTART_PUBLISHER)
+            await self.work.call(
+                records.note_command,
+                stream_id=view.stream_id,
+                command=_note(cmd),
+                room=view.room,
+                actor=actor,
+            )
+            ack = await self._deliver(view, cmd)
+            out = Outcome(hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
+            if ack is None:
+                return replace(out, delivery="unacknowledged", message="the agent did not answer")
+            return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
+
+    async def compose(
+        self,
+        hearing_id: int,
+        *,
+        actor: str,
+        pin: str | None = None,
+        auto: bool = False,
+        layout: str | None = None,
+    ) -> Outcome:
+        """The clerk pins a view in the large tile, returns it to the voice, or changes the
+        layout. The stream's state does not change; the command is recorded with it."""
+        async with self._locks[hearing_id]:
+            view = await self._view(hearing_id)
+            recording = (
+                StreamState.READY,
+                StreamState.LIVE,
+                StreamState.PAUSED,
+                StreamState.OFF_AIR,
+            )
+            if view.state not in recording:
+                raise Refused(f"未在录制，无法切换画面 / not recording ({view.state.value})")
+            self._require_online(view.room)
+            cmd = self._command(
+                view,
+                CommandKind.COMPOSE,
+                compose={"pin": pin, "auto": auto, "layout": layout},
+            )
             await self.work.call(
                 records.note_command,
                 stream_id=view.stream_id,

@@ -49,6 +49,7 @@ class CommandKind(StrEnum):
     STOP = "stop"
     SHUTDOWN = "shutdown"
     RESTART_PUBLISHER = "restart_publisher"
+    COMPOSE = "compose"
 
 
 class ErrorCode(StrEnum):
@@ -169,8 +170,31 @@ class RestartPublisher(_CommandBase):
     target: PublishTarget | None = None
 
 
+class Compose(_CommandBase):
+    """The clerk pins a view in the large tile (`pin`), returns to following the voice
+    (`auto`, or nothing else given), or changes the layout (the pin kept), in a room with
+    several cameras. Done inside the running encoders: the recording is not cut, the line
+    not restarted."""
+
+    kind: Literal[CommandKind.COMPOSE] = CommandKind.COMPOSE
+    pin: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    auto: bool = False
+    layout: str | None = Field(default=None, min_length=1, max_length=32)
+
+    @model_validator(mode="after")
+    def _one_thing(self) -> Compose:
+        if self.pin is not None and self.auto:
+            raise ValueError("pin and auto: pin a view or return to automatic, not both")
+        return self
+
+    @property
+    def releases(self) -> bool:
+        """Back to following the voice: asked for, or nothing else asked."""
+        return self.auto or (self.pin is None and self.layout is None)
+
+
 Command = Annotated[
-    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown | RestartPublisher,
+    Prepare | GoLive | Pause | Resume | EndStream | Stop | Shutdown | RestartPublisher | Compose,
     Field(discriminator="kind"),
 ]
 _COMMAND: TypeAdapter[Command] = TypeAdapter(Command)
@@ -323,6 +347,8 @@ class EventKind(StrEnum):
     COMMAND_REJECTED = "command_rejected"
     TRANSCRIPT_REJECTED = "transcript_rejected"
     RECOVERED = "recovered"
+    VIEW_SWITCHED = "view_switched"  # the large tile changed: speaker, pin or layout
+    SIGNAL_LOST = "signal_lost"  # one camera's or microphone's track stopped; others go on
 
 
 Scalar = str | int | float | bool | None

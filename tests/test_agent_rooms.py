@@ -1,0 +1,285 @@
+"""A courtroom host with real ffmpeg: 4 views and 3 channels recorded as a composite and
+as tracks of their own, on one wall clock."""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import itertools
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from agents import manifest as mf
+from agents.config import load
+from agents.pipelines import HLS_PLAYLIST
+from streamd.archive.plan import FileKind, kind_of
+from streamd.media import ffmpeg_exe, gray_frames, hls_segments, probe
+from streamd.protocol import CommandKind, Leaf
+from tests.mqtt_support import broker_for, court_on, running_agent
+from tests.rooms_support import CHANNELS, VIEWS, rooms_config
+
+pytestmark = [pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
+K = CommandKind
+
+
+async def test_every_view_and_channel_is_recorded_as_its_own_track_beside_the_composite(
+    tmp_path: Path,
+) -> None:
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port)
+        cfg = load(path)
+        async with running_agent(cfg) as agent, court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            await asyncio.sleep(5.0)
+            assert (await court.send(K.STOP, 7)).ok
+            assert agent.recorder is None or agent.recorder.manifest.closed_at is not None
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == []
+    assert manifest.gaps == [] and manifest.set_aside == []
+    assert [(t.kind, t.name) for t in manifest.tracks] == [("view", n) for n, _, _ in VIEWS] + [
+        ("channel", n) for n, _, _ in CHANNELS
+    ]
+    composite = manifest.total("video")
+    assert composite > 3.0
+    assert abs(manifest.total("audio") - composite) < 0.2
+    for name, _, _ in VIEWS:
+        assert abs(manifest.total("view", name) - composite) < 0.2, name
+    for name, _, _ in CHANNELS:
+        assert abs(manifest.total("channel", name) - composite) < 0.2, name
+    for seg in manifest.segments:
+        assert probe(folder / seg.file).ok, seg.file
+        assert seg.file.startswith("views/" if seg.kind == "view" else "")
+        # The archive takes every track's files (agents/shipper.py ships what is listed).
+        assert kind_of(seg.file) in (
+            FileKind.VIDEO,
+            FileKind.AUDIO,
+            FileKind.VIEW,
+            FileKind.CHANNEL,
+        )
+    starts = {
+        s.track: min(x.start for x in manifest.segments if x.track == s.track)
+        for s in manifest.segments
+    }
+    assert max(starts.values()) == min(starts.values()), "every track starts on one wall clock"
+
+
+def _pcm(path: Path) -> bytes:
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-f",
+            "s16le",
+            "-ac",
+            "1",
+            "-ar",
+            "8000",
+            "-",
+        ],
+        capture_output=True,
+        check=True,
+    )
+    return out.stdout
+
+
+def _onset(manifest: mf.Manifest, folder: Path, track: str) -> float:
+    """Wall-clock time of the first loud sample of a channel's own track."""
+    mine = (s for s in manifest.segments if s.kind == "channel" and s.track == track)
+    for seg in sorted(mine, key=lambda s: s.start):
+        samples = array.array("h", _pcm(folder / seg.file))
+        for i, v in enumerate(samples):
+            if abs(v) > 3000:
+                return seg.start.timestamp() + i / 8000
+    raise AssertionError(f"{track}: no tone")
+
+
+def _big(frame: bytes) -> bytes:
+    """The large tile of a 1+5 picture in a 64x36 grey frame: the top-left 42x24."""
+    return b"".join(frame[y * 64 : y * 64 + 42] for y in range(24))
+
+
+def _diff(a: bytes, b: bytes) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+async def test_a_voice_moves_its_seat_into_the_large_tile_and_a_pin_holds_it(
+    tmp_path: Path,
+) -> None:
+    channels = [
+        {"name": "judge", "tone": 300, "view": "bench", "speaks": "0-3"},
+        {"name": "witness", "tone": 2000, "view": "witness", "speaks": "5-60"},
+    ]
+    comp = {"layout": "1+5", "hold_seconds": 1.0}
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port, channels=channels, composition=comp)
+        cfg = load(path)
+        async with running_agent(cfg), court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            assert (await court.send(K.GO_LIVE, 7, target={"kind": "hls"})).ok
+            await court.wait_for(
+                Leaf.EVENTS,
+                lambda e: e["kind"] == "view_switched" and e["data"]["view"] == "witness",
+            )
+            await asyncio.sleep(2.0)
+            bad = await court.send(K.COMPOSE, 7, pin="nobody")
+            assert not bad.ok and "pin" in (bad.message or "")
+            assert (await court.send(K.COMPOSE, 7, pin="defendant")).ok
+            await asyncio.sleep(2.0)
+            assert (await court.send(K.STOP, 7)).ok
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    onset = _onset(manifest, folder, "witness")
+    video = sorted((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.start)
+    frames = [
+        (seg.start.timestamp() + i / 15, f)
+        for seg in video
+        for i, f in enumerate(gray_frames(folder / seg.file))
+    ]
+    witness_view = [
+        f
+        for f in gray_frames(
+            folder
+            / next(s.file for s in manifest.segments if s.track == "witness" and s.kind == "view"),
+            width=42,
+            height=24,
+        )
+    ]
+    reference = witness_view[-1]
+    # The witness's picture (still bars) is in the large tile from its first word on.
+    moved = next(t for t, f in frames if t > onset and _diff(_big(f), reference) < 20)
+    print(f"switch latency {moved - onset:.3f} s")
+    assert moved - onset < 0.5, f"switched {moved - onset:.2f} s after the voice"
+    assert all(_diff(_big(f), reference) >= 20 for t, f in frames if t < onset - 0.1)
+    # The line follows too, inside the same publisher run: the pinned defendant is large.
+    hls = [s.file for s in hls_segments(cfg.hls_dir / HLS_PLAYLIST)]
+    assert len({p.name.split("_")[0] for p in hls}) == 1, "one publisher run, no restart"
+    pinned = _view_picture(manifest, folder, "defendant")
+    last = gray_frames(hls[-1])[-1]
+    assert _diff(_big(last), pinned) < 20
+    public = [f for p in hls for f in gray_frames(p)]
+    assert any(_diff(_big(f), reference) < 20 for f in public), "the witness was large on the line"
+
+
+def _view_picture(manifest: mf.Manifest, folder: Path, view: str) -> bytes:
+    """A view's own picture at the size of the large tile, from its own track."""
+    seg = max(
+        (s for s in manifest.segments if s.kind == "view" and s.track == view),
+        key=lambda s: s.duration,
+    )
+    return gray_frames(folder / seg.file, width=42, height=24)[-1]
+
+
+def _edges(frame: bytes, width: int, x0: int, y0: int, w: int, h: int) -> float:
+    """Mean squared horizontal change inside a region: sharp edges have much, a blur
+    spreads the same change thin (squared, since the plain sum of a ramp equals a step's)."""
+    total = 0
+    for y in range(y0, y0 + h):
+        row = frame[y * width + x0 : y * width + x0 + w]
+        total += sum((a - b) ** 2 for a, b in itertools.pairwise(row))
+    return total / (w * h)
+
+
+def _crossings(pcm: bytes) -> float:
+    """Zero crossings per second of 8 kHz mono: twice a pure tone's frequency."""
+    samples = array.array("h", pcm)
+    flips = sum(1 for a, b in itertools.pairwise(samples) if (a < 0) != (b < 0))
+    return flips / (len(samples) / 8000)
+
+
+async def test_a_witness_is_blurred_and_pitch_shifted_on_the_line_only(tmp_path: Path) -> None:
+    views = [{"name": n, "pattern": p, "video_size": "160x90"} for n, p, _ in VIEWS[:3]] + [
+        {
+            "name": "witness",
+            "pattern": "pal75bars",
+            "video_size": "160x90",
+            "blur": [{"x": 0.0, "y": 0.0, "w": 1.0, "h": 1.0}],
+        }
+    ]
+    channels = [
+        {"name": "judge", "tone": 300, "view": "bench", "speaks": "silent"},
+        {"name": "witness", "tone": 1000, "view": "witness", "voice_shift": True},
+    ]
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port, views=views, channels=channels)
+        cfg = load(path)
+        async with running_agent(cfg), court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            assert (await court.send(K.GO_LIVE, 7, target={"kind": "hls"})).ok
+            await asyncio.sleep(4.0)
+            assert (await court.send(K.STOP, 7)).ok
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    hls = [s.file for s in hls_segments(cfg.hls_dir / HLS_PLAYLIST)]
+    # The witness speaks, so takes the first tile of the 2x2: (0, 0)-(32, 18) at 64x36,
+    # whose top rows carry the time.
+    public = gray_frames(hls[-1], width=64, height=36)[-1]
+    video = max((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.duration)
+    record = gray_frames(folder / video.file, width=64, height=36)[-1]
+    own = max(
+        (s for s in manifest.segments if s.kind == "view" and s.track == "witness"),
+        key=lambda s: s.duration,
+    )
+    track = gray_frames(folder / own.file, width=32, height=18)[-1]
+    sharp = _edges(record, 64, 2, 7, 28, 9)
+    assert _edges(public, 64, 2, 7, 28, 9) < sharp / 2, "blurred on the line"
+    assert _edges(track, 32, 2, 7, 28, 9) > sharp / 2, "sharp in the view's own track"
+    # The voice: 1000 Hz in the microphone's own track and in the mix, 1300 Hz on the line.
+    mic = [s for s in manifest.segments if s.kind == "channel" and s.track == "witness"]
+    recorded = _crossings(_pcm(folder / max(mic, key=lambda s: s.duration).file)) / 2
+    mixed = (
+        _crossings(_pcm(folder / video.file.replace("video/v", "audio/a").replace(".ts", ".aac")))
+        / 2
+    )
+    line = _crossings(_pcm(hls[-1])) / 2
+    assert abs(recorded - 1000) < 30 and abs(mixed - 1000) < 30, (recorded, mixed)
+    assert abs(line - 1300) < 40, line
+
+
+def _short_camera(out: Path) -> Path:
+    """A camera that gives 2.5 s of picture, then nothing: a file played once."""
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "smptebars=size=160x90:rate=15",
+         "-t", "2.5", "-c:v", "libx264", "-g", "15", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+async def test_a_lost_camera_shows_its_card_and_leaves_a_gap_in_its_track_only(
+    tmp_path: Path,
+) -> None:
+    camera = _short_camera(tmp_path / "short.ts")
+    views = [{"name": n, "pattern": p, "video_size": "160x90"} for n, p, _ in VIEWS[:3]] + [
+        {"name": "witness", "label": "证人席", "kind": "file", "url": str(camera), "loop": False}
+    ]
+    channels = [{"name": "judge", "tone": 300, "view": "bench"}]
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port, views=views, channels=channels)
+        cfg = load(path)
+        async with running_agent(cfg), court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            lost = await court.wait_for(
+                Leaf.EVENTS, lambda e: e["kind"] == "signal_lost", within=20
+            )
+            assert lost["data"]["track"] == "witness" and "witness" in lost["message"]
+            await asyncio.sleep(1.0)
+            assert (await court.send(K.STOP, 7)).ok
+
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == []
+    (gap,) = manifest.gaps
+    assert gap.track == "witness" and gap.seconds > 2.0
+    composite = manifest.total("video")
+    assert manifest.total("view", "witness") < 3.0 < composite
+    for name, _, _ in VIEWS[:3]:
+        assert abs(manifest.total("view", name) - composite) < 0.2, name
