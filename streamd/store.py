@@ -104,11 +104,23 @@ def stale_snapshot(exc: sa.exc.OperationalError) -> bool:
     )
 
 
+def busy(exc: sa.exc.OperationalError) -> bool:
+    """Plain SQLITE_BUSY. A read transaction that starts writing while another connection
+    writes gets it at once: SQLite never runs the busy handler for that upgrade (it could
+    deadlock), so the busy timeout does not apply and only running the unit again helps."""
+    orig = exc.orig
+    return (
+        isinstance(orig, sqlite3.OperationalError)
+        and getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+    )
+
+
 class Database:
     """Owns the engine; hands out sessions for one unit of work each."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.busy_seconds = SQLITE_BUSY_TIMEOUT_MS / 1000  # lock upgrades retried this long
 
     @classmethod
     def from_url(cls, url: str) -> Database:
@@ -126,19 +138,27 @@ class Database:
                 raise
 
     def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
-        """One unit of work, in one transaction. On SQLite, a unit of work refused because
-        another writer committed after it read (SQLITE_BUSY_SNAPSHOT: it cannot succeed on
-        its snapshot, and waiting does not help) is rolled back and run again, at most
-        STALE_RETRIES times; any other error, a held lock's SQLITE_BUSY among them, is not."""
-        for attempt in range(STALE_RETRIES + 1):
+        """One unit of work, in one transaction. On SQLite, a unit refused because another
+        writer committed after it read (SQLITE_BUSY_SNAPSHOT) is rolled back and run again,
+        at most STALE_RETRIES times; one refused a lock upgrade (plain SQLITE_BUSY, no busy
+        handler) is run again until it has spent the busy timeout in all, as a writer
+        waiting at BEGIN would. Any other error is raised at once."""
+        started = time.monotonic()
+        stale = 0
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 with self.session() as session:
                     return fn(session=session, **kwargs)
             except sa.exc.OperationalError as exc:
-                if not stale_snapshot(exc) or attempt == STALE_RETRIES:
+                if stale_snapshot(exc):
+                    stale += 1
+                    if stale > STALE_RETRIES:
+                        raise
+                elif not busy(exc) or time.monotonic() - started >= self.busy_seconds:
                     raise
-                time.sleep(0.005 * (attempt + 1))
-        raise AssertionError("unreachable")
+                time.sleep(min(0.005 * attempt, 0.05))
 
     async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Run `fn(session=..., **kwargs)` in a worker thread inside one transaction."""
