@@ -642,6 +642,22 @@ class Orchestrator:
         self._forget_if_done(view)
         return outcome
 
+    async def _send_noted(self, view: StreamView, cmd: Command, actor: str) -> Outcome:
+        """A command that changes no stream state (restart the publisher, compose the
+        picture): noted in the stream's history first, then sent, and its answer told."""
+        await self.work.call(
+            records.note_command,
+            stream_id=view.stream_id,
+            command=_note(cmd),
+            room=view.room,
+            actor=actor,
+        )
+        ack = await self._deliver(view, cmd)
+        out = Outcome(view.hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
+        if ack is None:
+            return replace(out, delivery="unacknowledged", message="the agent did not answer")
+        return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
+
     def _require_online(self, room: str) -> None:
         agent = self.agents.get(room)
         if agent is None or not agent.online or agent.silent:
@@ -696,18 +712,7 @@ class Orchestrator:
                 )
             self._require_online(view.room)
             cmd = self._command(view, CommandKind.RESTART_PUBLISHER)
-            await self.work.call(
-                records.note_command,
-                stream_id=view.stream_id,
-                command=_note(cmd),
-                room=view.room,
-                actor=actor,
-            )
-            ack = await self._deliver(view, cmd)
-            out = Outcome(hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
-            if ack is None:
-                return replace(out, delivery="unacknowledged", message="the agent did not answer")
-            return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
+            return await self._send_noted(view, cmd, actor)
 
     async def compose(
         self,
@@ -736,18 +741,7 @@ class Orchestrator:
                 CommandKind.COMPOSE,
                 compose={"pin": pin, "auto": auto, "layout": layout},
             )
-            await self.work.call(
-                records.note_command,
-                stream_id=view.stream_id,
-                command=_note(cmd),
-                room=view.room,
-                actor=actor,
-            )
-            ack = await self._deliver(view, cmd)
-            out = Outcome(hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
-            if ack is None:
-                return replace(out, delivery="unacknowledged", message="the agent did not answer")
-            return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
+            return await self._send_noted(view, cmd, actor)
 
     async def follow_line(self, hearing_id: int) -> None:
         """Move a hearing on air to the line the plan now gives it (its own went down):
