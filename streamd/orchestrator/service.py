@@ -34,7 +34,7 @@ from streamd.config import Settings
 from streamd.court import CourtStructure
 from streamd.domain import CommandStatus
 from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState, step
-from streamd.orchestrator import push, records, selftests
+from streamd.orchestrator import push, records, selftests, tracks
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.journal import FastJournal
@@ -386,6 +386,7 @@ class Orchestrator:
         self._seen(room)
         self._events.put_nowait(event)
         push.note(self.alerts, self.work, room, event)
+        tracks.note(self.alerts, room, event)
         self.feed.publish("event", event.model_dump(mode="json"))
 
     def _on_selftest(self, room: str, report: SelfTest) -> None:
