@@ -48,6 +48,7 @@ def lease(url: str, name: str, timing: LeaseTiming = FAST) -> Lease:
 
 
 @pytest.mark.db
+@pytest.mark.postgres_only
 def test_one_holder_at_a_time_and_every_holder_a_new_epoch(pg_url: str) -> None:
     a, b = lease(pg_url, "a"), lease(pg_url, "b")
     won, row = a.acquire()
@@ -99,6 +100,7 @@ class Blackhole:
 
 
 @pytest.mark.db
+@pytest.mark.postgres_only
 @pytest.mark.slow
 async def test_a_replica_cut_from_the_database_stops_leading_before_another_can(
     pg_url: str,

@@ -37,7 +37,7 @@ from tests.mqtt_support import free_port, shared_broker
 from tests.simagent import SimulatedAgent, simulated
 from tests.test_leadership import Blackhole
 
-pytestmark = [pytest.mark.slow, pytest.mark.db, pytest.mark.broker]
+pytestmark = [pytest.mark.slow, pytest.mark.db, pytest.mark.broker, pytest.mark.postgres_only]
 TAKEOVER_SECONDS = 10.0  # what the issue promises after a kill -9 of the leader
 
 
