@@ -30,7 +30,5 @@ def note(alerts: AlertDesk, room: str, event: Event) -> None:
         track_kind = str(event.data.get("track_kind", ""))
         zh, en = message(room, track_kind, str(event.data.get("track", "?")))
         alerts.renew(KIND, "warning", room, hid, zh, en)  # a second lost view: named afresh
-    elif event.kind in (EventKind.RECORDING_STARTED, EventKind.RECORDING_STOPPED) and (
-        alerts.is_open(KIND, room, hid)
-    ):
-        alerts.clear(KIND, room, hid)
+    elif event.kind in (EventKind.RECORDING_STARTED, EventKind.RECORDING_STOPPED):
+        alerts.clear(KIND, room, hid)  # nothing open: nothing to clear
