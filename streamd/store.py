@@ -94,24 +94,16 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def stale_snapshot(exc: sa.exc.OperationalError) -> bool:
-    """Whether SQLite refused a write because the transaction's snapshot is stale: the
-    extended code, not the message ("database is locked" is also a held lock's)."""
+def sqlite_code(exc: sa.exc.OperationalError) -> int | None:
+    """SQLite's extended result code for a refused statement, not its message: "database is
+    locked" reads the same for a held lock, a refused lock upgrade (plain SQLITE_BUSY, which
+    SQLite returns at once: it never runs the busy handler for an upgrade, as that could
+    deadlock) and a stale snapshot (SQLITE_BUSY_SNAPSHOT)."""
     orig = exc.orig
     return (
-        isinstance(orig, sqlite3.OperationalError)
-        and getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY_SNAPSHOT
-    )
-
-
-def busy(exc: sa.exc.OperationalError) -> bool:
-    """Plain SQLITE_BUSY. A read transaction that starts writing while another connection
-    writes gets it at once: SQLite never runs the busy handler for that upgrade (it could
-    deadlock), so the busy timeout does not apply and only running the unit again helps."""
-    orig = exc.orig
-    return (
-        isinstance(orig, sqlite3.OperationalError)
-        and getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
+        getattr(orig, "sqlite_errorcode", None)
+        if isinstance(orig, sqlite3.OperationalError)
+        else None
     )
 
 
@@ -152,11 +144,12 @@ class Database:
                 with self.session() as session:
                     return fn(session=session, **kwargs)
             except sa.exc.OperationalError as exc:
-                if stale_snapshot(exc):
+                code = sqlite_code(exc)
+                if code == sqlite3.SQLITE_BUSY_SNAPSHOT:
                     stale += 1
                     if stale > STALE_RETRIES:
                         raise
-                elif not busy(exc) or time.monotonic() - started >= self.busy_seconds:
+                elif code != sqlite3.SQLITE_BUSY or time.monotonic() - started >= self.busy_seconds:
                     raise
                 time.sleep(min(0.005 * attempt, 0.05))
 
