@@ -130,7 +130,7 @@ def per_row(folder: Path, csv_path: Path, rows: int) -> tuple[float, float]:
     valid, errors = validate_records(records, zone=ZONE)
     assert not errors
 
-    def work(*, session: object) -> None:
+    def work(session: object) -> None:
         for _, data in valid:
             row, _ = upsert_hearing(session=session, data=data, actor="bench")  # type: ignore[arg-type]
             approvals.sync_rule_records(session=session, hearing=row, rules=rules, actor="bench")  # type: ignore[arg-type]

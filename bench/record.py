@@ -121,7 +121,7 @@ def archive(db: Database, root: Path, hearing_id: int, src: Path, layout: str) -
             line = {"seq": i + 1, "speaker": "审判长", "text": f"第{i + 1}句。", "at": at}
             fh.write(json.dumps(line, ensure_ascii=False) + "\n")
 
-    def write(*, session: Session) -> None:
+    def write(session: Session) -> None:
         by_file = {s.file: s for s in manifest.segments}
         for rel in ["manifest.json", "transcript.jsonl", *by_file]:
             data = (folder / rel).read_bytes()
@@ -139,7 +139,7 @@ def archive(db: Database, root: Path, hearing_id: int, src: Path, layout: str) -
 
 
 def add_hearing(db: Database, n: int) -> int:
-    def write(*, session: Session) -> int:
+    def write(session: Session) -> int:
         room = session.exec(select(Courtroom).where(Courtroom.code == "room-01")).one()
         dept = session.exec(select(Department)).first()
         assert dept is not None and dept.id is not None and room.id is not None

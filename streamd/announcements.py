@@ -76,8 +76,8 @@ class Announcement:
 
 
 def upcoming(
-    *,
     session: Session,
+    *,
     now: datetime,
     days: int,
     zone: tzinfo,

@@ -168,7 +168,7 @@ def decision(session: Session, hearing: Hearing, rules: Ruleset) -> Decision:
     return decisions(session, [hearing], rules)[hearing.id]
 
 
-def sync_rule_records(*, session: Session, hearing: Hearing, rules: Ruleset, actor: str) -> None:
+def sync_rule_records(session: Session, *, hearing: Hearing, rules: Ruleset, actor: str) -> None:
     """Open the record an excluded cause needs, so the department head sees it in the queue."""
     found = decision(session, hearing, rules)
     if found.outcome is not Outcome.EXCLUDED or not found.rule.startswith(CAUSE):
@@ -182,7 +182,7 @@ def sync_rule_records(*, session: Session, hearing: Hearing, rules: Ruleset, act
 
 
 def apply(
-    *, session: Session, hearing_id: int, data: Apply, user: User, rules: Ruleset
+    session: Session, *, hearing_id: int, data: Apply, user: User, rules: Ruleset
 ) -> tuple[Approval, bool]:
     """The handler's application not to stream. Applying twice returns the first one."""
     _require(user, APPLICANTS, "apply not to stream")
@@ -206,7 +206,7 @@ def apply(
     return _open(session, hearing, rule, level, data.reason, user.username, role), True
 
 
-def review(*, session: Session, approval_id: int, data: Step, user: User) -> Result:
+def review(session: Session, *, approval_id: int, data: Step, user: User) -> Result:
     """The department head forwards a court-level application to the court leader."""
     row, hearing = _load(session, approval_id)
     if row.level != ApprovalLevel.COURT:
@@ -220,7 +220,7 @@ def review(*, session: Session, approval_id: int, data: Step, user: User) -> Res
     return Result(row, True)
 
 
-def approve(*, session: Session, approval_id: int, data: Step, user: User) -> Result:
+def approve(session: Session, *, approval_id: int, data: Step, user: User) -> Result:
     row, hearing = _load(session, approval_id)
     if row.status == Status.APPROVED:
         return Result(row, False)
@@ -241,7 +241,7 @@ def approve(*, session: Session, approval_id: int, data: Step, user: User) -> Re
     return Result(row, True)
 
 
-def reject(*, session: Session, approval_id: int, data: Step, user: User) -> Result:
+def reject(session: Session, *, approval_id: int, data: Step, user: User) -> Result:
     row, hearing = _load(session, approval_id)
     if row.status == Status.REJECTED:
         return Result(row, False)
@@ -265,7 +265,7 @@ def reject(*, session: Session, approval_id: int, data: Step, user: User) -> Res
     return Result(row, True)
 
 
-def queue(*, session: Session, user: User) -> list[Approval]:
+def queue(session: Session, *, user: User) -> list[Approval]:
     """What waits for this user: the department head's pending records in the department,
     the court leader's reviewed ones. Anyone else waits for nothing."""
     stmt = select(Approval).join(Hearing, col(Hearing.id) == col(Approval.hearing_id))
@@ -283,7 +283,7 @@ def queue(*, session: Session, user: User) -> list[Approval]:
     return waiting
 
 
-def to_public(*, session: Session, row: Approval) -> ApprovalOut:
+def to_public(session: Session, *, row: Approval) -> ApprovalOut:
     hearing = session.get(Hearing, row.hearing_id)
     assert hearing is not None and row.id is not None
     steps = session.exec(

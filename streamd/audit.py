@@ -33,8 +33,8 @@ def snapshot(obj: Any) -> dict[str, Any]:
 
 
 def record(
-    *,
     session: Session,
+    *,
     actor: str,
     action: str,
     obj: Any,
@@ -55,7 +55,7 @@ def record(
 
 
 def update(
-    *, session: Session, actor: str, action: str, obj: Any, values: Mapping[str, Any]
+    session: Session, *, actor: str, action: str, obj: Any, values: Mapping[str, Any]
 ) -> bool:
     """Set the fields that differ and record before/after in the caller's transaction.
 
@@ -74,8 +74,8 @@ def update(
 
 
 def list_entries(
-    *,
     session: Session,
+    *,
     object_type: str | None = None,
     object_id: str | None = None,
     limit: int = 50,

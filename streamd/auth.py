@@ -63,8 +63,8 @@ def hash_password(password: str, h: PasswordHasher | None = None) -> str:
 
 
 def create_user(
-    *,
     session: Session,
+    *,
     username: str,
     password: str,
     roles: Iterable[Role],
@@ -97,7 +97,7 @@ def create_user(
 
 
 def authenticate(
-    *, session: Session, username: str, password: str, password_hasher: PasswordHasher | None = None
+    session: Session, *, username: str, password: str, password_hasher: PasswordHasher | None = None
 ) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     stored = user.password_hash if user else None
@@ -123,7 +123,7 @@ def _digest(token: str) -> str:
 
 
 def issue_token(
-    *, session: Session, user: User, ttl: timedelta, kind: str = "bearer"
+    session: Session, *, user: User, ttl: timedelta, kind: str = "bearer"
 ) -> tuple[str, AuthToken]:
     token = secrets.token_urlsafe(32)
     assert user.id is not None
@@ -140,7 +140,7 @@ def issue_token(
 
 
 def resolve_token(
-    *, session: Session, token: str, kind: str, now: datetime | None = None
+    session: Session, *, token: str, kind: str, now: datetime | None = None
 ) -> tuple[User, AuthToken]:
     row = session.exec(
         select(AuthToken).where(AuthToken.token_hash == _digest(token), AuthToken.kind == kind)
@@ -154,7 +154,7 @@ def resolve_token(
     return user, row
 
 
-def revoke_token(*, session: Session, token: str) -> None:
+def revoke_token(session: Session, *, token: str) -> None:
     row = session.exec(select(AuthToken).where(AuthToken.token_hash == _digest(token))).first()
     if row is not None:
         row.revoked = True

@@ -96,8 +96,8 @@ def active(session: Session, hearing_id: int) -> Booking | None:
 
 
 def book(
-    *,
     session: Session,
+    *,
     data: BookingCreate,
     user: User,
     rules: Ruleset,
@@ -170,7 +170,7 @@ def book(
     return booking, True
 
 
-def cancel(*, session: Session, booking_id: int, data: BookingCancel, user: User) -> Booking | None:
+def cancel(session: Session, *, booking_id: int, data: BookingCancel, user: User) -> Booking | None:
     booking = session.get(Booking, booking_id)
     if booking is None:
         return None
@@ -194,7 +194,7 @@ def cancel(*, session: Session, booking_id: int, data: BookingCancel, user: User
     return booking
 
 
-def list_bookings(*, session: Session, query: BookingQuery) -> tuple[list[Booking], int]:
+def list_bookings(session: Session, *, query: BookingQuery) -> tuple[list[Booking], int]:
     stmt = select(Booking)
     if query.status:
         stmt = stmt.where(Booking.status == query.status.value)
@@ -203,7 +203,7 @@ def list_bookings(*, session: Session, query: BookingQuery) -> tuple[list[Bookin
     return paged(session, stmt, col(Booking.id), offset=query.offset, limit=query.limit)
 
 
-def to_public(*, session: Session, booking: Booking) -> BookingPublic:
+def to_public(session: Session, *, booking: Booking) -> BookingPublic:
     hearing = session.get(Hearing, booking.hearing_id)
     requester = session.get(User, booking.requested_by)
     canceller = session.get(User, booking.cancelled_by) if booking.cancelled_by else None

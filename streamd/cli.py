@@ -311,7 +311,7 @@ def cmd_users_unlock(settings: Settings, args: argparse.Namespace) -> None:
     from streamd import audit, throttle
     from streamd.models import User
 
-    def work(*, session: Session) -> bool | None:
+    def work(session: Session) -> bool | None:
         user = session.exec(select(User).where(User.username == args.name)).first()
         if user is None:
             return None

@@ -171,7 +171,7 @@ def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str,
     return row
 
 
-def apply_structure(*, session: Session, structure: CourtStructure, actor: str) -> dict[str, int]:
+def apply_structure(session: Session, *, structure: CourtStructure, actor: str) -> dict[str, int]:
     """Upsert the structure by code; nothing is deleted (hearings may still point at it)."""
     court = _upsert(session, Court, {"code": structure.court.code}, {"name": structure.court.name})
     departments = {

@@ -238,7 +238,7 @@ def columns(data: HearingCreate, parsed: CaseNumber, dept_id: int, room_id: int)
     }
 
 
-def upsert_hearing(*, session: Session, data: HearingCreate, actor: str) -> tuple[Hearing, str]:
+def upsert_hearing(session: Session, *, data: HearingCreate, actor: str) -> tuple[Hearing, str]:
     """Create, or update the hearing with the same case number and start.
 
     Returns the row and what happened: "created", "updated" or "unchanged".
@@ -276,7 +276,7 @@ def upsert_hearing(*, session: Session, data: HearingCreate, actor: str) -> tupl
 
 
 def update_hearing(
-    *, session: Session, hearing_id: int, patch: HearingUpdate, actor: str
+    session: Session, *, hearing_id: int, patch: HearingUpdate, actor: str
 ) -> Hearing | None:
     row = session.get(Hearing, hearing_id)
     if row is None:
@@ -305,7 +305,7 @@ def update_hearing(
 
 
 def list_hearings(
-    *, session: Session, query: HearingQuery, zone: ZoneInfo
+    session: Session, *, query: HearingQuery, zone: ZoneInfo
 ) -> tuple[list[Hearing], int]:
     stmt = select(Hearing)
     if query.on is not None:
@@ -344,7 +344,7 @@ def _aware(value: datetime, zone: ZoneInfo) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
-def to_public(*, session: Session, hearing: Hearing, zone: ZoneInfo | None = None) -> HearingPublic:
+def to_public(session: Session, *, hearing: Hearing, zone: ZoneInfo | None = None) -> HearingPublic:
     dept = session.get(Department, hearing.department_id)
     room = session.get(Courtroom, hearing.courtroom_id)
     booking = session.exec(

@@ -257,7 +257,7 @@ class _Refs:
     courtrooms: dict[str, int]
 
     @classmethod
-    def read(cls, *, session: Session) -> _Refs:
+    def read(cls, session: Session) -> _Refs:
         depts: dict[str, int] = {}
         for d in session.exec(select(Department)).all():
             assert d.id is not None
@@ -353,7 +353,7 @@ def import_file(
 
 
 def _write(
-    *, session: Session, values: list[dict[str, Any]], actor: str, aftermath: Aftermath
+    session: Session, *, values: list[dict[str, Any]], actor: str, aftermath: Aftermath
 ) -> ImportResult:
     """The write transaction: one read of the hearings the file names, one bulk insert of
     the new ones, one bulk update of the changed ones, their audit entries in bulk."""

@@ -42,7 +42,7 @@ def _today(settings: Settings) -> tuple[datetime, datetime]:
     return local.astimezone(UTC), (local + timedelta(days=1)).astimezone(UTC)
 
 
-def database_figures(*, session: Session, settings: Settings) -> dict[str, Any]:
+def database_figures(session: Session, *, settings: Settings) -> dict[str, Any]:
     """One transaction's worth of counts for a scrape."""
     start, end = _today(settings)
     streams = dict(

@@ -61,7 +61,7 @@ class OutageOut(BaseModel):
     ended_by: str | None
 
 
-def report(*, session: Session, line_id: int, data: OutageReport, user: User) -> LineOutage:
+def report(session: Session, *, line_id: int, data: OutageReport, user: User) -> LineOutage:
     line = session.get(Line, line_id)
     if line is None:
         raise OutageError(404, f"no line {line_id}")
@@ -90,7 +90,7 @@ def report(*, session: Session, line_id: int, data: OutageReport, user: User) ->
     return row
 
 
-def restore(*, session: Session, outage_id: int, user: User) -> tuple[LineOutage, bool]:
+def restore(session: Session, *, outage_id: int, user: User) -> tuple[LineOutage, bool]:
     """End an outage now (a window not begun yet is called off). Idempotent: an outage
     that is over already is returned as it is, with False."""
     row = session.get(LineOutage, outage_id)
@@ -109,7 +109,7 @@ def restore(*, session: Session, outage_id: int, user: User) -> tuple[LineOutage
     return row, True
 
 
-def of_line(*, session: Session, line_id: int) -> list[LineOutage]:
+def of_line(session: Session, *, line_id: int) -> list[LineOutage]:
     if session.get(Line, line_id) is None:
         raise OutageError(404, f"no line {line_id}")
     return list(
@@ -157,7 +157,7 @@ def windows(outages: Sequence[LineOutage]) -> tuple[tuple[int, int], ...] | None
     return tuple(out)
 
 
-def to_public(*, session: Session, row: LineOutage) -> OutageOut:
+def to_public(session: Session, *, row: LineOutage) -> OutageOut:
     line = session.get(Line, row.line_id)
     return OutageOut(
         id=row.id or 0,

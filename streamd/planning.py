@@ -97,8 +97,8 @@ class LineChange:
 
 
 def replan(
-    *,
     session: Session,
+    *,
     around: datetime,
     zone: tzinfo,
     timing: Timing,
@@ -300,7 +300,7 @@ class _Day:
 
 
 def live_signature(
-    *, session: Session, now: datetime, timing: Timing
+    session: Session, *, now: datetime, timing: Timing
 ) -> tuple[tuple[int, str, int], ...]:
     """What the live plan depends on beyond the bookings: each hearing on air (its line
     and expected end) and each line outage now or soon. When this changes (a hearing goes
@@ -325,7 +325,7 @@ def live_signature(
     return tuple(sorted(out))
 
 
-def moved_on_air(*, session: Session) -> list[int]:
+def moved_on_air(session: Session) -> list[int]:
     """Hearings on air whose booking the plan has moved to another line (or none): their
     publisher must follow, or stop."""
     rows = session.exec(

@@ -81,8 +81,8 @@ def month_bounds(month: date, zone: tzinfo) -> tuple[datetime, datetime]:
 
 
 def monthly(
-    *,
     session: Session,
+    *,
     month: date,
     department: str | None,
     zone: tzinfo,

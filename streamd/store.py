@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -24,6 +24,7 @@ from sqlmodel import Session, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000  # writers queue briefly instead of failing with "locked"
@@ -129,7 +130,9 @@ class Database:
                 session.rollback()
                 raise
 
-    def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    def call(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """One unit of work, in one transaction. On SQLite, a unit refused because another
         writer committed after it read (SQLITE_BUSY_SNAPSHOT) is rolled back and run again,
         at most STALE_RETRIES times; one refused a lock upgrade (plain SQLITE_BUSY, no busy
@@ -142,7 +145,7 @@ class Database:
             attempt += 1
             try:
                 with self.session() as session:
-                    return fn(session=session, **kwargs)
+                    return fn(session, *args, **kwargs)
             except sa.exc.OperationalError as exc:
                 code = sqlite_code(exc)
                 if code == sqlite3.SQLITE_BUSY_SNAPSHOT:
@@ -153,9 +156,11 @@ class Database:
                     raise
                 time.sleep(min(0.005 * attempt, 0.05))
 
-    async def run(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    async def run(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """Run `fn(session=..., **kwargs)` in a worker thread inside one transaction."""
-        return await asyncio.to_thread(self.call, fn, **kwargs)
+        return await asyncio.to_thread(self.call, fn, *args, **kwargs)
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

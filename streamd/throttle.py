@@ -101,7 +101,7 @@ def _row(session: Session, key: str) -> LoginThrottle:
 
 
 def begin_attempt(
-    *, session: Session, username: str, address: str, policy: Policy, now: datetime | None = None
+    session: Session, *, username: str, address: str, policy: Policy, now: datetime | None = None
 ) -> None:
     """Count the attempt, or refuse it (`Throttled`) without counting."""
     now = now or utcnow()
@@ -126,7 +126,7 @@ def begin_attempt(
         session.add(row)
 
 
-def succeeded(*, session: Session, username: str, address: str) -> None:
+def succeeded(session: Session, *, username: str, address: str) -> None:
     """The password was right: forgive this attempt and the ones before."""
     session.execute(
         sa.update(LoginThrottle)
@@ -153,7 +153,7 @@ def _account_rows(session: Session, username: str) -> list[LoginThrottle]:
     )
 
 
-def failures(*, session: Session, username: str, address: str) -> tuple[int, bool]:
+def failures(session: Session, *, username: str, address: str) -> tuple[int, bool]:
     """Failures in a row of the account over every address, and whether it is locked
     from this one (what the audit records of a failed login)."""
     rows = {r.key: r for r in _account_rows(session, username)}
@@ -161,7 +161,7 @@ def failures(*, session: Session, username: str, address: str) -> tuple[int, boo
     return (account.failures if account else 0), bool(pair and pair.locked)
 
 
-def unlock(*, session: Session, username: str) -> bool:
+def unlock(session: Session, *, username: str) -> bool:
     """Lift the account's lockouts and delays from every address; whether it was locked."""
     was_locked = False
     for row in _account_rows(session, username):

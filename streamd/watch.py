@@ -70,7 +70,7 @@ class WatchView:
         return self.phase in (Phase.LIVE, Phase.PAUSED)
 
 
-def view(*, session: Session, hearing_id: int, rules: Ruleset) -> WatchView | None:
+def view(session: Session, *, hearing_id: int, rules: Ruleset) -> WatchView | None:
     hearing = session.get(Hearing, hearing_id)
     if hearing is None or not hearing.is_public:
         return None

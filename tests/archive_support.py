@@ -46,7 +46,7 @@ def archive_settings(base: Settings, tmp: Path, **over: Any) -> Settings:
 
 
 def add_hearing(db: Database, room: str = "room-01", case: int = 1) -> int:
-    def write(*, session: Session) -> int:
+    def write(session: Session) -> int:
         courtroom = session.exec(select(Courtroom).where(Courtroom.code == room)).one()
         dept = session.exec(select(Department)).first()
         assert dept is not None and dept.id is not None and courtroom.id is not None

@@ -111,7 +111,7 @@ def archive(db: Database, rec: Recording, hearing_id: int) -> None:
     by_file = {s.file: s for s in rec.manifest.segments}
     files = sorted(str(p.relative_to(rec.folder)) for p in rec.folder.rglob("*") if p.is_file())
 
-    def write(*, session: Session) -> None:
+    def write(session: Session) -> None:
         for rel in files:
             try:
                 kind = kind_of(rel)

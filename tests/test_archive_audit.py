@@ -291,7 +291,7 @@ async def test_a_long_audit_does_not_hold_back_the_keeper_s_alerts(
     stop = asyncio.Event()
     keeper = asyncio.create_task(keep(database, often, ArchiveState(), tick=0.05, stop=stop))
 
-    def backlog(*, session: Session) -> bool:
+    def backlog(session: Session) -> bool:
         return (
             session.exec(select(Alert).where(Alert.kind == "archive_backlog")).first() is not None
         )
@@ -320,7 +320,7 @@ async def test_a_long_audit_does_not_hold_back_the_keeper_s_alerts(
 async def test_the_bag_carries_the_case_file_and_the_transcript_streamd_holds(
     filled: int, arch: Settings, database: Database, tmp_path: Path
 ) -> None:
-    def orchestrated(*, session: Session) -> None:
+    def orchestrated(session: Session) -> None:
         room = session.exec(select(Courtroom).where(Courtroom.code == "room-01")).one()
         assert room.id is not None
         stream = Stream(hearing_id=filled, courtroom_id=room.id, room="room-01", state="ended")

@@ -46,11 +46,11 @@ def _recorded(db: Database, room: str, hid: int, session: str) -> None:
             )
         )
 
-    db.call(lambda *, session: write(session_=session))
+    db.call(lambda session: write(session_=session))
 
 
 def _move(db: Database, hid: int, room: str) -> None:
-    def write(*, session: Session) -> None:
+    def write(session: Session) -> None:
         hearing = session.get(Hearing, hid)
         courtroom = session.exec(select(Courtroom).where(Courtroom.code == room)).one()
         assert hearing is not None

@@ -29,7 +29,7 @@ def arch(settings: Settings, tmp_path: Path) -> Settings:
 
 
 def closed_segment(db: Database, hid: int, file: str, sha: str, age: float, seq: int) -> None:
-    def write(*, session: Session) -> None:
+    def write(session: Session) -> None:
         session.add(
             AgentEvent(
                 id=f"room-01-{seq}",
@@ -84,7 +84,7 @@ async def test_an_old_unshipped_backlog_and_a_nearly_full_disk_alert(
     state = ArchiveState()
     await check_alerts(database, arch, state)
 
-    def open_alerts(*, session: Session) -> set[tuple[str, str | None]]:
+    def open_alerts(session: Session) -> set[tuple[str, str | None]]:
         rows = session.exec(select(Alert).where(col(Alert.cleared_at).is_(None))).all()
         return {(a.kind, a.room) for a in rows}
 

@@ -86,7 +86,7 @@ async def test_a_hearing_withdrawn_from_public_view_stops_playing_at_once(
             await court_.press(hearing, "discipline-announced")
             await page.wait_for_function(PLAYING, timeout=30_000)
 
-            def private(*, session: Session) -> None:
+            def private(session: Session) -> None:
                 row = session.get(Hearing, hearing)
                 assert row is not None
                 row.is_public = False

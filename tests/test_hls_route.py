@@ -65,7 +65,7 @@ async def test_nothing_is_served_when_another_server_publishes_hls(
 def _pause(db: Database, room: str, at: datetime) -> None:
     hid = add_hearing(db, room=room)
 
-    def write(*, session: Session) -> None:
+    def write(session: Session) -> None:
         courtroom = session.exec(select(Courtroom).where(Courtroom.code == room)).one()
         assert courtroom.id is not None
         session.add(

@@ -194,7 +194,7 @@ def test_the_sample_courts_rows_all_take_the_fast_path() -> None:
 
 @pytest.mark.db
 def test_the_bulk_insert_stores_what_sqlalchemy_stores(database: Database) -> None:
-    def work(*, session: Any) -> list[tuple[Any, ...]]:
+    def work(session: Any) -> list[tuple[Any, ...]]:
         dept = session.exec(select(Department)).first()
         room = session.exec(select(Courtroom)).first()
         at = datetime(2027, 1, 4, 9, 0, 0, 123, tzinfo=ZONE)

@@ -43,7 +43,7 @@ def _use_platform(
     (the platform's HLS, or with `rtmp` its RTMP play address)."""
     play = f"{server.push_url}/{play_key or key}" if rtmp else server.play_url(play_key or key)
 
-    def work(*, session: Session) -> None:
+    def work(session: Session) -> None:
         line = session.exec(select(Line).where(Line.code == "L1")).one()
         line.push_url, line.stream_key = server.push_url, key
         line.play_url, line.same_server = play, False
@@ -89,7 +89,7 @@ def _alert(court: Court, kind: str, hearing: int) -> Any:
 
 
 def _stream(court: Court, hearing: int) -> Stream:
-    def work(*, session: Session) -> Stream:
+    def work(session: Session) -> Stream:
         row = session.exec(select(Stream).where(Stream.hearing_id == hearing)).one()
         session.expunge(row)
         return row

@@ -86,7 +86,7 @@ async def test_a_stored_control_character_does_not_break_the_export(
 ) -> None:
     booking_id, month = await _late_booking(client, "临时安排")
 
-    def corrupt(*, session: object) -> None:
+    def corrupt(session: object) -> None:
         row = session.get(Booking, booking_id)  # type: ignore[attr-defined]
         row.late_reason = "bad\x01text"
         session.add(row)  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ def test_work_in_a_savepoint_rolls_back_with_its_transaction(database: Database)
     """pysqlite began no transaction before the SAVEPOINT, so its RELEASE committed: a
     booking made in `begin_nested()` stayed when the request failed after it."""
 
-    def work(*, session: Any) -> None:
+    def work(session: Any) -> None:
         court = session.exec(select(Court)).first()
         with session.begin_nested():
             session.add(Department(court_id=court.id, code="ghost", name="幽灵庭"))

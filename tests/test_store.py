@@ -49,7 +49,7 @@ def test_migrations_create_exactly_the_models(database: Database) -> None:
 
 
 def test_audit_log_is_append_only(database: Database) -> None:
-    def write(*, session: sa.orm.Session) -> None:
+    def write(session: sa.orm.Session) -> None:
         court_row = session.exec(select(Court)).one()  # type: ignore[attr-defined]
         audit.record(session=session, actor="t", action="x", obj=court_row, after={"a": 1})
 

@@ -35,7 +35,7 @@ def test_a_stale_snapshot_is_run_again(sqlite_db: Any) -> None:
     db, path = sqlite_db
     calls = 0
 
-    def work(*, session: Session) -> int:
+    def work(session: Session) -> int:
         nonlocal calls
         calls += 1
         session.execute(sa.text("SELECT count(*) FROM t")).one()  # the snapshot begins
@@ -55,7 +55,7 @@ def test_a_stale_snapshot_is_retried_only_so_often(sqlite_db: Any) -> None:
     db, path = sqlite_db
     calls = 0
 
-    def always_stale(*, session: Session) -> None:
+    def always_stale(session: Session) -> None:
         nonlocal calls
         calls += 1
         session.execute(sa.text("SELECT count(*) FROM t")).one()
@@ -80,7 +80,7 @@ def test_a_lock_upgrade_refused_while_another_writes_is_run_again(sqlite_db: Any
     release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
     calls = 0
 
-    def read_then_write(*, session: Session) -> int:
+    def read_then_write(session: Session) -> int:
         nonlocal calls
         calls += 1
         session.execute(sa.text("SELECT count(*) FROM t")).one()
@@ -103,7 +103,7 @@ def test_a_held_lock_is_reported_once_the_busy_timeout_is_spent(sqlite_db: Any) 
     holder = _other_writer(path)
     holder.execute("BEGIN IMMEDIATE")
 
-    def write(*, session: Session) -> None:
+    def write(session: Session) -> None:
         session.execute(sa.text("PRAGMA busy_timeout=0"))  # refused at once, not after 5 s
         session.execute(sa.text("INSERT INTO t VALUES (3)"))
 

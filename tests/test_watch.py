@@ -28,7 +28,7 @@ async def _booked(client: Client, **over: Any) -> int:
 def _set_state(database: Database, hearing: int, state: str) -> None:
     """The stream as the orchestrator leaves it (the lifecycle itself is tested elsewhere)."""
 
-    def work(*, session: Session) -> None:
+    def work(session: Session) -> None:
         row = session.exec(select(Stream).where(Stream.hearing_id == hearing)).first()
         line = session.exec(select(Line).where(Line.code == "L1")).one()
         if row is None:
@@ -114,7 +114,7 @@ async def test_the_page_follows_the_hearing_and_plays_the_platform_s_address(
 async def test_a_local_line_plays_the_court_s_own_hls(client: Client, database: Database) -> None:
     hearing = await _booked(client, case_number="（2026）粤0111民初7021号")
 
-    def local(*, session: Session) -> None:
+    def local(session: Session) -> None:
         line = session.exec(select(Line).where(Line.code == "L1")).one()
         line.push_url, line.play_url = "hls", None
         session.add(line)
@@ -130,7 +130,7 @@ async def test_the_watch_page_lets_the_player_fetch_only_its_line_s_platform(
 ) -> None:
     hearing = await _booked(client, case_number="（2026）粤0111民初7031号")
 
-    def platform(*, session: Session) -> None:
+    def platform(session: Session) -> None:
         line = session.exec(select(Line).where(Line.code == "L1")).one()
         line.play_url = "https://play.example-platform.cn:8443/live/line-1.m3u8"
         session.add(line)

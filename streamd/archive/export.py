@@ -83,7 +83,7 @@ def export(
         while page := db.call(
             ledger.hearing_files_page,
             hearing_id=hearing_id,
-            after_id=rows[-1].id if rows else 0,
+            after_id=(rows[-1].id or 0) if rows else 0,
             limit=batch,
         ):
             for row in page:
@@ -113,13 +113,13 @@ def export(
     return Exported(out, len(rows), value)
 
 
-def _case_number(*, session: Session, hearing_id: int) -> str | None:
+def _case_number(session: Session, *, hearing_id: int) -> str | None:
     hearing = session.get(Hearing, hearing_id)
     return None if hearing is None else hearing.case_number
 
 
 def _exported(
-    *, session: Session, hearing_id: int, actor: str, value: str, n: int, out: Path
+    session: Session, *, hearing_id: int, actor: str, value: str, n: int, out: Path
 ) -> None:
     audit.record(
         session=session,
@@ -177,7 +177,7 @@ def _index(rows: list[ArchivedFile], out: Path) -> None:
     (out / "archive.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1))
 
 
-def _case_part(*, session: Session, hearing_id: int, out: Path, zone: tzinfo) -> None:
+def _case_part(session: Session, *, hearing_id: int, out: Path, zone: tzinfo) -> None:
     try:
         record = case_file(session=session, hearing_id=hearing_id, zone=zone)
     except LookupError as exc:  # never orchestrated: the recording is the whole record

@@ -29,7 +29,7 @@ class HearingRoom:
     court: str
 
 
-def hearing_room(*, session: Session, hearing_id: int) -> HearingRoom | None:
+def hearing_room(session: Session, *, hearing_id: int) -> HearingRoom | None:
     row = session.exec(
         select(Hearing.id, Courtroom.code, Court.code)
         .join(Courtroom, col(Courtroom.id) == Hearing.courtroom_id)
@@ -39,7 +39,7 @@ def hearing_room(*, session: Session, hearing_id: int) -> HearingRoom | None:
     return None if row is None else HearingRoom(hearing_id, row[1], row[2])
 
 
-def courts_of_room(*, session: Session, room: str) -> list[str]:
+def courts_of_room(session: Session, *, room: str) -> list[str]:
     """The court codes with a courtroom of this code (to pick the key a signature uses)."""
     return sorted(
         session.exec(
@@ -50,7 +50,7 @@ def courts_of_room(*, session: Session, room: str) -> list[str]:
     )
 
 
-def recorded_by(*, session: Session, hearing_id: int, session_name: str) -> set[str]:
+def recorded_by(session: Session, *, hearing_id: int, session_name: str) -> set[str]:
     """The rooms whose agent reported starting this recording session of the hearing.
 
     A session is uploaded by the room that recorded it, wherever the hearing is held now
@@ -67,7 +67,7 @@ def recorded_by(*, session: Session, hearing_id: int, session_name: str) -> set[
     }
 
 
-def find(*, session: Session, hearing_id: int, session_name: str, path: str) -> ArchivedFile | None:
+def find(session: Session, *, hearing_id: int, session_name: str, path: str) -> ArchivedFile | None:
     return session.exec(
         select(ArchivedFile).where(
             ArchivedFile.hearing_id == hearing_id,
@@ -78,8 +78,8 @@ def find(*, session: Session, hearing_id: int, session_name: str, path: str) -> 
 
 
 def add(
-    *,
     session: Session,
+    *,
     hearing_id: int,
     room: str,
     session_name: str,
@@ -114,7 +114,7 @@ def add(
     return row
 
 
-def mark(*, session: Session, row_id: int, **values: Any) -> None:
+def mark(session: Session, /, *, row_id: int, **values: Any) -> None:
     row = session.get(ArchivedFile, row_id)
     if row is None:
         return
@@ -124,7 +124,7 @@ def mark(*, session: Session, row_id: int, **values: Any) -> None:
 
 
 def rows(
-    *, session: Session, since: datetime | None = None, stale_before: datetime | None = None
+    session: Session, *, since: datetime | None = None, stale_before: datetime | None = None
 ) -> list[ArchivedFile]:
     """Files archived since `since`; with `stale_before`, only those not verified since
     then and not already reported lost (the scheduled audit's share)."""
@@ -143,7 +143,7 @@ def rows(
     return list(session.exec(query).all())
 
 
-def hearing_files(*, session: Session, hearing_id: int) -> list[ArchivedFile]:
+def hearing_files(session: Session, *, hearing_id: int) -> list[ArchivedFile]:
     return list(
         session.exec(
             select(ArchivedFile)
@@ -154,7 +154,7 @@ def hearing_files(*, session: Session, hearing_id: int) -> list[ArchivedFile]:
 
 
 def hearing_files_page(
-    *, session: Session, hearing_id: int, after_id: int, limit: int
+    session: Session, *, hearing_id: int, after_id: int, limit: int
 ) -> list[ArchivedFile]:
     """The hearing's files with ids above `after_id`, `limit` of them: an export reads
     its rows in short transactions, never holding one while it copies."""
@@ -168,7 +168,7 @@ def hearing_files_page(
     )
 
 
-def not_backed_up(*, session: Session, archived_before: datetime) -> list[ArchivedFile]:
+def not_backed_up(session: Session, *, archived_before: datetime) -> list[ArchivedFile]:
     """Files without a backup copy, archived before the given time: a newer one is still
     being copied by the upload that stored it."""
     return list(
@@ -182,13 +182,13 @@ def not_backed_up(*, session: Session, archived_before: datetime) -> list[Archiv
     )
 
 
-def note(*, session: Session, actor: str, action: str, row: Any, after: dict[str, Any]) -> None:
+def note(session: Session, *, actor: str, action: str, row: Any, after: dict[str, Any]) -> None:
     """An audit entry about an archived file (or, refused, about the hearing or courtroom)."""
     audit.record(session=session, actor=actor, action=action, obj=row, after=after)
 
 
 def refused(
-    *, session: Session, claimed_room: str, hearing_id: int, reason: str, alert: bool
+    session: Session, *, claimed_room: str, hearing_id: int, reason: str, alert: bool
 ) -> None:
     """Audit a refused upload against the hearing (or the claimed courtroom if unknown)."""
     obj: Any = session.get(Hearing, hearing_id)
@@ -215,8 +215,8 @@ def refused(
 
 
 def raise_(
-    *,
     session: Session,
+    *,
     kind: str,
     severity: str,
     room: str | None,
@@ -238,7 +238,7 @@ def raise_(
     )
 
 
-def clear(*, session: Session, kind: str, room: str | None, hearing_id: int | None) -> None:
+def clear(session: Session, *, kind: str, room: str | None, hearing_id: int | None) -> None:
     records.clear_alert(
         session=session, key=records.alert_key(kind, room, hearing_id), at=datetime.now(UTC)
     )
@@ -256,7 +256,7 @@ class Status:
     last_audit: datetime | None
 
 
-def status(*, session: Session, hearing_id: int | None = None, room: str | None = None) -> Status:
+def status(session: Session, *, hearing_id: int | None = None, room: str | None = None) -> Status:
     seg = col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS])
     backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
     lost = col(ArchivedFile.state) == CopyState.LOST.value
@@ -286,7 +286,7 @@ def status(*, session: Session, hearing_id: int | None = None, room: str | None 
 
 
 def oldest_unarchived(
-    *, session: Session, now: datetime, horizon: timedelta = timedelta(days=2)
+    session: Session, *, now: datetime, horizon: timedelta = timedelta(days=2)
 ) -> dict[str, float]:
     """Per room, the age in seconds of the oldest closed segment the archive lacks, among
     those reported within `horizon` (older backlogs stay alerted; the scan stays bounded).
@@ -322,7 +322,7 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def by_room(*, session: Session) -> dict[str, Status]:
+def by_room(session: Session) -> dict[str, Status]:
     """Status per room, for /metrics and the technicians' wall (two grouped queries)."""
     seg = col(ArchivedFile.kind).in_([k.value for k in SEGMENT_KINDS])
     backed = sa.and_(seg, col(ArchivedFile.backed_up_at).is_not(None))
@@ -352,7 +352,7 @@ def by_room(*, session: Session) -> dict[str, Status]:
     return out
 
 
-def latest_integrity(*, session: Session, hearing_id: int) -> tuple[str, datetime] | None:
+def latest_integrity(session: Session, *, hearing_id: int) -> tuple[str, datetime] | None:
     """The integrity value of the hearing's latest export, for its page."""
     entry = session.exec(
         select(AuditEntry)

@@ -50,7 +50,7 @@ class Conflict(Exception):
     """Same path, other hash: the archive keeps what it has and says so."""
 
 
-def _root_in_use(*, session: Session, backup: bool) -> bool:
+def _root_in_use(session: Session, *, backup: bool) -> bool:
     """Whether this root should already hold files (then it must carry its marker)."""
     query = sa.select(col(ArchivedFile.id)).limit(1)
     if backup:
@@ -283,12 +283,12 @@ async def audit(
     return report
 
 
-def _audited(*, session: Session, row: ArchivedFile, finding: Finding, detail: str) -> None:
+def _audited(session: Session, *, row: ArchivedFile, finding: Finding, detail: str) -> None:
     now = datetime.now(UTC)
     assert row.id is not None
     if finding is Finding.LOST:
         if row.state != CopyState.LOST.value:
-            ledger.mark(session=session, row_id=row.id, state=CopyState.LOST.value)
+            ledger.mark(session, row_id=row.id, state=CopyState.LOST.value)
             ledger.note(
                 session=session,
                 actor=ledger.ACTOR_SYSTEM,
@@ -310,7 +310,7 @@ def _audited(*, session: Session, row: ArchivedFile, finding: Finding, detail: s
     if finding is not Finding.OK or row.state == CopyState.LOST.value:
         state = CopyState.BACKED_UP if row.backed_up_at or finding else CopyState.ARCHIVED
         values["state"] = state.value
-    ledger.mark(session=session, row_id=row.id, **values)
+    ledger.mark(session, row_id=row.id, **values)
     if finding is not Finding.OK:
         ledger.note(
             session=session,

@@ -72,7 +72,7 @@ def owners(found: Iterable[Target], hls_template: str) -> dict[str, Target]:
     return {where: min(ts, key=rank) for where, ts in by_where.items()}
 
 
-def targets(*, session: Session, now: datetime, linger_seconds: float) -> list[Target]:
+def targets(session: Session, *, now: datetime, linger_seconds: float) -> list[Target]:
     """Streams not finished, and those finished in the last `linger_seconds`: output after
     adjournment is exactly what must still be watched for."""
     recent = now - timedelta(seconds=linger_seconds)
@@ -119,7 +119,7 @@ def _play(line: Line | None) -> LinePlay | None:
 
 
 def save_runs(
-    *, session: Session, hearing_id: int, room: str, runs: Iterable[tuple[str, Observation]]
+    session: Session, *, hearing_id: int, room: str, runs: Iterable[tuple[str, Observation]]
 ) -> None:
     """Insert each run, or move its end if it is there already (runs only ever grow)."""
     for run_id, obs in runs:
@@ -140,7 +140,7 @@ def save_runs(
             session.add(row)
 
 
-def last_seen(*, session: Session, hearing_id: int) -> int | None:
+def last_seen(session: Session, *, hearing_id: int) -> int | None:
     """Where a restarted monitor picks up: the end of the latest run it recorded."""
     runs = session.exec(
         select(ObservedRun.end_ms).where(ObservedRun.hearing_id == hearing_id)
@@ -157,7 +157,7 @@ class LedgerInput:
     session_folders: list[str]  # the agent's recording folders for this hearing
 
 
-def ledger_input(*, session: Session, hearing_id: int) -> LedgerInput | None:
+def ledger_input(session: Session, *, hearing_id: int) -> LedgerInput | None:
     """None if there is no such hearing."""
     if session.get(Hearing, hearing_id) is None:
         return None
@@ -188,7 +188,7 @@ def ledger_input(*, session: Session, hearing_id: int) -> LedgerInput | None:
     return LedgerInput(hearing_id, stream.room if stream else None, states, observations, folders)
 
 
-def hearing_ids(*, session: Session) -> list[int]:
+def hearing_ids(session: Session) -> list[int]:
     return [h for h in session.exec(select(Hearing.id).order_by(col(Hearing.id))).all() if h]
 
 
@@ -199,7 +199,7 @@ def coverage(inp: LedgerInput, *, now: datetime, allowance_seconds: float) -> Co
 
 
 def hearing_coverage(
-    *, session: Session, hearing_id: int, now: datetime, allowance_seconds: float
+    session: Session, *, hearing_id: int, now: datetime, allowance_seconds: float
 ) -> dict[str, Any] | None:
     """The coverage JSON of one hearing (None: no such hearing), recording included."""
     inp = ledger_input(session=session, hearing_id=hearing_id)

@@ -70,7 +70,7 @@ class CaseFileRecord(BaseModel):
     explanation: Explanation | None
 
 
-def case_file(*, session: Session, hearing_id: int, zone: tzinfo) -> CaseFileRecord:
+def case_file(session: Session, *, hearing_id: int, zone: tzinfo) -> CaseFileRecord:
     hearing = session.get(Hearing, hearing_id)
     if hearing is None:
         raise LookupError(f"no hearing {hearing_id}")

@@ -34,8 +34,8 @@ POLL_SECONDS = 0.5
 
 
 def hold(
-    *,
     session: Session,
+    *,
     hearing_id: int,
     action: Action,
     actor: str,
@@ -56,14 +56,14 @@ def hold(
     return row
 
 
-def waiting(*, session: Session, hearing_id: int | None = None) -> list[ConsoleRequest]:
+def waiting(session: Session, *, hearing_id: int | None = None) -> list[ConsoleRequest]:
     query = select(ConsoleRequest).where(ConsoleRequest.status == RequestStatus.PENDING.value)
     if hearing_id is not None:
         query = query.where(ConsoleRequest.hearing_id == hearing_id)
     return list(session.exec(query.order_by(col(ConsoleRequest.id))))
 
 
-def finish(*, session: Session, request_id: int, status: RequestStatus, outcome: str) -> None:
+def finish(session: Session, *, request_id: int, status: RequestStatus, outcome: str) -> None:
     row = session.get(ConsoleRequest, request_id)
     if row is None:
         return

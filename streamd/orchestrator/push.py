@@ -30,7 +30,7 @@ def message(failure: str, line: str) -> tuple[str, str]:
     )
 
 
-def flag_line(*, session: Session, hearing_id: int, failure: str | None) -> str | None:
+def flag_line(session: Session, *, hearing_id: int, failure: str | None) -> str | None:
     """Mark the hearing's stream at risk for `failure` on its line (None: clear it);
     returns the line's code."""
     stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()

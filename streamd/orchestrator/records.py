@@ -70,14 +70,14 @@ def view_of(row: Stream) -> StreamView:
     return StreamView(row.id, row.hearing_id, row.room, StreamState(row.state))
 
 
-def active_streams(*, session: Session) -> list[StreamView]:
+def active_streams(session: Session) -> list[StreamView]:
     rows = session.exec(
         select(Stream).where(col(Stream.state).not_in([s.value for s in TERMINAL]))
     ).all()
     return [view_of(r) for r in rows]
 
 
-def stream_for(*, session: Session, hearing_id: int, rooms: Iterable[str]) -> StreamView:
+def stream_for(session: Session, *, hearing_id: int, rooms: Iterable[str]) -> StreamView:
     """The hearing's stream, opened (booked) on first use."""
     row = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
     if row is not None:
@@ -113,7 +113,7 @@ def stream_for(*, session: Session, hearing_id: int, rooms: Iterable[str]) -> St
 
 
 def due_hearings(
-    *, session: Session, now: datetime, lead: timedelta, rooms: Iterable[str]
+    session: Session, *, now: datetime, lead: timedelta, rooms: Iterable[str]
 ) -> list[tuple[int, str, datetime]]:
     """Scheduled hearings in agent rooms whose recording should have started by now and
     which have not started: every hearing is recorded (三同步), streamed or not."""
@@ -137,7 +137,7 @@ def due_hearings(
 
 
 def publish_target(
-    *, session: Session, hearing_id: int, rules: Ruleset
+    session: Session, *, hearing_id: int, rules: Ruleset
 ) -> tuple[PublishTarget, int]:
     """Where a hearing may go live now and on which line, or `Refused`: it must hold a line
     in the current plan and be streamable at this moment (policy and approvals read afresh)."""
@@ -193,7 +193,7 @@ def _claim(session: Session, hearing_id: int, line_id: int) -> None:
 
 
 def plan_go_live(
-    *, session: Session, hearing_id: int, zone: tzinfo, timing: planning.Timing, rules: Ruleset
+    session: Session, *, hearing_id: int, zone: tzinfo, timing: planning.Timing, rules: Ruleset
 ) -> list[planning.LineChange]:
     """Repair the plan for a hearing going live now, before its line is read: a late
     start or the hearing before it running over may have moved it. Committed on its own,
@@ -217,8 +217,8 @@ Signature = tuple[tuple[int, str, int], ...]
 
 
 def live_repair(
-    *,
     session: Session,
+    *,
     zone: tzinfo,
     timing: planning.Timing,
     rules: Ruleset,
@@ -247,7 +247,7 @@ def live_repair(
 
 
 def move_line(
-    *, session: Session, stream_id: int, line_id: int, command: CommandNote, room: str, actor: str
+    session: Session, *, stream_id: int, line_id: int, command: CommandNote, room: str, actor: str
 ) -> None:
     """A hearing on air changes line (its old one went down): recorded with the command
     that moves its publisher, before the command is sent."""
@@ -270,8 +270,8 @@ def move_line(
 
 
 def persist_step(
-    *,
     session: Session,
+    *,
     stream_id: int,
     action: Action | str,
     before: StreamState,
@@ -332,7 +332,7 @@ def persist_step(
 
 
 def note_command(
-    *, session: Session, stream_id: int, command: CommandNote, room: str, actor: str
+    session: Session, *, stream_id: int, command: CommandNote, room: str, actor: str
 ) -> None:
     """A command that changes no state (a restart): recorded and audited all the same."""
     row = session.get(Stream, stream_id)
@@ -362,8 +362,8 @@ def _add_command(session: Session, stream_id: int, room: str, command: CommandNo
 
 
 def command_answered(
-    *,
     session: Session,
+    *,
     command_id: str,
     status: str,
     attempts: int | None = None,
@@ -382,13 +382,13 @@ def command_answered(
     session.add(row)
 
 
-def unanswered(*, session: Session) -> list[StreamCommand]:
+def unanswered(session: Session) -> list[StreamCommand]:
     return list(
         session.exec(select(StreamCommand).where(StreamCommand.status == CommandStatus.SENT)).all()
     )
 
 
-def flag(*, session: Session, stream_id: int, reason: str | None) -> None:
+def flag(session: Session, *, stream_id: int, reason: str | None) -> None:
     row = session.get(Stream, stream_id)
     if row is not None and (row.at_risk, row.risk_reason) != (reason is not None, reason):
         row.at_risk = reason is not None
@@ -404,8 +404,8 @@ def alert_key(kind: str, room: str | None, hearing_id: int | None) -> str:
 
 
 def raise_alert(
-    *,
     session: Session,
+    *,
     kind: str,
     severity: str,
     room: str | None,
@@ -441,7 +441,7 @@ def raise_alert(
     return row
 
 
-def clear_alert(*, session: Session, key: str, at: datetime) -> list[int]:
+def clear_alert(session: Session, *, key: str, at: datetime) -> list[int]:
     rows = session.exec(
         select(Alert).where(Alert.key == key, col(Alert.cleared_at).is_(None))
     ).all()
@@ -451,7 +451,7 @@ def clear_alert(*, session: Session, key: str, at: datetime) -> list[int]:
     return [r.id for r in rows if r.id is not None]
 
 
-def acknowledge_alert(*, session: Session, alert_id: int, user: str) -> Alert:
+def acknowledge_alert(session: Session, *, alert_id: int, user: str) -> Alert:
     row = session.get(Alert, alert_id)
     if row is None:
         raise LookupError(f"no alert {alert_id}")
@@ -463,7 +463,7 @@ def acknowledge_alert(*, session: Session, alert_id: int, user: str) -> Alert:
     return row
 
 
-def list_alerts(*, session: Session, open_only: bool, limit: int) -> list[Alert]:
+def list_alerts(session: Session, *, open_only: bool, limit: int) -> list[Alert]:
     stmt = select(Alert)
     if open_only:
         stmt = stmt.where(col(Alert.cleared_at).is_(None))
@@ -473,7 +473,7 @@ def list_alerts(*, session: Session, open_only: bool, limit: int) -> list[Alert]
 # ---- agent events ------------------------------------------------------------------------
 
 
-def store_events(*, session: Session, events: list[Event]) -> None:
+def store_events(session: Session, *, events: list[Event]) -> None:
     """Keep each event once, whatever the redelivery."""
     ids = [e.id for e in events]
     have = set(session.exec(select(AgentEvent.id).where(col(AgentEvent.id).in_(ids))).all())
@@ -495,7 +495,7 @@ def store_events(*, session: Session, events: list[Event]) -> None:
         )
 
 
-def events_of(*, session: Session, hearing_id: int) -> list[AgentEvent]:
+def events_of(session: Session, *, hearing_id: int) -> list[AgentEvent]:
     return list(
         session.exec(
             select(AgentEvent)
@@ -509,7 +509,7 @@ def events_of(*, session: Session, hearing_id: int) -> list[AgentEvent]:
 
 
 def add_transcript(
-    *, session: Session, stream_id: int, speaker: str, text: str, key: str | None, user: str
+    session: Session, *, stream_id: int, speaker: str, text: str, key: str | None, user: str
 ) -> tuple[TranscriptEntry, bool]:
     """Store a line with the stream's next seq; the same client key stores it once."""
     if key is not None:
@@ -539,13 +539,13 @@ def add_transcript(
     return row, True
 
 
-def mark_forwarded(*, session: Session, entry_ids: list[int]) -> None:
+def mark_forwarded(session: Session, *, entry_ids: list[int]) -> None:
     for row in session.exec(select(TranscriptEntry).where(col(TranscriptEntry.id).in_(entry_ids))):
         row.forwarded = True
         session.add(row)
 
 
-def unforwarded(*, session: Session) -> list[tuple[TranscriptEntry, Stream]]:
+def unforwarded(session: Session) -> list[tuple[TranscriptEntry, Stream]]:
     rows = session.exec(
         select(TranscriptEntry, Stream)
         .join(Stream, col(Stream.id) == col(TranscriptEntry.stream_id))
@@ -574,7 +574,7 @@ def _open_interruption(session: Session, stream_id: int) -> Interruption | None:
 
 
 def start_interruption(
-    *, session: Session, stream_id: int, kind: str, reason: str | None, user: str
+    session: Session, *, stream_id: int, kind: str, reason: str | None, user: str
 ) -> tuple[Interruption, bool]:
     open_ = _open_interruption(session, stream_id)
     if open_ is not None:
@@ -598,7 +598,7 @@ def start_interruption(
     return row, True
 
 
-def end_interruption(*, session: Session, stream_id: int, user: str) -> Interruption | None:
+def end_interruption(session: Session, *, stream_id: int, user: str) -> Interruption | None:
     row = _open_interruption(session, stream_id)
     if row is None:
         return None
@@ -617,11 +617,11 @@ def end_interruption(*, session: Session, stream_id: int, user: str) -> Interrup
     return row
 
 
-def stream_row(*, session: Session, hearing_id: int) -> Stream | None:
+def stream_row(session: Session, *, hearing_id: int) -> Stream | None:
     return session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
 
 
-def history(*, session: Session, stream_id: int) -> dict[str, Any]:
+def history(session: Session, *, stream_id: int) -> dict[str, Any]:
     """Everything that happened to a stream, oldest first."""
     return {
         "transitions": session.exec(

@@ -28,7 +28,7 @@ LABELS = {
 SEVERITY = {CheckName.DISK: "critical"}  # a full disk loses the record itself
 
 
-def prepare_facts(*, session: Session, hearing_id: int) -> dict[str, Any]:
+def prepare_facts(session: Session, *, hearing_id: int) -> dict[str, Any]:
     """The optional fields of the prepare command: the planned length and the line's push
     target (a line is known only when the booking holds one)."""
     hearing = session.get(Hearing, hearing_id)

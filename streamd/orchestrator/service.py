@@ -24,7 +24,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 from urllib.parse import unquote, urlsplit
 
 import aiomqtt
@@ -1052,6 +1052,10 @@ class Orchestrator:
                 self.work.spawn(self._deliver(stream_view, cmd))
 
 
+@overload
+def _note(cmd: Command) -> CommandNote: ...
+@overload
+def _note(cmd: None) -> None: ...
 def _note(cmd: Command | None) -> CommandNote | None:
     if cmd is None:
         return None

@@ -10,13 +10,16 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlmodel import Session
 
 from streamd.orchestrator import records
 from streamd.store import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Worker:
@@ -31,23 +34,27 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+    async def call(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
         """One unit of work in a worker thread. A cancelled caller does not stop the thread,
         so each one is tracked until it ends: shutdown waits for them, never leaves a
         transaction half-way or a connection behind."""
         work = asyncio.get_running_loop().run_in_executor(
-            None, functools.partial(self.db.call, fn, **kwargs)
+            None, functools.partial(self.db.call, fn, *args, **kwargs)
         )
         self._inflight.add(work)
         work.add_done_callback(self._inflight.discard)
         return await asyncio.shield(work)
 
-    async def later(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
+    async def later(
+        self, fn: Callable[Concatenate[Session, P], Any], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
         """A database write nobody waits for; retried until it lands."""
         delay = 0.2
         while True:
             try:
-                await self.call(fn, **kwargs)
+                await self.call(fn, *args, **kwargs)
                 return
             except records.StaleState as exc:
                 log.warning("dropping a stale write: %s", exc)
@@ -57,8 +64,10 @@ class Worker:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    def write(self, fn: Callable[..., Any], /, **kwargs: Any) -> None:
-        self.spawn(self.later(fn, **kwargs))
+    def write(
+        self, fn: Callable[Concatenate[Session, P], Any], /, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        self.spawn(self.later(fn, *args, **kwargs))
 
     async def drain(self) -> None:
         """Cancel background tasks, then wait for the threads already running."""

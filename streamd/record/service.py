@@ -104,7 +104,7 @@ def _integrity(session: Session, hearing_id: int, rows: list[ArchivedFile]) -> d
     return {"value": hashlib.sha256(listing.encode()).hexdigest(), "source": "archive"}
 
 
-def load(*, session: Session, hearing_id: int, root: Path | None) -> Record | None:
+def load(session: Session, *, hearing_id: int, root: Path | None) -> Record | None:
     """The record, or None for an unknown hearing. No archive configured: no tracks."""
     if session.get(Hearing, hearing_id) is None:
         return None
@@ -138,7 +138,7 @@ def find_line(record: Record, session_name: str, seq: int) -> dict[str, Any] | N
     return None
 
 
-def file_row(*, session: Session, hearing_id: int, file_id: int) -> ArchivedFile | None:
+def file_row(session: Session, *, hearing_id: int, file_id: int) -> ArchivedFile | None:
     """An archived segment of this hearing (another hearing's id is simply not found)."""
     row = session.get(ArchivedFile, file_id)
     if row is None or row.hearing_id != hearing_id or row.kind not in TRACKS.values():

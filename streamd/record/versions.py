@@ -41,7 +41,7 @@ class Version:
                 "before": self.before}  # fmt: skip
 
 
-def rows(*, session: Session, hearing_id: int) -> dict[Key, list[TranscriptVersion]]:
+def rows(session: Session, *, hearing_id: int) -> dict[Key, list[TranscriptVersion]]:
     found: dict[Key, list[TranscriptVersion]] = defaultdict(list)
     for row in session.exec(
         select(TranscriptVersion)
@@ -60,8 +60,8 @@ def chain(original: str, at: str, corrections: list[TranscriptVersion]) -> list[
 
 
 def correct(
-    *,
     session: Session,
+    *,
     hearing_id: int,
     session_name: str,
     seq: int,

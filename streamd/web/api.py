@@ -198,7 +198,7 @@ def build_api(
         creds: Credentials = call.body
         address = call.request.remote or "unknown"
 
-        def begin(*, session: Session) -> str | None:
+        def begin(session: Session) -> str | None:
             throttle.begin_attempt(
                 session=session, username=creds.username, address=address, policy=policy
             )
@@ -215,7 +215,7 @@ def build_api(
             verifier, auth_core.verify_password, stored, creds.password, password_hasher
         )
 
-        def finish(*, session: Session) -> tuple[bool, T | None]:
+        def finish(session: Session) -> tuple[bool, T | None]:
             user = session.exec(select(User).where(User.username == creds.username)).first()
             if not ok or user is None or not user.active:
                 row = session.exec(
@@ -258,7 +258,7 @@ def build_api(
             except CaseNumberError:
                 case_key = None  # the handler answers 422
 
-        def work(*, session: Session) -> authz.Target:
+        def work(session: Session) -> authz.Target:
             return authz.load_target(
                 session,
                 hearing_id=params.get("hearing_id", getattr(body, "hearing_id", None)),
@@ -382,7 +382,7 @@ def build_api(
         responses={200: DepartmentPage},
     )
     async def list_departments(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             rows = session.exec(select(Department).order_by(col(Department.code))).all()
             items = [DepartmentOut.model_validate(r, from_attributes=True) for r in rows]
             return DepartmentPage(items=items, total=len(items))
@@ -398,7 +398,7 @@ def build_api(
         responses={200: CourtroomPage},
     )
     async def list_courtrooms(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             rooms = session.exec(select(Courtroom).order_by(col(Courtroom.code))).all()
             depts = {d.id: d.code for d in session.exec(select(Department)).all()}
             items = [
@@ -423,7 +423,7 @@ def build_api(
         assert call.user is not None
         show_url = bool({Role.TECHNICIAN, Role.ADMIN} & {Role(r) for r in call.user.roles})
 
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             rows = session.exec(select(Line).order_by(col(Line.code))).all()
             items = [
                 LineOut(
@@ -454,7 +454,7 @@ def build_api(
         responses={200: HearingPage},
     )
     async def list_hearings(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             rows, total = hearings.list_hearings(session=session, query=call.query, zone=zone)
             items = [hearings.to_public(session=session, hearing=h, zone=zone) for h in rows]
             return HearingPage(items=items, total=total)
@@ -470,7 +470,7 @@ def build_api(
         responses={200: hearings.HearingPublic},
     )
     async def get_hearing(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             row = session.get(Hearing, call.params["hearing_id"])
             if row is None:
                 raise not_found("hearing", call.params["hearing_id"])
@@ -497,7 +497,7 @@ def build_api(
         # Re-validate with the court's zone so naive times mean local court time.
         data = hearings.HearingCreate.model_validate(call.body.model_dump(), context={"zone": zone})
 
-        def work(*, session: Session) -> tuple[BaseModel, str]:
+        def work(session: Session) -> tuple[BaseModel, str]:
             assert call.user is not None
             try:
                 row, outcome = hearings.upsert_hearing(
@@ -528,7 +528,7 @@ def build_api(
             call.body.model_dump(exclude_unset=True), context={"zone": zone}
         )
 
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             assert call.user is not None
             try:
                 row = hearings.update_hearing(
@@ -566,7 +566,7 @@ def build_api(
         responses={200: BookingPage},
     )
     async def list_bookings(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             rows, total = bookings.list_bookings(session=session, query=call.query)
             items = [bookings.to_public(session=session, booking=b) for b in rows]
             return BookingPage(items=items, total=total)
@@ -601,7 +601,7 @@ def build_api(
                 )
             data = data.model_copy(update={"idempotency_key": header_key})
 
-        def work(*, session: Session) -> tuple[BaseModel, bool]:
+        def work(session: Session) -> tuple[BaseModel, bool]:
             assert call.user is not None
             try:
                 row, created = bookings.book(
@@ -631,7 +631,7 @@ def build_api(
         responses={200: bookings.BookingPublic},
     )
     async def get_booking(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             row = session.get(Booking, call.params["booking_id"])
             if row is None:
                 raise not_found("booking", call.params["booking_id"])
@@ -649,7 +649,7 @@ def build_api(
         responses={200: bookings.BookingPublic},
     )
     async def cancel_booking(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             assert call.user is not None
             row = bookings.cancel(
                 session=session,
@@ -674,7 +674,7 @@ def build_api(
         responses={200: UnlockOut},
     )
     async def unlock_user(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> UnlockOut:
+        def work(session: Session) -> UnlockOut:
             assert call.user is not None
             user = session.get(User, call.params["user_id"])
             if user is None:
@@ -705,7 +705,7 @@ def build_api(
     async def list_audit(call: Call) -> web.StreamResponse:
         q: AuditQuery = call.query
 
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             rows, total = audit.list_entries(
                 session=session,
                 object_type=q.object_type,

@@ -62,7 +62,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         responses={200: DecisionOut},
     )
     async def get_decision(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             hearing = session.get(Hearing, call.params["hearing_id"])
             if hearing is None:
                 raise not_found("hearing", call.params["hearing_id"])
@@ -93,7 +93,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         },
     )
     async def apply(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> tuple[BaseModel, bool]:
+        def work(session: Session) -> tuple[BaseModel, bool]:
             assert call.user is not None
             try:
                 row, created = approvals.apply(
@@ -124,7 +124,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
             errors=(403, 404, 409),
         )
         async def step(call: Call) -> web.StreamResponse:
-            def work(*, session: Session) -> BaseModel:
+            def work(session: Session) -> BaseModel:
                 assert call.user is not None
                 try:
                     result = fn(
@@ -160,7 +160,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         responses={200: ApprovalPage},
     )
     async def my_queue(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             assert call.user is not None
             rows = approvals.queue(session=session, user=call.user)
             items = [approvals.to_public(session=session, row=r) for r in rows]
@@ -180,7 +180,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
     async def list_approvals(call: Call) -> web.StreamResponse:
         q: ApprovalQuery = call.query
 
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             stmt = select(Approval)
             if q.hearing_id:
                 stmt = stmt.where(Approval.hearing_id == q.hearing_id)
@@ -201,7 +201,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         responses={200: approvals.ApprovalOut},
     )
     async def get_approval(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             row = session.get(Approval, call.params["approval_id"])
             if row is None:
                 raise not_found("approval", call.params["approval_id"])

@@ -255,7 +255,7 @@ def register_console(
         """No leader (a failover): written down for the next one, shown as pending. A
         pause is never refused."""
 
-        def work(*, session: Session) -> OutcomeOut:
+        def work(session: Session) -> OutcomeOut:
             row = records.stream_row(session=session, hearing_id=hearing_id)
             if row is None:
                 raise ApiProblem(404, "Not found", f"hearing {hearing_id} has no stream yet")
@@ -433,7 +433,7 @@ def register_console(
     async def get_stream(call: Call) -> web.StreamResponse:
         hearing_id = call.params["hearing_id"]
 
-        def work(*, session: Session) -> tuple[Stream, dict[str, Any]]:
+        def work(session: Session) -> tuple[Stream, dict[str, Any]]:
             row = records.stream_row(session=session, hearing_id=hearing_id)
             if row is None or row.id is None:
                 raise ApiProblem(404, "Not found", f"hearing {hearing_id} has no stream yet")
@@ -475,7 +475,7 @@ def register_console(
     async def get_case_file(call: Call) -> web.StreamResponse:
         hearing_id = call.params["hearing_id"]
 
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             try:
                 return casefile.case_file(session=session, hearing_id=hearing_id, zone=zone)
             except LookupError as exc:

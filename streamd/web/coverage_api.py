@@ -61,7 +61,7 @@ class CoverageOut(BaseModel):
 
 def register_coverage(api: Api, *, db: Database, settings: Settings) -> None:
     async def ledger(hearing_id: int) -> dict[str, Any]:
-        def work(*, session: Session) -> dict[str, Any] | None:
+        def work(session: Session) -> dict[str, Any] | None:
             return records.hearing_coverage(
                 session=session,
                 hearing_id=hearing_id,

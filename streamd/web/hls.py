@@ -32,7 +32,7 @@ _TYPES = {"m3u8": "application/vnd.apple.mpegurl", "ts": "video/mp2t"}
 PAUSE_CACHE_SECONDS = 0.5  # one lookup per room per half second, however many viewers
 
 
-def paused_since(*, session: Session, room: str) -> float | None:
+def paused_since(session: Session, *, room: str) -> float | None:
     """Epoch seconds the room's latest stream was paused at, or None if not paused."""
     row = session.exec(
         select(Stream.state, Stream.state_at)

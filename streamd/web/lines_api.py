@@ -42,7 +42,7 @@ def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:
         errors=(404,),
     )
     async def list_outages(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             try:
                 rows = outages.of_line(session=session, line_id=call.params["line_id"])
             except outages.OutageError as exc:
@@ -63,7 +63,7 @@ def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:
         errors=(404, 422),
     )
     async def report_outage(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             assert call.user is not None
             try:
                 row = outages.report(
@@ -87,7 +87,7 @@ def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:
         errors=(404,),
     )
     async def restore_outage(call: Call) -> web.StreamResponse:
-        def work(*, session: Session) -> BaseModel:
+        def work(session: Session) -> BaseModel:
             assert call.user is not None
             try:
                 row, changed = outages.restore(

@@ -155,7 +155,7 @@ def add_pages(
         if not token:
             return None
 
-        def work(*, session: Session) -> Viewer | None:
+        def work(session: Session) -> Viewer | None:
             try:
                 user, row = auth_core.resolve_token(session=session, token=token, kind="session")
             except auth_core.AuthError:
@@ -209,7 +209,7 @@ def add_pages(
     async def clerk(request: web.Request, who: Viewer) -> dict[str, Any]:
         day = _day(request, zone)
 
-        def work(*, session: Session) -> list[dict[str, Any]]:
+        def work(session: Session) -> list[dict[str, Any]]:
             query = hearings.HearingQuery(on=day, department=who.department, limit=500)
             found, _ = hearings.list_hearings(session=session, query=query, zone=zone)
             rows = []
@@ -238,7 +238,7 @@ def add_pages(
     async def console(request: web.Request, who: Viewer) -> dict[str, Any]:
         hearing_id = _int(request.match_info["hearing_id"])
 
-        def work(*, session: Session) -> dict[str, Any]:
+        def work(session: Session) -> dict[str, Any]:
             h = session.get(Hearing, hearing_id)
             if h is None:
                 raise web.HTTPNotFound()
@@ -280,7 +280,7 @@ def add_pages(
     # ---- approvers ---------------------------------------------------------------------
 
     async def approvals_page(request: web.Request, who: Viewer) -> dict[str, Any]:
-        def work(*, session: Session) -> list[approvals.ApprovalOut]:
+        def work(session: Session) -> list[approvals.ApprovalOut]:
             from streamd.models import User
 
             user = session.exec(select(User).where(User.username == who.username)).one()
@@ -294,7 +294,7 @@ def add_pages(
     async def wall(request: web.Request, who: Viewer) -> dict[str, Any]:
         orch = orchestrator()
 
-        def work(*, session: Session) -> dict[str, Any]:
+        def work(session: Session) -> dict[str, Any]:
             rooms = list(session.exec(select(Courtroom).order_by(col(Courtroom.code))))
             alerts = list(
                 session.exec(
@@ -382,7 +382,7 @@ def add_pages(
     async def admin(request: web.Request, who: Viewer) -> dict[str, Any]:
         month = _month(request, zone)
 
-        def work(*, session: Session) -> dict[str, Any]:
+        def work(session: Session) -> dict[str, Any]:
             report = reports.monthly(
                 session=session, month=month, department=None, zone=zone, rules=rules()
             )

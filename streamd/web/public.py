@@ -44,7 +44,7 @@ TEMPLATES = jinja2.Environment(
 def add_public_routes(app: web.Application, *, db: Database, settings: Settings) -> None:
     mask = announcements.PartyMask(settings.announce_party_mask)
 
-    def load(*, session: Session) -> tuple[str, list[announcements.Announcement], datetime]:
+    def load(session: Session) -> tuple[str, list[announcements.Announcement], datetime]:
         court = session.exec(select(Court)).first()
         now = utcnow()
         items = announcements.upcoming(

@@ -66,7 +66,7 @@ def register_record(api: Api, *, db: Database, settings: Settings) -> None:
     async def load(hearing_id: int) -> service.Record:
         roots = _roots(settings)
 
-        def work(*, session: Session) -> service.Record | None:
+        def work(session: Session) -> service.Record | None:
             return service.load(
                 session=session, hearing_id=hearing_id, root=roots[0] if roots else None
             )
@@ -140,7 +140,7 @@ def register_record(api: Api, *, db: Database, settings: Settings) -> None:
     async def segment(call: Call, kind: str) -> web.StreamResponse:
         hearing_id, file_id = call.params["hearing_id"], call.params["file_id"]
 
-        def work(*, session: Session) -> ArchivedFile | None:
+        def work(session: Session) -> ArchivedFile | None:
             return service.file_row(session=session, hearing_id=hearing_id, file_id=file_id)
 
         row = await db.run(work)
@@ -201,7 +201,7 @@ def register_record(api: Api, *, db: Database, settings: Settings) -> None:
         if line is None:
             raise ApiProblem(404, "Not found", "no such line in this hearing's transcript")
 
-        def work(*, session: Session) -> None:
+        def work(session: Session) -> None:
             versions.correct(
                 session=session, hearing_id=hearing_id, session_name=body.session,
                 seq=body.seq, original=str(line["text"]), base_version=body.base_version,
@@ -228,7 +228,7 @@ def register_record(api: Api, *, db: Database, settings: Settings) -> None:
         hearing_id = call.params["hearing_id"]
         record = await load(hearing_id)
 
-        def work(*, session: Session) -> Hearing | None:
+        def work(session: Session) -> Hearing | None:
             return session.get(Hearing, hearing_id)
 
         hearing = await db.run(work)

@@ -36,7 +36,7 @@ def loader(
         raw = request.match_info["hearing_id"]
         hearing_id = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
 
-        def work(*, session: Session) -> dict[str, Any]:
+        def work(session: Session) -> dict[str, Any]:
             hearing = session.get(Hearing, hearing_id) if hearing_id else None
             if hearing is None:
                 raise web.HTTPNotFound()

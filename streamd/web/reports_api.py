@@ -55,7 +55,7 @@ def register_reports(api: Api, *, db: Database, settings: Settings, rules: Rules
     async def monthly_report(call: Call) -> web.StreamResponse:
         q: ReportQuery = call.query
 
-        def work(*, session: Session) -> reports.MonthlyReport:
+        def work(session: Session) -> reports.MonthlyReport:
             try:
                 return reports.monthly(
                     session=session,

@@ -27,7 +27,7 @@ def add_watch_routes(
         if hearing_id is None:
             raise web.HTTPNotFound()
 
-        def work(*, session: Session) -> watch.WatchView | None:
+        def work(session: Session) -> watch.WatchView | None:
             return watch.view(session=session, hearing_id=hearing_id, rules=rules)
 
         found = await db.run(work)
