@@ -34,8 +34,8 @@ from streamd.policy import (
     ApprovalStatus,
     Decision,
     Effect,
+    Eligibility,
     Facts,
-    Outcome,
     Ruleset,
     decide,
 )
@@ -53,7 +53,7 @@ class Status(StrEnum):
     REJECTED = "rejected"
 
 
-class Action(StrEnum):
+class ApprovalAction(StrEnum):
     APPLY = "apply"
     REVIEW = "review"
     APPROVE = "approve"
@@ -75,7 +75,7 @@ class Apply(BaseModel):
     reason: str = Field(min_length=2, max_length=512, description="Why it should not be streamed.")
 
 
-class Step(BaseModel):
+class StepRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     comment: str | None = Field(default=None, max_length=512)
 
@@ -84,7 +84,7 @@ class StepOut(BaseModel):
     at: str
     actor: str
     role: str
-    action: Action
+    action: ApprovalAction
     comment: str | None
 
 
@@ -171,7 +171,7 @@ def decision(session: Session, hearing: Hearing, rules: Ruleset) -> Decision:
 def sync_rule_records(session: Session, *, hearing: Hearing, rules: Ruleset, actor: str) -> None:
     """Open the record an excluded cause needs, so the department head sees it in the queue."""
     found = decision(session, hearing, rules)
-    if found.outcome is not Outcome.EXCLUDED or not found.rule.startswith(CAUSE):
+    if found.outcome is not Eligibility.EXCLUDED or not found.rule.startswith(CAUSE):
         return
     if _active(session, hearing.id or 0, found.rule) is not None:
         return
@@ -206,7 +206,7 @@ def apply(
     return _open(session, hearing, rule, level, data.reason, user.username, role), True
 
 
-def review(session: Session, *, approval_id: int, data: Step, user: User) -> Result:
+def review(session: Session, *, approval_id: int, data: StepRequest, user: User) -> Result:
     """The department head forwards a court-level application to the court leader."""
     row, hearing = _load(session, approval_id)
     if row.level != ApprovalLevel.COURT:
@@ -216,11 +216,19 @@ def review(session: Session, *, approval_id: int, data: Step, user: User) -> Res
     _expect(row, Status.PENDING)
     _require(user, {Role.DEPARTMENT_HEAD}, "review an application")
     _same_department(user, hearing)
-    _step(session, row, user, Role.DEPARTMENT_HEAD, Action.REVIEW, data.comment, Status.REVIEWED)
+    _step(
+        session,
+        row,
+        user,
+        Role.DEPARTMENT_HEAD,
+        ApprovalAction.REVIEW,
+        data.comment,
+        Status.REVIEWED,
+    )
     return Result(row, True)
 
 
-def approve(session: Session, *, approval_id: int, data: Step, user: User) -> Result:
+def approve(session: Session, *, approval_id: int, data: StepRequest, user: User) -> Result:
     row, hearing = _load(session, approval_id)
     if row.status == Status.APPROVED:
         return Result(row, False)
@@ -237,11 +245,11 @@ def approve(session: Session, *, approval_id: int, data: Step, user: User) -> Re
         _expect(row, Status.REVIEWED)
         _require(user, {Role.COURT_LEADER}, "give court-level (院级) approval")
         role = Role.COURT_LEADER
-    _step(session, row, user, role, Action.APPROVE, data.comment, Status.APPROVED)
+    _step(session, row, user, role, ApprovalAction.APPROVE, data.comment, Status.APPROVED)
     return Result(row, True)
 
 
-def reject(session: Session, *, approval_id: int, data: Step, user: User) -> Result:
+def reject(session: Session, *, approval_id: int, data: StepRequest, user: User) -> Result:
     row, hearing = _load(session, approval_id)
     if row.status == Status.REJECTED:
         return Result(row, False)
@@ -261,7 +269,7 @@ def reject(session: Session, *, approval_id: int, data: Step, user: User) -> Res
         _require(user, {Role.DEPARTMENT_HEAD}, "reject an application")
         _same_department(user, hearing)
         role = Role.DEPARTMENT_HEAD
-    _step(session, row, user, role, Action.REJECT, data.comment, Status.REJECTED)
+    _step(session, row, user, role, ApprovalAction.REJECT, data.comment, Status.REJECTED)
     return Result(row, True)
 
 
@@ -311,7 +319,7 @@ def to_public(session: Session, *, row: Approval) -> ApprovalOut:
                 at=s.at.isoformat(),
                 actor=s.actor,
                 role=s.role,
-                action=Action(s.action),
+                action=ApprovalAction(s.action),
                 comment=s.comment,
             )
             for s in steps
@@ -356,7 +364,9 @@ def _open(
     session.add(row)
     session.flush()
     assert row.id is not None
-    session.add(ApprovalStep(approval_id=row.id, actor=actor, role=role, action=Action.APPLY))
+    session.add(
+        ApprovalStep(approval_id=row.id, actor=actor, role=role, action=ApprovalAction.APPLY)
+    )
     audit.record(
         session=session, actor=actor, action="approval.apply", obj=row, after=audit.snapshot(row)
     )
@@ -396,7 +406,7 @@ def _step(
     row: Approval,
     user: User,
     role: Role,
-    action: Action,
+    action: ApprovalAction,
     comment: str | None,
     status: Status,
 ) -> None:

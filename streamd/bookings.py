@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from streamd import approvals, audit
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Alert, Booking, Hearing, Line, User, utcnow
-from streamd.policy import Outcome, Ruleset
+from streamd.policy import Eligibility, Ruleset
 from streamd.store import paged
 
 
@@ -123,7 +123,7 @@ def book(
     if hearing.status == HearingStatus.CANCELLED.value:
         raise BookingRefused("hearing_id", "the hearing is cancelled")
     decided = approvals.decision(session, hearing, rules)
-    if decided.outcome is Outcome.EXCLUDED:
+    if decided.outcome is Eligibility.EXCLUDED:
         raise BookingRefused(
             "hearing_id", f"the hearing may not be streamed: {decided.reason_en} ({decided.rule})"
         )

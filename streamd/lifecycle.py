@@ -27,7 +27,7 @@ class StreamState(StrEnum):
     ABORTED = "aborted"
 
 
-class Action(StrEnum):
+class StreamAction(StrEnum):
     PREPARE = "prepare"  # the scheduler, minutes before the start
     PREPARED = "prepared"  # the agent acknowledged prepare
     DISCIPLINE_ANNOUNCED = "discipline_announced"  # 宣布法庭纪律: go live
@@ -46,7 +46,7 @@ PUBLIC = frozenset({S.LIVE, S.PAUSED})
 
 
 @dataclass(frozen=True, slots=True)
-class Step:
+class StreamStep:
     after: StreamState
     command: CommandKind | None = None
     noop: bool = False
@@ -57,59 +57,64 @@ class Step:
         return self.error is None
 
 
-def _refuse(now: StreamState, why: str) -> Step:
-    return Step(now, error=why)
+def _refuse(now: StreamState, why: str) -> StreamStep:
+    return StreamStep(now, error=why)
 
 
-def _same(now: StreamState) -> Step:
-    return Step(now, noop=True)
+def _same(now: StreamState) -> StreamStep:
+    return StreamStep(now, noop=True)
 
 
-def step(now: StreamState, action: Action) -> Step:
+def step(now: StreamState, action: StreamAction) -> StreamStep:
     """What `action` does in state `now`: the state after, and the command to send."""
-    if action is Action.REOPEN:
+    if action is StreamAction.REOPEN:
         # The only way out of a terminal state: an abort must never leave a hearing that
         # can no longer be recorded. An adjourned hearing stays closed.
         if now is S.ABORTED:
-            return Step(S.BOOKED)
+            return StreamStep(S.BOOKED)
         return _refuse(now, f"only an aborted stream can be reopened; it is {now.value}")
     if now in TERMINAL:
-        if action in (Action.PAUSE, Action.ABORT, Action.END_STREAM, Action.ADJOURNED):
+        if action in (
+            StreamAction.PAUSE,
+            StreamAction.ABORT,
+            StreamAction.END_STREAM,
+            StreamAction.ADJOURNED,
+        ):
             return _same(now)
         return _refuse(now, f"the stream has {now.value}")
-    if action is Action.ABORT:
-        return Step(S.ABORTED, CommandKind.STOP if now in RECORDING else None)
-    if action is Action.PREPARE:
+    if action is StreamAction.ABORT:
+        return StreamStep(S.ABORTED, CommandKind.STOP if now in RECORDING else None)
+    if action is StreamAction.PREPARE:
         if now is S.BOOKED:
-            return Step(S.PREPARING, CommandKind.PREPARE)
+            return StreamStep(S.PREPARING, CommandKind.PREPARE)
         return _same(now)
-    if action is Action.PREPARED:
-        return Step(S.READY) if now is S.PREPARING else _same(now)
-    if action is Action.DISCIPLINE_ANNOUNCED:
+    if action is StreamAction.PREPARED:
+        return StreamStep(S.READY) if now is S.PREPARING else _same(now)
+    if action is StreamAction.DISCIPLINE_ANNOUNCED:
         if now is S.READY:
-            return Step(S.LIVE, CommandKind.GO_LIVE)
+            return StreamStep(S.LIVE, CommandKind.GO_LIVE)
         if now in PUBLIC:
             return _same(now)
         if now is S.OFF_AIR:
             return _refuse(now, "the broadcast was ended; it cannot go live again")
         return _refuse(now, "the recording has not started yet: wait for the room to be ready")
-    if action is Action.PAUSE:
-        return Step(S.PAUSED, CommandKind.PAUSE) if now is S.LIVE else _same(now)
-    if action is Action.RESUME:
+    if action is StreamAction.PAUSE:
+        return StreamStep(S.PAUSED, CommandKind.PAUSE) if now is S.LIVE else _same(now)
+    if action is StreamAction.RESUME:
         if now is S.PAUSED:
-            return Step(S.LIVE, CommandKind.RESUME)
+            return StreamStep(S.LIVE, CommandKind.RESUME)
         if now is S.LIVE:
             return _same(now)
         return _refuse(now, "nothing to resume: the stream is not paused")
-    if action is Action.END_STREAM:
+    if action is StreamAction.END_STREAM:
         if now in PUBLIC:
-            return Step(S.OFF_AIR, CommandKind.END_STREAM)
+            return StreamStep(S.OFF_AIR, CommandKind.END_STREAM)
         if now in (S.READY, S.PREPARING):
-            return Step(S.OFF_AIR)  # never goes live; nothing public to stop
+            return StreamStep(S.OFF_AIR)  # never goes live; nothing public to stop
         if now is S.OFF_AIR:
             return _same(now)
         return _refuse(now, "the hearing has not started")
-    assert action is Action.ADJOURNED
+    assert action is StreamAction.ADJOURNED
     if now is S.BOOKED:
         return _refuse(now, "the hearing has not started")
-    return Step(S.ENDED, CommandKind.STOP)
+    return StreamStep(S.ENDED, CommandKind.STOP)

@@ -41,7 +41,7 @@ from streamd.config import Settings
 from streamd.domain import BookingStatus, HearingStatus, LineStatus, SessionKind
 from streamd.lifecycle import PUBLIC, StreamState
 from streamd.models import Booking, Courtroom, Hearing, Line, Stream, utcnow
-from streamd.policy import Decision, Outcome, Ruleset
+from streamd.policy import Decision, Eligibility, Ruleset
 
 log = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class _Day:
                 continue
             eligible = (
                 hearing.status != HearingStatus.CANCELLED.value
-                and self.policy[hearing.id or 0].outcome is Outcome.STREAM
+                and self.policy[hearing.id or 0].outcome is Eligibility.STREAM
             )
             announced = hearing.planned_start - now <= self.timing.announce
             slot = Slot(
@@ -261,7 +261,7 @@ class _Day:
                     LineStatus.EXCLUDED,
                     {"zh": "庭审已取消", "en": "the hearing is cancelled"},
                 )
-            elif decided.outcome is not Outcome.STREAM:
+            elif decided.outcome is not Eligibility.STREAM:
                 status, reason = (
                     LineStatus.EXCLUDED,
                     {"zh": decided.reason_zh, "en": decided.reason_en},

@@ -28,7 +28,7 @@ from streamd.approvals import LEVEL_ZH, Status
 from streamd.cells import csv_cell, xml_safe
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Booking, Courtroom, Department, Hearing, Stream
-from streamd.policy import ApprovalLevel, Outcome, Ruleset
+from streamd.policy import ApprovalLevel, Eligibility, Ruleset
 from streamd.store import in_batches
 from streamd.validation import check_year
 
@@ -157,7 +157,7 @@ def monthly(
     )
     for d in departments:
         own = [h for h in hearings if h.department_id == d.id and h.is_public]
-        streamable = [h for h in own if decided[h.id or 0].outcome is not Outcome.EXCLUDED]
+        streamable = [h for h in own if decided[h.id or 0].outcome is not Eligibility.EXCLUDED]
         done = sum(1 for h in streamable if h.id in went_out)
         planned = sum(
             1

@@ -22,7 +22,7 @@ from streamd.domain import HearingStatus, LineStatus
 from streamd.lifecycle import StreamState
 from streamd.models import Courtroom, Hearing, Line, Stream
 from streamd.play import LinePlay, PlayKind
-from streamd.policy import Outcome, Ruleset
+from streamd.policy import Eligibility, Ruleset
 
 
 class Phase(StrEnum):
@@ -76,7 +76,7 @@ def view(session: Session, *, hearing_id: int, rules: Ruleset) -> WatchView | No
         return None
     if hearing.status == HearingStatus.CANCELLED.value:
         return None
-    if approvals.decision(session, hearing, rules).outcome is not Outcome.STREAM:
+    if approvals.decision(session, hearing, rules).outcome is not Eligibility.STREAM:
         return None
     booking = bookings.active(session, hearing_id)
     stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()

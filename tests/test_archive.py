@@ -16,8 +16,8 @@ from agents.spool import Item, pick
 from streamd.archive.plan import (
     Claim,
     FileKind,
-    Outcome,
     PathRefused,
+    Placement,
     authorization,
     decide,
     kind_of,
@@ -71,8 +71,8 @@ def test_same_path_same_hash_is_success_other_hash_a_conflict(
     existing: str | None, sha: str
 ) -> None:
     outcome = decide(existing, sha)
-    expected = Outcome.STORE if existing is None else (
-        Outcome.ALREADY if existing == sha else Outcome.CONFLICT
+    expected = Placement.STORE if existing is None else (
+        Placement.ALREADY if existing == sha else Placement.CONFLICT
     )  # fmt: skip
     assert outcome is expected
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamd.lifecycle import PUBLIC, TERMINAL, Action, StreamState, step
+from streamd.lifecycle import PUBLIC, TERMINAL, StreamAction, StreamState, step
 from streamd.protocol import CommandKind
 
-A = Action
+A = StreamAction
 S = StreamState
 
 
-def run(*actions: Action) -> StreamState:
+def run(*actions: StreamAction) -> StreamState:
     state = S.BOOKED
     for action in actions:
         result = step(state, action)
@@ -71,8 +71,8 @@ def test_going_live_needs_a_recording() -> None:
         assert not step(state, A.DISCIPLINE_ANNOUNCED).ok
 
 
-@given(st.lists(st.sampled_from(list(Action)), max_size=40))
-def test_invariants(actions: list[Action]) -> None:
+@given(st.lists(st.sampled_from(list(StreamAction)), max_size=40))
+def test_invariants(actions: list[StreamAction]) -> None:
     state = S.BOOKED
     for action in actions:
         result = step(state, action)

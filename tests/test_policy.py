@@ -21,8 +21,8 @@ from streamd.policy import (
     Approval,
     ApprovalLevel,
     ApprovalStatus,
+    Eligibility,
     Facts,
-    Outcome,
     PolicyError,
     decide,
     load_rules,
@@ -34,62 +34,72 @@ A, L = ApprovalStatus, ApprovalLevel
 LOAN = Facts("民初", "民间借贷纠纷", P.FIRST_INSTANCE, K.HEARING, public=True)
 
 # (what the case is, facts, expected decision, expected rule)
-TABLE: list[tuple[str, Facts, Outcome, str]] = [
-    ("民间借贷一审公开开庭", LOAN, Outcome.STREAM, "stream"),
+TABLE: list[tuple[str, Facts, Eligibility, str]] = [
+    ("民间借贷一审公开开庭", LOAN, Eligibility.STREAM, "stream"),
     (
         "买卖合同二审",
         Facts("民终", "买卖合同纠纷", P.SECOND_INSTANCE, K.HEARING, True),
-        Outcome.STREAM,
+        Eligibility.STREAM,
         "stream",
     ),
     (
         "刑事再审",
         Facts("刑再", "诈骗罪", P.RETRIAL, K.HEARING, True),
-        Outcome.STREAM,
+        Eligibility.STREAM,
         "stream",
     ),
     (
         "庭前证据交换",
         replace(LOAN, session_kind=K.EVIDENCE_EXCHANGE),
-        Outcome.STREAM,
+        Eligibility.STREAM,
         "stream",
     ),
-    ("质证", replace(LOAN, session_kind=K.CROSS_EXAMINATION), Outcome.STREAM, "stream"),
-    ("庭询", replace(LOAN, session_kind=K.INQUIRY), Outcome.STREAM, "stream"),
+    ("质证", replace(LOAN, session_kind=K.CROSS_EXAMINATION), Eligibility.STREAM, "stream"),
+    ("庭询", replace(LOAN, session_kind=K.INQUIRY), Eligibility.STREAM, "stream"),
     (
         "涉及个人隐私，依法不公开",
         Facts("民初", "隐私权纠纷", P.FIRST_INSTANCE, K.HEARING, False, "涉及个人隐私"),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "not_public",
     ),
     (
         "未成年人犯罪，依法不公开",
         Facts("刑初", "盗窃罪", P.FIRST_INSTANCE, K.HEARING, False, "被告人系未成年人"),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "not_public",
     ),
     (
         "离婚纠纷",
         replace(LOAN, cause="离婚纠纷"),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "cause.divorce",
     ),
     (
         "离婚后财产纠纷",
         replace(LOAN, cause="离婚后财产纠纷"),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "cause.divorce",
     ),
     (
         "变更抚养关系",
         replace(LOAN, cause="变更抚养关系纠纷"),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "cause.minor_children",
     ),
-    ("监护权纠纷", replace(LOAN, cause="监护权纠纷"), Outcome.EXCLUDED, "cause.minor_children"),
-    ("探望权纠纷", replace(LOAN, cause="探望权纠纷"), Outcome.EXCLUDED, "cause.minor_children"),
-    ("收养关系纠纷", replace(LOAN, cause="收养关系纠纷"), Outcome.EXCLUDED, "cause.minor_children"),
-    ("赡养纠纷 (elders, streamable)", replace(LOAN, cause="赡养纠纷"), Outcome.STREAM, "stream"),
+    ("监护权纠纷", replace(LOAN, cause="监护权纠纷"), Eligibility.EXCLUDED, "cause.minor_children"),
+    ("探望权纠纷", replace(LOAN, cause="探望权纠纷"), Eligibility.EXCLUDED, "cause.minor_children"),
+    (
+        "收养关系纠纷",
+        replace(LOAN, cause="收养关系纠纷"),
+        Eligibility.EXCLUDED,
+        "cause.minor_children",
+    ),
+    (
+        "赡养纠纷 (elders, streamable)",
+        replace(LOAN, cause="赡养纠纷"),
+        Eligibility.STREAM,
+        "stream",
+    ),
     (
         "同案犯另案处理未到案",
         Facts(
@@ -100,7 +110,7 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
             True,
             flags=frozenset({"accomplice_pending"}),
         ),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "flag.accomplice_pending",
     ),
     (
@@ -113,7 +123,7 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
             True,
             flags=frozenset({"novel_crime_method"}),
         ),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "flag.novel_crime_method",
     ),
     (
@@ -126,7 +136,7 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
             True,
             flags=frozenset({"cruel_or_disturbing"}),
         ),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "flag.cruel_or_disturbing",
     ),
     (
@@ -134,7 +144,7 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
         Facts(
             "行初", "行政处罚", P.FIRST_INSTANCE, K.HEARING, True, flags=frozenset({"sensitive"})
         ),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "flag.sensitive",
     ),
     (
@@ -148,19 +158,19 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
             flags=frozenset({"sensitive", "other_unsuitable"}),
             approval=Approval(A.REJECTED, L.COURT),
         ),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "flag.sensitive",
     ),
     (
         "其他不宜直播，未审批",
         replace(LOAN, flags=frozenset({"other_unsuitable"})),
-        Outcome.NEEDS_APPROVAL,
+        Eligibility.NEEDS_APPROVAL,
         "flag.other_unsuitable",
     ),
     (
         "其他不宜直播，审批中",
         replace(LOAN, flags=frozenset({"other_unsuitable"}), approval=Approval(A.PENDING, L.COURT)),
-        Outcome.NEEDS_APPROVAL,
+        Eligibility.NEEDS_APPROVAL,
         "flag.other_unsuitable",
     ),
     (
@@ -168,7 +178,7 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
         replace(
             LOAN, flags=frozenset({"other_unsuitable"}), approval=Approval(A.APPROVED, L.DEPARTMENT)
         ),
-        Outcome.NEEDS_APPROVAL,
+        Eligibility.NEEDS_APPROVAL,
         "flag.other_unsuitable",
     ),
     (
@@ -176,7 +186,7 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
         replace(
             LOAN, flags=frozenset({"other_unsuitable"}), approval=Approval(A.APPROVED, L.COURT)
         ),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "flag.other_unsuitable",
     ),
     (
@@ -184,30 +194,30 @@ TABLE: list[tuple[str, Facts, Outcome, str]] = [
         replace(
             LOAN, flags=frozenset({"other_unsuitable"}), approval=Approval(A.REJECTED, L.COURT)
         ),
-        Outcome.STREAM,
+        Eligibility.STREAM,
         "flag.other_unsuitable.rejected",
     ),
     (
         "执行案件不在直播范围",
         Facts("执", "执行", P.FIRST_INSTANCE, K.HEARING, True),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "case_type",
     ),
     (
         "再审审查程序不直播",
         Facts("民申", "借款合同纠纷", P.RETRIAL_REVIEW, K.HEARING, True),
-        Outcome.EXCLUDED,
+        Eligibility.EXCLUDED,
         "procedure",
     ),
 ]
 
 
 @pytest.mark.parametrize(("what", "facts", "outcome", "rule"), TABLE, ids=[t[0] for t in TABLE])
-def test_every_rule(what: str, facts: Facts, outcome: Outcome, rule: str) -> None:
+def test_every_rule(what: str, facts: Facts, outcome: Eligibility, rule: str) -> None:
     decision = decide(facts, RULES)
     assert (decision.outcome, decision.rule) == (outcome, rule), what
     assert decision.reason_zh and decision.reason_en
-    if outcome is Outcome.EXCLUDED and rule.startswith("cause."):
+    if outcome is Eligibility.EXCLUDED and rule.startswith("cause."):
         assert facts.cause in decision.reason_zh  # the clerk sees which cause matched
 
 
@@ -240,7 +250,7 @@ facts_strategy = st.builds(
 @given(facts_strategy)
 def test_a_hearing_not_public_is_never_streamed(facts: Facts) -> None:
     decision = decide(replace(facts, public=False), RULES)
-    assert decision.outcome is Outcome.EXCLUDED
+    assert decision.outcome is Eligibility.EXCLUDED
     assert decision.rule == "not_public"
 
 
@@ -249,8 +259,8 @@ def test_flags_other_than_other_unsuitable_always_exclude(facts: Facts) -> None:
     decision = decide(facts, RULES)
     hard = facts.flags - {"other_unsuitable"}
     if hard:
-        assert decision.outcome is Outcome.EXCLUDED
-    if decision.outcome is Outcome.STREAM:
+        assert decision.outcome is Eligibility.EXCLUDED
+    if decision.outcome is Eligibility.STREAM:
         assert facts.public and not hard
 
 
@@ -260,7 +270,7 @@ def test_rules_are_data_and_validated(tmp_path: Path) -> None:
     narrowed.write_text(shipped.replace('"second_instance", ', ""), encoding="utf-8")
     court = load_rules(narrowed)
     appeal = Facts("民终", "买卖合同纠纷", P.SECOND_INSTANCE, K.HEARING, True)
-    assert decide(appeal, RULES).outcome is Outcome.STREAM
+    assert decide(appeal, RULES).outcome is Eligibility.STREAM
     assert decide(appeal, court).rule == "procedure"
 
     bad = tmp_path / "bad.toml"

@@ -8,7 +8,7 @@ from streamd.allocation.model import (
     Objective,
     Plan,
     Problem,
-    Stats,
+    SolveStats,
     Unassigned,
 )
 from streamd.allocation.solver import evaluate, solve
@@ -21,7 +21,7 @@ __all__ = [
     "Objective",
     "Plan",
     "Problem",
-    "Stats",
+    "SolveStats",
     "Unassigned",
     "evaluate",
     "solve",

@@ -110,7 +110,7 @@ class Unassigned:
 
 
 @dataclass(frozen=True, slots=True)
-class Stats:
+class SolveStats:
     """How the plan was reached: components solved, and how many needed an exact search
     (the state search, or the integer programme when that grew too large) because the
     flow bound could not certify the fast answer. `kept` is set when a repair proved the
@@ -129,7 +129,7 @@ class Plan:
     assignments: Mapping[str, str]
     unassigned: Mapping[str, Unassigned]
     objective: Objective
-    stats: Stats = field(default_factory=Stats)
+    stats: SolveStats = field(default_factory=SolveStats)
     explainer: Callable[[str], tuple[Conflict, ...]] | None = field(
         default=None, repr=False, compare=False
     )

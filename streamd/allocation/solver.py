@@ -34,7 +34,7 @@ from streamd.allocation.model import (
     Objective,
     Plan,
     Problem,
-    Stats,
+    SolveStats,
     Unassigned,
 )
 from streamd.allocation.spans import LineSpans
@@ -142,7 +142,7 @@ def solve(problem: Problem, *, focus: Sequence[tuple[int, int]] | None = None) -
         assignments=assignments,
         unassigned=unassigned,
         objective=evaluate(problem, assignments),
-        stats=Stats(
+        stats=SolveStats(
             components=stats["components"],
             flow_solved=stats["flow"],
             trivial=stats["trivial"],
@@ -219,7 +219,7 @@ def keep(problem: Problem, assignments: Mapping[str, str]) -> Plan | None:
         assignments=dict(assignments),
         unassigned=unassigned,
         objective=evaluate(problem, assignments),
-        stats=Stats(kept=True),
+        stats=SolveStats(kept=True),
         explainer=_Explainer(problem, assignments),
     )
 

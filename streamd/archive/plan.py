@@ -51,7 +51,7 @@ class CopyState(StrEnum):
     LOST = "lost"
 
 
-class Outcome(StrEnum):
+class Placement(StrEnum):
     STORE = "store"  # new: write it
     ALREADY = "already"  # same path, same hash: nothing to do, success
     CONFLICT = "conflict"  # same path, other hash: refuse, never overwrite
@@ -103,10 +103,10 @@ def relative(hearing_id: int, session: str, path: str) -> PurePosixPath:
     return PurePosixPath(str(hearing_id)) / check_session(session) / path
 
 
-def decide(existing_sha256: str | None, sha256: str) -> Outcome:
+def decide(existing_sha256: str | None, sha256: str) -> Placement:
     if existing_sha256 is None:
-        return Outcome.STORE
-    return Outcome.ALREADY if existing_sha256 == sha256 else Outcome.CONFLICT
+        return Placement.STORE
+    return Placement.ALREADY if existing_sha256 == sha256 else Placement.CONFLICT
 
 
 @dataclass(frozen=True, slots=True)

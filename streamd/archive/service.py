@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from streamd.archive import files, ledger
-from streamd.archive.plan import Claim, CopyState, FileKind, Outcome, decide
+from streamd.archive.plan import Claim, CopyState, FileKind, Placement, decide
 from streamd.models import ArchivedFile
 from streamd.store import Database
 
@@ -41,7 +41,7 @@ class Roots:
 
 @dataclass(frozen=True, slots=True)
 class Stored:
-    outcome: Outcome
+    outcome: Placement
     row_id: int
     backed_up: bool
 
@@ -109,7 +109,7 @@ async def ingest(
     )
     outcome = decide(existing.sha256 if existing else None, claim.sha256)
     if existing is not None:
-        if outcome is Outcome.CONFLICT:
+        if outcome is Placement.CONFLICT:
             raise Conflict(f"{rel} is archived with SHA-256 {existing.sha256[:12]}…")
         assert existing.id is not None
         return Stored(outcome, existing.id, existing.backed_up_at is not None)
@@ -138,7 +138,7 @@ async def ingest(
         return await ingest(db, roots, claim, kind, rel, _empty(), offset=offset)
     assert row.id is not None
     backed = await backup(db, roots, row)
-    return Stored(Outcome.STORE, row.id, backed)
+    return Stored(Placement.STORE, row.id, backed)
 
 
 async def _empty() -> AsyncIterator[bytes]:

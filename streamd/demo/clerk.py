@@ -65,7 +65,7 @@ def detail(answer: Any) -> str:
 
 
 @dataclass(slots=True)
-class Outcome:
+class ClerkOutcome:
     """What happened to one hearing, as the clerk saw it."""
 
     timed: Timed
@@ -82,9 +82,9 @@ class Clerks:
         # One clerk per department: a clerk files and runs only their own department's
         # hearings (streamd.authz).
         self.desks, self.script, self.say, self.hang = desks, script, say, hang
-        self.outcomes = {t.hearing.key: Outcome(t) for t in script.hearings}
+        self.outcomes = {t.hearing.key: ClerkOutcome(t) for t in script.hearings}
 
-    def _api(self, o: Outcome) -> Api:
+    def _api(self, o: ClerkOutcome) -> Api:
         return self.desks[o.timed.hearing.department]
 
     # ---- before the day ------------------------------------------------------------
@@ -152,7 +152,7 @@ class Clerks:
                 o.notes.append(f"{cue.kind.value}: {exc}")
                 self.say(f"{self._where(o, cue)} {cue.kind.value} failed: {exc}")
 
-    async def _act(self, o: Outcome, cue: Cue) -> None:
+    async def _act(self, o: ClerkOutcome, cue: Cue) -> None:
         hid, where = o.hearing_id, self._where(o, cue)
         if cue.kind is CueKind.OPEN:
             await self._wait_ready(o)
@@ -184,7 +184,7 @@ class Clerks:
             o.adjourned = status == 200
             self.say(f"{where} 休庭 / adjourned: {_answer(status, out)}")
 
-    async def _open(self, o: Outcome) -> tuple[int, Any]:
+    async def _open(self, o: ClerkOutcome) -> tuple[int, Any]:
         deadline = asyncio.get_running_loop().time() + RETRY_OPEN_S
         while True:
             status, out = await self._api(o).call(
@@ -194,7 +194,7 @@ class Clerks:
                 return status, out
             await asyncio.sleep(0.25)
 
-    async def _wait_ready(self, o: Outcome) -> None:
+    async def _wait_ready(self, o: ClerkOutcome) -> None:
         """The recording starts at the planned start; the clerk waits for the console to
         show the room ready before announcing discipline."""
         deadline = asyncio.get_running_loop().time() + READY_WITHIN_S
@@ -206,7 +206,7 @@ class Clerks:
             await asyncio.sleep(0.2)
         raise ApiError(f"the room did not get ready within {READY_WITHIN_S:.0f} s: {last}")
 
-    async def _transcript(self, o: Outcome, speaker: str, text: str, n: int) -> None:
+    async def _transcript(self, o: ClerkOutcome, speaker: str, text: str, n: int) -> None:
         status, out = await self._api(o).call(
             "POST",
             f"/hearings/{o.hearing_id}/stream/transcript",
@@ -226,7 +226,7 @@ class Clerks:
                 o.adjourned = status == 200
 
     @staticmethod
-    def _where(o: Outcome, cue: Cue) -> str:
+    def _where(o: ClerkOutcome, cue: Cue) -> str:
         """The court's time of day the cue stands for, then the room and the case."""
         h = o.timed.hearing
         return f"[{cue.clock:%H:%M}] {h.room} {h.case_number}"

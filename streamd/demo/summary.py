@@ -14,7 +14,7 @@ from typing import Any
 import av
 
 from agents import manifest as mf
-from streamd.demo.clerk import Outcome
+from streamd.demo.clerk import ClerkOutcome
 from streamd.media import segment_format
 
 
@@ -87,7 +87,7 @@ class Row:
         )
 
 
-def rows(outcomes: list[Outcome], coverage: dict[int, dict[str, Any]]) -> list[Row]:
+def rows(outcomes: list[ClerkOutcome], coverage: dict[int, dict[str, Any]]) -> list[Row]:
     out: list[Row] = []
     for o in outcomes:
         if o.hearing_id is None or o.hearing_id not in coverage:

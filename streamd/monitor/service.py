@@ -52,7 +52,7 @@ def now_ms() -> int:
 
 
 @dataclass(slots=True)
-class Stats:
+class MonitorStats:
     segments: int = 0
     undecodable: int = 0
     read_errors: int = 0
@@ -232,7 +232,7 @@ class Monitor:
             picture_ms=round(settings.monitor_picture_seconds * 1000),
         )
         self.watchers: dict[int, Watcher] = {}
-        self.stats = Stats()
+        self.stats = MonitorStats()
         self.http: aiohttp.ClientSession | None = None
         self._owned: set[str] = set()  # outputs a watcher has had since streamd started
         self._slate: Thumb | None = None

@@ -2,6 +2,6 @@
 
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.records import Refused, StaleState
-from streamd.orchestrator.service import AgentView, Orchestrator, Outcome
+from streamd.orchestrator.service import AgentView, CommandOutcome, Orchestrator
 
-__all__ = ["AgentView", "Feed", "Orchestrator", "Outcome", "Refused", "StaleState"]
+__all__ = ["AgentView", "CommandOutcome", "Feed", "Orchestrator", "Refused", "StaleState"]

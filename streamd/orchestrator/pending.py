@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 from sqlmodel import Session, col, select
 
 from streamd.domain import RequestStatus
-from streamd.lifecycle import Action
+from streamd.lifecycle import StreamAction
 from streamd.models import ConsoleRequest
 from streamd.orchestrator.records import Refused, StaleState
 from streamd.orchestrator.service import Orchestrator
 
 log = logging.getLogger(__name__)
 # What may wait for the next leader: actions that only make less public.
-HELD = frozenset({Action.PAUSE, Action.END_STREAM, Action.ADJOURNED})
+HELD = frozenset({StreamAction.PAUSE, StreamAction.END_STREAM, StreamAction.ADJOURNED})
 # How often the leader looks for held requests: one indexed query; a pause held because a
 # follower could not reach a live leader waits at most this long.
 POLL_SECONDS = 0.5
@@ -37,7 +37,7 @@ def hold(
     session: Session,
     *,
     hearing_id: int,
-    action: Action,
+    action: StreamAction,
     actor: str,
     reason: str | None,
     received_by: str,
@@ -79,7 +79,7 @@ async def carry_out(orch: Orchestrator) -> int:
         assert row.id is not None
         try:
             out = await orch.act(
-                row.hearing_id, Action(row.action), actor=row.actor, reason=row.reason
+                row.hearing_id, StreamAction(row.action), actor=row.actor, reason=row.reason
             )
             status = RequestStatus.DONE
             text = f"{out.state.value}: {out.delivery or ('noop' if out.noop else '')}"

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from streamd import approvals, audit, bookings, planning
 from streamd.domain import CommandStatus, HearingStatus, LineStatus
-from streamd.lifecycle import PUBLIC, RECORDING, TERMINAL, Action, StreamState
+from streamd.lifecycle import PUBLIC, RECORDING, TERMINAL, StreamAction, StreamState
 from streamd.models import (
     AgentEvent,
     Alert,
@@ -33,7 +33,7 @@ from streamd.models import (
     utcnow,
 )
 from streamd.play import HLS_LINE  # a line whose push_url is "hls" airs its room's HLS
-from streamd.policy import Outcome, Ruleset
+from streamd.policy import Eligibility, Ruleset
 from streamd.protocol import Event, PublishTarget
 
 
@@ -145,7 +145,7 @@ def publish_target(
     if hearing is None or hearing.status != HearingStatus.SCHEDULED.value:
         raise Refused("the hearing is cancelled / 庭审已取消")
     decision = approvals.decision(session, hearing, rules)
-    if decision.outcome is not Outcome.STREAM:
+    if decision.outcome is not Eligibility.STREAM:
         raise Refused(f"不得直播：{decision.reason_zh} / not streamable: {decision.reason_en}")
     booking = bookings.active(session, hearing_id)
     if booking is None:
@@ -273,7 +273,7 @@ def persist_step(
     session: Session,
     *,
     stream_id: int,
-    action: Action | str,
+    action: StreamAction | str,
     before: StreamState,
     after: StreamState,
     actor: str,
@@ -286,7 +286,7 @@ def persist_step(
     """Write one step; refuse it if the stream is no longer in `before`. Idempotent by
     command id, so a journal replay after a crash writes each step once."""
     at = at or utcnow()
-    if action == Action.DISCIPLINE_ANNOUNCED and line_id is not None:
+    if action == StreamAction.DISCIPLINE_ANNOUNCED and line_id is not None:
         planning.lock(session)  # first: what follows is read under it
     if command is not None and session.get(StreamCommand, command.id) is not None:
         return
@@ -294,17 +294,17 @@ def persist_step(
     assert row is not None
     if row.state != before.value:
         raise StaleState(f"stream {stream_id} is {row.state}, not {before.value}")
-    if action == Action.DISCIPLINE_ANNOUNCED and line_id is not None:
+    if action == StreamAction.DISCIPLINE_ANNOUNCED and line_id is not None:
         _claim(session, row.hearing_id, line_id)
     old = audit.snapshot(row)
     row.state = after.value
     row.state_at = at
-    if action == Action.DISCIPLINE_ANNOUNCED and row.discipline_at is None:
+    if action == StreamAction.DISCIPLINE_ANNOUNCED and row.discipline_at is None:
         row.discipline_at = at
         row.line_id = line_id
     if after in TERMINAL and row.adjourned_at is None:
         row.adjourned_at = at
-    if action == Action.REOPEN:
+    if action == StreamAction.REOPEN:
         row.adjourned_at = None  # the abort is undone; the hearing's stream is open again
     session.add(row)
     session.add(

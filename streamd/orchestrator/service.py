@@ -33,7 +33,7 @@ from pydantic import ValidationError
 from streamd.config import Settings
 from streamd.court import CourtStructure
 from streamd.domain import CommandStatus
-from streamd.lifecycle import RECORDING, TERMINAL, Action, StreamState, step
+from streamd.lifecycle import RECORDING, TERMINAL, StreamAction, StreamState, step
 from streamd.orchestrator import push, records, selftests, tracks
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
@@ -123,7 +123,7 @@ class AgentView:
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class CommandOutcome:
     """What the clerk is told: the state now, and what became of the command."""
 
     hearing_id: int
@@ -157,7 +157,7 @@ class RoundTrips:
 
 
 @dataclass(slots=True)
-class Stats:
+class OrchestratorStats:
     malformed: int = 0
     received: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     round_trips: RoundTrips = field(default_factory=RoundTrips)
@@ -192,7 +192,7 @@ class Orchestrator:
         self._auth = (unquote(url.username), unquote(url.password or "")) if url.username else None
         self.views: dict[int, StreamView] = {}
         self.agents: dict[str, AgentView] = {code: AgentView(code) for code in self.rooms}
-        self.stats = Stats()
+        self.stats = OrchestratorStats()
         self.journal = FastJournal(settings.data_dir / "orchestrator.journal")
         self._locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._acks: dict[str, asyncio.Future[Ack]] = {}
@@ -220,11 +220,11 @@ class Orchestrator:
         await self._recover()
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._mqtt_loop())
-                tg.create_task(self._store_events_loop())
-                tg.create_task(self._watch_agents())
-                tg.create_task(self._settle_after_restart())
-                tg.create_task(self._schedule_loop())
+                tg.create_task(self._mqtt_loop(), name="orchestrator.mqtt")
+                tg.create_task(self._store_events_loop(), name="orchestrator.events")
+                tg.create_task(self._watch_agents(), name="orchestrator.liveness")
+                tg.create_task(self._settle_after_restart(), name="orchestrator.reconcile")
+                tg.create_task(self._schedule_loop(), name="orchestrator.scheduler")
         finally:
             # Writes still queued are in the fast journal; the next start copies them.
             await self.work.drain()
@@ -577,10 +577,10 @@ class Orchestrator:
         )
 
     async def act(
-        self, hearing_id: int, action: Action, *, actor: str, reason: str | None = None
-    ) -> Outcome:
+        self, hearing_id: int, action: StreamAction, *, actor: str, reason: str | None = None
+    ) -> CommandOutcome:
         """Take one lifecycle step for a hearing. Raises `Refused` or `LookupError`."""
-        if action is Action.PAUSE:
+        if action is StreamAction.PAUSE:
             return await self.pause(hearing_id, actor=actor, reason=reason)
         async with self._locks[hearing_id]:
             view = await self._view(hearing_id)
@@ -589,7 +589,7 @@ class Orchestrator:
             if not decided.ok:
                 raise Refused(decided.error or "refused")
             if decided.noop:
-                return Outcome(hearing_id, view.state, noop=True, message="nothing to do")
+                return CommandOutcome(hearing_id, view.state, noop=True, message="nothing to do")
             target: PublishTarget | None = None
             line_id: int | None = None
             if decided.command in (CommandKind.PREPARE, CommandKind.GO_LIVE):
@@ -631,7 +631,7 @@ class Orchestrator:
             self._announce(view, actor, reason)
             if cmd is None:
                 self._forget_if_done(view)
-                return Outcome(hearing_id, view.state)
+                return CommandOutcome(hearing_id, view.state)
             try:
                 ack = await self._deliver(view, cmd)
             finally:
@@ -643,7 +643,7 @@ class Orchestrator:
         self._forget_if_done(view)
         return outcome
 
-    async def _send_noted(self, view: StreamView, cmd: Command, actor: str) -> Outcome:
+    async def _send_noted(self, view: StreamView, cmd: Command, actor: str) -> CommandOutcome:
         """A command that changes no stream state (restart the publisher, compose the
         picture): noted in the stream's history first, then sent, and its answer told."""
         await self.work.call(
@@ -654,7 +654,7 @@ class Orchestrator:
             actor=actor,
         )
         ack = await self._deliver(view, cmd)
-        out = Outcome(view.hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
+        out = CommandOutcome(view.hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
         if ack is None:
             return replace(out, delivery="unacknowledged", message="the agent did not answer")
         return replace(out, delivery="acked" if ack.ok else "refused", message=ack.message)
@@ -670,8 +670,8 @@ class Orchestrator:
 
     async def _answered(
         self, view: StreamView, cmd: Command, ack: Ack | None, before: StreamState
-    ) -> Outcome:
-        out = Outcome(view.hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
+    ) -> CommandOutcome:
+        out = CommandOutcome(view.hearing_id, view.state, command_id=cmd.id, command=cmd.kind)
         if ack is None:
             return replace(out, delivery="unacknowledged", message="the agent did not answer")
         if not ack.ok:
@@ -702,7 +702,7 @@ class Orchestrator:
             await self._mark_prepared(view, "recording started")
         return replace(out, state=view.state, delivery="acked", message=ack.message)
 
-    async def restart_publisher(self, hearing_id: int, *, actor: str) -> Outcome:
+    async def restart_publisher(self, hearing_id: int, *, actor: str) -> CommandOutcome:
         """A technician's restart of the room's public encoder. The stream's state does
         not change; the command is recorded with the stream like every other."""
         async with self._locks[hearing_id]:
@@ -723,7 +723,7 @@ class Orchestrator:
         pin: str | None = None,
         auto: bool = False,
         layout: str | None = None,
-    ) -> Outcome:
+    ) -> CommandOutcome:
         """The clerk pins a view in the large tile, returns it to the voice, or changes the
         layout. The stream's state does not change; the command is recorded with it."""
         async with self._locks[hearing_id]:
@@ -780,21 +780,23 @@ class Orchestrator:
             if ack is None or not ack.ok:
                 log.warning("moving hearing %s to line %s: %s", hearing_id, line_id, ack)
 
-    async def pause(self, hearing_id: int, *, actor: str, reason: str | None) -> Outcome:
+    async def pause(self, hearing_id: int, *, actor: str, reason: str | None) -> CommandOutcome:
         """The fast path: memory, one fsynced journal line, send. No database, no lock."""
         view = self.views.get(hearing_id) or await self._view(hearing_id)
         if view.going_live and view.state in (StreamState.READY, StreamState.PAUSED):
             view.hold = reason or "incident"
-            return Outcome(hearing_id, view.state, held=True, message="will pause once live")
-        decided = step(view.state, Action.PAUSE)
+            return CommandOutcome(hearing_id, view.state, held=True, message="will pause once live")
+        decided = step(view.state, StreamAction.PAUSE)
         if decided.noop or decided.command is None:
-            return Outcome(hearing_id, view.state, noop=True, message="nothing public to pause")
+            return CommandOutcome(
+                hearing_id, view.state, noop=True, message="nothing public to pause"
+            )
         cmd = self._command(view, CommandKind.PAUSE, reason=reason)
         note = _note(cmd)
         assert note is not None
         data = {
             "stream_id": view.stream_id,
-            "action": Action.PAUSE.value,
+            "action": StreamAction.PAUSE.value,
             "before": view.state.value,
             "after": decided.after.value,
             "actor": actor,
@@ -818,7 +820,7 @@ class Orchestrator:
         if ack is not None and not ack.ok:
             await self._settle_writes(view)
             return await self._answered(view, cmd, ack, before)
-        return Outcome(
+        return CommandOutcome(
             hearing_id,
             view.state,
             command_id=cmd.id,
@@ -880,7 +882,7 @@ class Orchestrator:
 
     async def start_interruption(
         self, hearing_id: int, *, kind: str, reason: str | None, user: str
-    ) -> Outcome:
+    ) -> CommandOutcome:
         view = await self._view(hearing_id)
         _, created = await self.work.call(
             records.start_interruption,
@@ -893,12 +895,12 @@ class Orchestrator:
             zh, en = records.INTERRUPTIONS[kind]
             label = f"{zh} / {en}" + (f": {reason}" if reason else "")
             return await self.pause(hearing_id, actor=user, reason=label)
-        return Outcome(hearing_id, view.state, noop=not created)
+        return CommandOutcome(hearing_id, view.state, noop=not created)
 
-    async def end_interruption(self, hearing_id: int, *, user: str) -> Outcome:
+    async def end_interruption(self, hearing_id: int, *, user: str) -> CommandOutcome:
         view = await self._view(hearing_id)
         row = await self.work.call(records.end_interruption, stream_id=view.stream_id, user=user)
-        return Outcome(hearing_id, view.state, noop=row is None)
+        return CommandOutcome(hearing_id, view.state, noop=row is None)
 
     # ---- schedule --------------------------------------------------------------------
 
@@ -955,7 +957,7 @@ class Orchestrator:
                 )
                 await self.act(
                     hearing_id,
-                    Action.PREPARE,
+                    StreamAction.PREPARE,
                     actor="scheduler",
                     reason=f"{self.settings.prepare_minutes} minutes before the start",
                 )
@@ -1002,7 +1004,7 @@ class Orchestrator:
         await self.work.call(
             records.persist_step,
             stream_id=view.stream_id,
-            action=Action.PREPARED,
+            action=StreamAction.PREPARED,
             before=StreamState.PREPARING,
             after=StreamState.READY,
             actor="agent",
@@ -1066,7 +1068,7 @@ def _step_from_json(data: dict[str, Any]) -> dict[str, Any]:
     command = data.get("command")
     return {
         "stream_id": data["stream_id"],
-        "action": Action(data["action"]),
+        "action": StreamAction(data["action"]),
         "before": StreamState(data["before"]),
         "after": StreamState(data["after"]),
         "actor": data["actor"],

@@ -6,8 +6,8 @@ from streamd.policy.decide import (
     ApprovalLevel,
     ApprovalStatus,
     Decision,
+    Eligibility,
     Facts,
-    Outcome,
     decide,
 )
 from streamd.policy.rules import Effect, PolicyError, Ruleset, load_rules
@@ -19,8 +19,8 @@ __all__ = [
     "ApprovalStatus",
     "Decision",
     "Effect",
+    "Eligibility",
     "Facts",
-    "Outcome",
     "PolicyError",
     "Ruleset",
     "decide",

@@ -18,7 +18,7 @@ from streamd.policy.rules import Effect, Ruleset
 NOT_PUBLIC = "not_public"
 
 
-class Outcome(StrEnum):
+class Eligibility(StrEnum):
     STREAM = "stream"
     EXCLUDED = "excluded"
     NEEDS_APPROVAL = "needs_approval"
@@ -59,7 +59,7 @@ class Facts:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    outcome: Outcome
+    outcome: Eligibility
     rule: str
     reason_zh: str
     reason_en: str
@@ -74,7 +74,7 @@ def decide(facts: Facts, rules: Ruleset) -> Decision:
     if not facts.public:
         why = (facts.non_public_reason or "").strip()
         return Decision(
-            Outcome.EXCLUDED,
+            Eligibility.EXCLUDED,
             NOT_PUBLIC,
             "依法不公开审理" + (f"（{why}）" if why else ""),
             "not public by law" + (f" ({why})" if why else ""),
@@ -85,7 +85,7 @@ def decide(facts: Facts, rules: Ruleset) -> Decision:
     for cause in rules.causes:
         if any(word in facts.cause for word in cause.match):
             return Decision(
-                Outcome.EXCLUDED,
+                Eligibility.EXCLUDED,
                 f"cause.{cause.id}",
                 f"{cause.reason_zh}（案由：{facts.cause}）",
                 f"{cause.reason_en} (cause: {facts.cause})",
@@ -96,7 +96,7 @@ def decide(facts: Facts, rules: Ruleset) -> Decision:
     for flag in raised:
         if flag.effect is Effect.EXCLUDE:
             return Decision(
-                Outcome.EXCLUDED,
+                Eligibility.EXCLUDED,
                 f"flag.{flag.id}",
                 flag.reason_zh,
                 flag.reason_en,
@@ -104,7 +104,7 @@ def decide(facts: Facts, rules: Ruleset) -> Decision:
             )
     for flag in raised:
         return _by_approval(f"flag.{flag.id}", flag.reason_zh, flag.reason_en, facts.approval)
-    return Decision(Outcome.STREAM, "stream", "公开审理，依规直播", "public hearing: streamed")
+    return Decision(Eligibility.STREAM, "stream", "公开审理，依规直播", "public hearing: streamed")
 
 
 def _not_streamable(facts: Facts, rules: Ruleset) -> Decision | None:
@@ -131,7 +131,7 @@ def _not_streamable(facts: Facts, rules: Ruleset) -> Decision | None:
     ]
     for ok, rule, zh, en in checks:
         if not ok:
-            return Decision(Outcome.EXCLUDED, rule, zh, en)
+            return Decision(Eligibility.EXCLUDED, rule, zh, en)
     return None
 
 
@@ -140,7 +140,7 @@ def _by_approval(rule: str, zh: str, en: str, approval: Approval | None) -> Deci
     can keep it off for good, and a rejection puts it back on air."""
     if approval is not None and approval.status is ApprovalStatus.REJECTED:
         return Decision(
-            Outcome.STREAM,
+            Eligibility.STREAM,
             f"{rule}.rejected",
             f"不直播申请已被驳回，依规直播（原申请理由：{zh}）",
             f"the not-streamed application was rejected: streamed (it claimed: {en})",
@@ -151,7 +151,7 @@ def _by_approval(rule: str, zh: str, en: str, approval: Approval | None) -> Deci
         and approval.level is ApprovalLevel.COURT
     ):
         return Decision(
-            Outcome.EXCLUDED,
+            Eligibility.EXCLUDED,
             rule,
             f"{zh}（已经院级审批）",
             f"{en} (approved at court level)",
@@ -166,7 +166,7 @@ def _by_approval(rule: str, zh: str, en: str, approval: Approval | None) -> Deci
         else ("待审批，审批前不直播", "awaiting approval; not streamed until decided")
     )
     return Decision(
-        Outcome.NEEDS_APPROVAL,
+        Eligibility.NEEDS_APPROVAL,
         rule,
         f"{zh}（{waiting[0]}）",
         f"{en} ({waiting[1]})",

@@ -119,7 +119,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
             summary=summary,
             tag="approvals",
             act=authz.Act.APPROVAL_DECIDE,
-            body=approvals.Step,
+            body=approvals.StepRequest,
             responses={200: approvals.ApprovalOut},
             errors=(403, 404, 409),
         )

@@ -16,11 +16,11 @@ from sqlmodel import Session
 
 from streamd import authz
 from streamd.domain import Role
-from streamd.lifecycle import Action
+from streamd.lifecycle import StreamAction
 from streamd.models import Alert, Stream
 from streamd.orchestrator import (
+    CommandOutcome,
     Orchestrator,
-    Outcome,
     Refused,
     StaleState,
     casefile,
@@ -204,7 +204,7 @@ def last_event_id(header: str) -> int | None:
     return int(text)
 
 
-def _outcome(out: Outcome) -> OutcomeOut:
+def _outcome(out: CommandOutcome) -> OutcomeOut:
     return OutcomeOut(
         hearing_id=out.hearing_id,
         state=out.state.value,
@@ -244,13 +244,13 @@ def register_console(
             raise ApiProblem(404, "Not found", str(exc)) from None
         except (Refused, StaleState) as exc:
             raise ApiProblem(409, "Conflict", str(exc)) from None
-        if isinstance(out, Outcome):
+        if isinstance(out, CommandOutcome):
             return dump(_outcome(out))
         assert isinstance(out, BaseModel)
         return dump(out)
 
     async def held(
-        hearing_id: int, action: Action, actor: str, reason: str | None
+        hearing_id: int, action: StreamAction, actor: str, reason: str | None
     ) -> web.StreamResponse:
         """No leader (a failover): written down for the next one, shown as pending. A
         pause is never refused."""
@@ -282,7 +282,7 @@ def register_console(
         return dump(await db.run(work))
 
     def console_route(
-        path: str, action: Action, summary: str, body: type[BaseModel], act: authz.Act
+        path: str, action: StreamAction, summary: str, body: type[BaseModel], act: authz.Act
     ) -> None:
         @api.route(
             "POST",
@@ -306,29 +306,33 @@ def register_console(
 
         handler.__name__ = f"stream_{action.value}"
 
-    console_route("prepare", Action.PREPARE, "Start recording early", ReasonOptional, RUN)
+    console_route("prepare", StreamAction.PREPARE, "Start recording early", ReasonOptional, RUN)
     console_route(
         "discipline-announced",
-        Action.DISCIPLINE_ANNOUNCED,
+        StreamAction.DISCIPLINE_ANNOUNCED,
         "Court discipline announced (宣布法庭纪律): go live",
         ReasonOptional,
         Act.STREAM_RUN,
     )
-    console_route("pause", Action.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, PAUSE)
-    console_route("resume", Action.RESUME, "Resume the broadcast (恢复)", ReasonOptional, RUN)
+    console_route("pause", StreamAction.PAUSE, "Pause the broadcast (暂停)", ReasonRequired, PAUSE)
+    console_route("resume", StreamAction.RESUME, "Resume the broadcast (恢复)", ReasonOptional, RUN)
     console_route(
         "end-stream",
-        Action.END_STREAM,
+        StreamAction.END_STREAM,
         "End the broadcast for good after an incident; the recording goes on",
         ReasonRequired,
         Act.STREAM_END,
     )
     console_route(
-        "adjourned", Action.ADJOURNED, "Adjourned (闭庭): stop all", ReasonOptional, Act.STREAM_RUN
+        "adjourned",
+        StreamAction.ADJOURNED,
+        "Adjourned (闭庭): stop all",
+        ReasonOptional,
+        Act.STREAM_RUN,
     )
     console_route(
         "abort",
-        Action.ABORT,
+        StreamAction.ABORT,
         "Abort a started stream and its recording (the room's clerk, technicians, admins)",
         ReasonRequired,
         Act.STREAM_ABORT,
@@ -336,7 +340,7 @@ def register_console(
 
     console_route(
         "reopen",
-        Action.REOPEN,
+        StreamAction.REOPEN,
         "Reopen an aborted stream (administrators; reason required, audited): back to booked",
         ReasonRequired,
         Act.STREAM_REOPEN,
