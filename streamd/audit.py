@@ -11,7 +11,9 @@ from sqlmodel import Session, col, func, select
 
 from streamd.models import AuditEntry
 
-REDACTED_FIELDS = frozenset({"password_hash", "stream_key", "token_hash", "csrf_token"})
+REDACTED_FIELDS = frozenset(
+    {"password_hash", "stream_key", "token_hash", "csrf_token", "code_hash", "session_hash"}
+)
 
 
 def _plain(value: Any) -> Any:

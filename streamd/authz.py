@@ -55,6 +55,7 @@ class Act(StrEnum):
     ADMINISTER = "administer"  # accounts: lift a login lockout
     RECORD_VIEW = "record.view"  # a read: a hearing's recorded content (streamd.record)
     RECORD_CORRECT = "record.correct"  # a new version of a transcript line (SPC 2017 Art. 7)
+    RECORD_GRANT = "record.grant"  # give a party access to a record, or revoke it (Art. 10)
 
 
 _S = Role
@@ -74,6 +75,7 @@ COURT_WIDE: dict[Act, frozenset[Role]] = {
     # Technicians see a record's status (the wall, the archive), never its content.
     Act.RECORD_VIEW: frozenset({_S.COURT_LEADER, _S.ADMIN}),
     Act.RECORD_CORRECT: frozenset(),  # the hearing's own clerks, no one court-wide
+    Act.RECORD_GRANT: frozenset(),  # the hearing's own judges and clerks
 }
 # Roles that act only on their own department's objects.
 IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
@@ -87,6 +89,7 @@ IN_DEPARTMENT: dict[Act, frozenset[Role]] = {
     Act.STREAM_ABORT: frozenset({_S.CLERK}),
     Act.RECORD_VIEW: frozenset({_S.JUDGE, _S.CLERK, _S.DEPARTMENT_HEAD}),
     Act.RECORD_CORRECT: frozenset({_S.CLERK}),
+    Act.RECORD_GRANT: frozenset({_S.JUDGE, _S.CLERK}),
 }
 OPEN_ACTS = frozenset({Act.LOGIN, Act.LOGOUT})
 STATEFUL_ACTS = frozenset({Act.STREAM_ABORT, Act.STREAM_REOPEN})  # decided on the stream's state

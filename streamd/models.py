@@ -499,3 +499,42 @@ class TranscriptVersion(SQLModel, table=True):
     after: str = Field(sa_type=sa.Text())
     by: str = _text(64)
     at: datetime = _time(default_factory=utcnow)
+
+
+class RecordGrant(SQLModel, table=True):
+    """A party's access to one hearing's record for a period (SPC 2017 Art. 10, 11).
+
+    Only hashes are stored: the one-time code (handed to the party, consumed on first use)
+    and the party session it opened. Revocation is a timestamp, never a delete: the grant
+    and everything done with it stay on the record."""
+
+    __tablename__ = "record_grant"
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int = Field(foreign_key="hearing.id", index=True)
+    party_name: str = _text(64)
+    created_by: str = _text(64)
+    created_at: datetime = _time(default_factory=utcnow)
+    expires_at: datetime = _time()
+    allow_audio: bool = False
+    allow_transcript: bool = False
+    allow_non_public: bool = False
+    code_hash: str = _text(64, unique=True)
+    redeemed_at: datetime | None = _time(nullable=True)
+    session_hash: str | None = _text(64, nullable=True, unique=True)
+    revoked_at: datetime | None = _time(nullable=True)
+    revoked_by: str | None = _text(64, nullable=True)
+
+
+class RecordAccess(SQLModel, table=True):
+    """One look at a record: a view, a seek-heavy minute, a download or a refusal, with who
+    (a staff username or a party grant), from where and when. Append-only."""
+
+    __tablename__ = "record_access"
+    id: int | None = Field(default=None, primary_key=True)
+    hearing_id: int | None = Field(default=None, foreign_key="hearing.id", index=True)
+    grant_id: int | None = Field(default=None, foreign_key="record_grant.id")
+    username: str | None = _text(64, nullable=True)
+    kind: str = _text(32)  # streamd.record.access.AccessKind
+    at: datetime = _time(default_factory=utcnow)
+    remote: str = _text(64)
+    user_agent: str = _text(256)

@@ -190,6 +190,11 @@ TABLE: dict[tuple[str, str], tuple[dict[Role, str] | None, Any]] = {
         only(clerk=IN),
         {"session": "20261202T090000Z", "seq": 1, "base_version": 1, "text": "更正"},
     ),
+    ("GET", H + "/record/access"): (RECORD_READERS, None),
+    # Party grants: the hearing's own judges and clerks (SPC 2017 Art. 10).
+    ("POST", H + "/record/grants"): (only(clerk=IN, judge=IN), {"party_name": "张三", "days": 7}),
+    ("GET", H + "/record/grants"): (only(clerk=IN, judge=IN), None),
+    ("POST", H + "/record/grants/{grant_id}/revoke"): (only(clerk=IN, judge=IN), None),
 }
 # Routes outside the JSON API: no login, or the pages' own session check (tests/test_pages.py).
 UNAUTHENTICATED = {
@@ -206,6 +211,15 @@ UNAUTHENTICATED = {
     ("GET", "/"),
     ("GET", "/login"),
     ("GET", "/static/"),
+    # A party's one-time code and the one-hearing session it opens (tests/test_record_access.py).
+    ("GET", "/record/access"),
+    ("POST", "/record/access"),
+    ("GET", "/party/record"),
+    ("GET", "/party/record/index.m3u8"),
+    ("GET", "/party/record/{kind}.m3u8"),
+    ("GET", "/party/record/{kind}/{file_id}.{ext}"),
+    ("GET", "/party/record/transcript.docx"),
+    ("GET", "/party/record/audio.aac"),
 }
 # Signed with a courtroom's own key, never a user's token: a room writes only its own
 # recordings (tests/test_archive.py refuses another room's key and an unsigned upload).
@@ -334,6 +348,7 @@ async def _objects(client: Client) -> dict[str, int]:
         "outage_id": (await resp.json())["id"],
         "alert_id": 1,
         "file_id": 1,
+        "grant_id": 1,
     }
 
 

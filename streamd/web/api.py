@@ -39,6 +39,7 @@ from streamd.web.console_api import register_console
 from streamd.web.coverage_api import register_coverage
 from streamd.web.lines_api import register_lines
 from streamd.web.problems import ApiProblem, field_problem, not_found
+from streamd.web.record_access_api import register_record_access
 from streamd.web.record_api import register_record
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
@@ -730,6 +731,7 @@ def build_api(
     )
     register_coverage(api, db=db, settings=settings)
     register_record(api, db=db, settings=settings)
+    register_record_access(api, db=db)
     return api
 
 

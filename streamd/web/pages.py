@@ -37,6 +37,7 @@ from streamd.policy import Ruleset
 from streamd.store import Database
 from streamd.validation import MAX_YEAR, MIN_YEAR, check_year
 from streamd.web import record_page
+from streamd.web.party import register_party
 from streamd.web.routing import parse_id
 
 SESSION_COOKIE = "streamd_session"
@@ -432,6 +433,7 @@ def add_pages(
             console,
         ),
     )
+    register_party(app, db=db, settings=settings, render=render)
     app.router.add_get(
         "/record/{hearing_id:\\d+}",
         page("record.html", record_page.ROLES, record_page.loader(db, settings)),

@@ -62,19 +62,48 @@ def _roots(settings: Settings) -> list[Path]:
     return [p for p in (settings.archive_dir, settings.archive_backup_dir) if p is not None]
 
 
+async def serve_segment(
+    db: Database, settings: Settings, hearing_id: int, file_id: int, kind: str
+) -> web.StreamResponse:
+    """One archived segment of `hearing_id` as stored, from whichever copy has it: the one
+    place staff and party playback read media from."""
+
+    def work(session: Session) -> ArchivedFile | None:
+        return service.file_row(session=session, hearing_id=hearing_id, file_id=file_id)
+
+    row = await db.run(work)
+    if row is None or row.kind != kind:
+        raise not_found(f"archived {kind} segment", file_id)
+    for root in _roots(settings):
+        path = root / str(row.hearing_id) / row.session / row.path
+        if path.is_file():  # aiohttp answers Range itself: 206, or 416 past the end
+            return web.FileResponse(
+                path,
+                headers={
+                    "Content-Type": MEDIA_TYPES[row.kind],
+                    "Cache-Control": "private, max-age=86400, immutable",
+                },
+            )
+    raise ApiProblem(404, "Not found", "the segment is in neither archive copy")
+
+
+async def load_record(db: Database, settings: Settings, hearing_id: int) -> service.Record:
+    roots = _roots(settings)
+
+    def work(session: Session) -> service.Record | None:
+        return service.load(
+            session=session, hearing_id=hearing_id, root=roots[0] if roots else None
+        )
+
+    record = await db.run(work)
+    if record is None:
+        raise not_found("hearing", hearing_id)
+    return record
+
+
 def register_record(api: Api, *, db: Database, settings: Settings) -> None:
     async def load(hearing_id: int) -> service.Record:
-        roots = _roots(settings)
-
-        def work(session: Session) -> service.Record | None:
-            return service.load(
-                session=session, hearing_id=hearing_id, root=roots[0] if roots else None
-            )
-
-        record = await db.run(work)
-        if record is None:
-            raise not_found("hearing", hearing_id)
-        return record
+        return await load_record(db, settings, hearing_id)
 
     def playlist(text: str) -> web.Response:
         return web.Response(
@@ -139,24 +168,7 @@ def register_record(api: Api, *, db: Database, settings: Settings) -> None:
 
     async def segment(call: Call, kind: str) -> web.StreamResponse:
         hearing_id, file_id = call.params["hearing_id"], call.params["file_id"]
-
-        def work(session: Session) -> ArchivedFile | None:
-            return service.file_row(session=session, hearing_id=hearing_id, file_id=file_id)
-
-        row = await db.run(work)
-        if row is None or row.kind != kind:
-            raise not_found(f"archived {kind} segment", file_id)
-        for root in _roots(settings):
-            path = root / str(row.hearing_id) / row.session / row.path
-            if path.is_file():  # aiohttp answers Range itself: 206, or 416 past the end
-                return web.FileResponse(
-                    path,
-                    headers={
-                        "Content-Type": MEDIA_TYPES[row.kind],
-                        "Cache-Control": "private, max-age=86400, immutable",
-                    },
-                )
-        raise ApiProblem(404, "Not found", "the segment is in neither archive copy")
+        return await serve_segment(db, settings, hearing_id, file_id, kind)
 
     @api.route(
         "GET",

@@ -18,14 +18,14 @@ from sqlmodel import Session, select
 from streamd import authz
 from streamd.config import Settings
 from streamd.models import Courtroom, Department, Hearing
-from streamd.record import service
+from streamd.record import access, service
 from streamd.store import Database
 
 ROLES = authz.roles_for(authz.Act.RECORD_VIEW)
 REASONS_ZH = {"recorder restarted": "录制程序重启", "restart": "录制重启"}
 
 
-def _clock(iso: str | None) -> str:
+def clock(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%H:%M:%S") if iso else "—"
 
 
@@ -49,13 +49,21 @@ def loader(
                 raise authz.Denied(decision)
             record = service.load(session=session, hearing_id=hearing_id, root=settings.archive_dir)
             assert record is not None
+            access.log(
+                session, kind=access.AccessKind.VIEW, hearing_id=hearing_id,
+                username=who.username, remote=request.remote or "?",
+                user_agent=request.headers.get("User-Agent", ""),
+            )  # fmt: skip
             return {
                 "h": hearing,
                 "room": session.get(Courtroom, hearing.courtroom_id),
                 "rec": service.view(record),
+                "src_base": f"/api/v1/hearings/{hearing_id}/record",
+                "party": None,
+                "access_log": access.access_log(session, hearing_id=hearing_id),
             }
 
         data = await db.run(work)
-        return {**data, "clock": _clock, "reasons_zh": REASONS_ZH}
+        return {**data, "clock": clock, "reasons_zh": REASONS_ZH}
 
     return load

@@ -58,4 +58,18 @@
       });
     });
   }
+
+  // The party's watermark: their name and the time, ticking, so a filmed screen names
+  // who watched and when.
+  const wm = document.getElementById("wm-clock");
+  if (wm) {
+    const pad = (n) => String(n).padStart(2, "0");
+    const tick = () => {
+      const d = new Date();
+      wm.textContent = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+        `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+    };
+    tick();
+    setInterval(tick, 1000);
+  }
 })();
