@@ -35,6 +35,7 @@ from streamd.protocol import (
     AgentState,
     Command,
     Compose,
+    Composition,
     ErrorCode,
     Event,
     EventKind,
@@ -304,8 +305,23 @@ class Agent:
                 disk_free_bytes=free,
                 segments=self.recorder.segments if self.recorder else 0,
                 rejected=dict(st.rejected),
+                composition=self._composition(),
             )
             await self._publish(self.topics.telemetry, t.to_bytes(), qos=0)
+
+    def _composition(self) -> Composition | None:
+        d = self.director
+        if d is None:
+            return None
+        return Composition(
+            layout=d.layout,
+            layouts=list(d.comp.layouts),
+            views=[v.name for v in self.cfg.agent.views],
+            labels={v.name: v.label for v in self.cfg.agent.views if v.label},
+            pinned=d.picker.pinned,
+            big=d.picker.big,
+            lost=self.recorder.lost if self.recorder else [],
+        )
 
     # -- commands ----------------------------------------------------------------------
 

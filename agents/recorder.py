@@ -115,6 +115,11 @@ class Recorder:
     def segments(self) -> int:
         return len(self.manifest.segments)
 
+    @property
+    def lost(self) -> list[str]:
+        """The views and channels whose signal is lost now (their track stopped)."""
+        return sorted({track for _, track in self._lost})
+
     async def start(self) -> None:
         """Start (or, after a restart, resume) recording; earlier runs are reconciled first."""
         for sub in ("runs", "set_aside", *(u.folder for u in self.units)):

@@ -23,6 +23,7 @@ from streamd.protocol import (
     AgentPhase,
     AgentState,
     Command,
+    Composition,
     ProtocolError,
     Telemetry,
     Topics,
@@ -41,6 +42,7 @@ class SimulatedAgent:
     key: str | None
     answer: bool = True  # False: receive commands and never acknowledge them
     telemetry_every: float | None = 1.0  # as a real agent does; None: silent
+    composition: Composition | None = None  # a multi-view room's picture, in its telemetry
     # Called with each new command the room accepts, before the ack: a test plugs real
     # media in here (tests/mediaroom.py), or a fault.
     on_command: Callable[[Command], Awaitable[None]] | None = None
@@ -94,6 +96,7 @@ class SimulatedAgent:
                 at=now,
                 phase=self.snapshot.phase,
                 hearing_id=self.snapshot.hearing_id,
+                composition=self.composition,
             )
             await client.publish(self.topics.telemetry, tele.to_bytes(), qos=0)
             await asyncio.sleep(self.telemetry_every)

@@ -159,6 +159,7 @@ TABLE: dict[tuple[str, str], tuple[dict[Role, str] | None, Any]] = {
     ("POST", S + "/prepare"): (CLERK_OWN, {}),
     ("POST", S + "/discipline-announced"): (CLERK_OWN, {}),
     ("POST", S + "/pause"): (PAUSERS, REASON),
+    ("POST", S + "/compose"): (CLERK_OWN, {"pin": "bench"}),
     ("POST", S + "/resume"): (CLERK_OWN, {}),
     ("POST", S + "/end-stream"): (PAUSERS, REASON),
     ("POST", S + "/adjourned"): (CLERK_OWN, {}),

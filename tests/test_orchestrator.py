@@ -19,9 +19,10 @@ from streamd import court
 from streamd.orchestrator import Orchestrator
 from streamd.orchestrator.journal import FastJournal
 from streamd.policy import load_rules
-from streamd.protocol import AgentPhase, GoLive
+from streamd.protocol import AgentPhase, Compose, Composition, GoLive
 from tests.court_support import Court
 from tests.simagent import SimulatedAgent
+from tests.test_pages import login
 
 pytestmark = [pytest.mark.db, pytest.mark.broker]
 
@@ -308,3 +309,52 @@ async def test_a_pause_only_in_the_journal_reaches_the_database_on_restart(court
     view_out = await court_.stream(hearing)
     assert [t["reason"] for t in view_out["transitions"]].count("证人情绪激动") == 1
     assert view_out["commands"][-1]["id"] == "pause-lost-in-crash"
+
+
+async def test_the_clerk_pins_a_view_and_returns_to_the_voice(court_: Court) -> None:
+    views = ["bench", "plaintiff", "defendant", "witness"]
+    labels = {"bench": "审判席", "plaintiff": "原告席", "defendant": "被告席", "witness": "证人席"}
+    comp = Composition(
+        layout="1+3", layouts=["1+3", "2x2"], views=views, labels=labels, big="bench",
+        lost=["defendant"],
+    )  # fmt: skip
+    async with court_.agent(composition=comp, telemetry_every=0.1) as room:
+        hearing = await court_.hearing()
+        await court_.until_state(hearing, "ready")
+
+        async def known() -> None:
+            while True:
+                t = court_.orch.agents["room-01"].telemetry
+                if t is not None and t.composition is not None:
+                    return
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(known(), 5)
+        status, out = await court_.press(hearing, "compose", pin="witness")
+        assert status == 200 and out["delivery"] == "acked", out
+        sent = room.commands[-1]
+        assert isinstance(sent, Compose) and sent.pin == "witness" and not sent.auto
+        status, out = await court_.press(hearing, "compose", auto=True, layout="2x2")
+        assert status == 200, out
+        sent = room.commands[-1]
+        assert isinstance(sent, Compose) and sent.auto and sent.layout == "2x2"
+        # A view or layout the room does not have is refused before anything is sent.
+        sent_before = len(room.commands)
+        for bad in ({"pin": "gallery"}, {"layout": "3x3"}):
+            status, out = await court_.press(hearing, "compose", **bad)
+            assert status == 422 and "本庭无此" in out["detail"], out
+        status, out = await court_.press(hearing, "compose", pin="witness", auto=True)
+        assert status == 422, out
+        status, out = await court_.press(hearing, "compose", user="technician", pin="bench")
+        assert status == 403, out
+        assert len(room.commands) == sent_before
+        # The console offers each seat to pin; the wall shows each view's health.
+        await login(court_.client, "clerk")
+        html = await (await court_.client.get(f"/console/{hearing}")).text()
+        assert 'id="pin-witness"' in html and "证人席" in html and 'id="layout-2x2"' in html
+        await login(court_.client, "technician")
+        wall = await (await court_.client.get("/wall")).text()
+        lost = wall.split('data-view="defendant"')[1].split("</li>")[0]
+        assert "信号中断" in lost and "pin-" not in wall  # the wall watches, it does not pin
+    view = await court_.stream(hearing)
+    assert [c["kind"] for c in view["commands"]][-2:] == ["compose", "compose"]

@@ -2,6 +2,14 @@
 
 from streamd.orchestrator.feed import Feed
 from streamd.orchestrator.records import Refused, StaleState
-from streamd.orchestrator.service import AgentView, CommandOutcome, Orchestrator
+from streamd.orchestrator.service import AgentView, CommandOutcome, Orchestrator, UnknownView
 
-__all__ = ["AgentView", "CommandOutcome", "Feed", "Orchestrator", "Refused", "StaleState"]
+__all__ = [
+    "AgentView",
+    "CommandOutcome",
+    "Feed",
+    "Orchestrator",
+    "Refused",
+    "StaleState",
+    "UnknownView",
+]

@@ -94,6 +94,10 @@ _BUILD: dict[CommandKind, type[Any]] = {
 }
 
 
+class UnknownView(Refused):
+    """A compose command naming a view or layout the room does not have."""
+
+
 @dataclass(slots=True)
 class AgentView:
     room: str
@@ -737,12 +741,25 @@ class Orchestrator:
             if view.state not in recording:
                 raise Refused(f"未在录制，无法切换画面 / not recording ({view.state.value})")
             self._require_online(view.room)
+            self._check_composition(view.room, pin, layout)
             cmd = self._command(
                 view,
                 CommandKind.COMPOSE,
                 compose={"pin": pin, "auto": auto, "layout": layout},
             )
             return await self._send_noted(view, cmd, actor)
+
+    def _check_composition(self, room: str, pin: str | None, layout: str | None) -> None:
+        """Refuse a view or layout the room's agent says it does not have; before its first
+        telemetry nothing is known, and the agent's own check answers instead."""
+        agent = self.agents.get(room)
+        comp = agent.telemetry.composition if agent and agent.telemetry else None
+        if comp is None:
+            return
+        if pin is not None and pin not in comp.views:
+            raise UnknownView(f"pin: {room} has no view {pin!r} / 本庭无此画面")
+        if layout is not None and comp.layouts and layout not in comp.layouts:
+            raise UnknownView(f"layout: {room} has no layout {layout!r} / 本庭无此布局")
 
     async def follow_line(self, hearing_id: int) -> None:
         """Move a hearing on air to the line the plan now gives it (its own went down):

@@ -396,6 +396,20 @@ class SelfTest(_Payload):
         return [c for c in self.checks if c.ok is False]
 
 
+class Composition(_Payload):
+    """A multi-view room's picture as its agent composes it, for the console and the wall:
+    the layout, which view is large and why (pinned, or following the voice), and the
+    views whose signal is lost."""
+
+    layout: str
+    layouts: list[str] = Field(default_factory=list)
+    views: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)  # view -> its seat, e.g. 审判席
+    pinned: str | None = None
+    big: str | None = None
+    lost: list[str] = Field(default_factory=list)
+
+
 class Telemetry(_Payload):
     room: str
     at: AwareDatetime
@@ -406,6 +420,7 @@ class Telemetry(_Payload):
     disk_free_bytes: int | None = None
     segments: int = 0
     rejected: dict[str, int] = Field(default_factory=dict)
+    composition: Composition | None = None  # multi-view rooms only
 
 
 class TranscriptLine(_Payload):

@@ -23,6 +23,7 @@ from streamd.orchestrator import (
     Orchestrator,
     Refused,
     StaleState,
+    UnknownView,
     casefile,
     pending,
     records,
@@ -40,6 +41,16 @@ REASON = Field(min_length=1, max_length=500)
 
 class NoBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class ComposeIn(BaseModel):
+    """Pin a view in the large tile, return to following the voice (语音激励), or change
+    the layout (a pin is kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+    pin: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9_]{0,31}$")
+    auto: bool = False
+    layout: str | None = Field(default=None, min_length=1, max_length=32, pattern=r"^[\w+-]+$")
 
 
 class ReasonOptional(BaseModel):
@@ -242,6 +253,8 @@ def register_console(
             out = await fn
         except LookupError as exc:
             raise ApiProblem(404, "Not found", str(exc)) from None
+        except UnknownView as exc:
+            raise ApiProblem(422, "Unprocessable Entity", str(exc)) from None
         except (Refused, StaleState) as exc:
             raise ApiProblem(409, "Conflict", str(exc)) from None
         if isinstance(out, CommandOutcome):
@@ -305,6 +318,28 @@ def register_console(
             )
 
         handler.__name__ = f"stream_{action.value}"
+
+    @api.route(
+        "POST",
+        "/hearings/{hearing_id}/stream/compose",
+        summary="Pin a view in the large tile, return to the voice (语音激励), or change layout",
+        tag="console",
+        act=RUN,
+        body=ComposeIn,
+        responses={200: OutcomeOut},
+        errors=(409, 422, 503),
+    )
+    async def stream_compose(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        body = call.body
+        if body.pin is not None and body.auto:
+            raise ApiProblem(422, "Unprocessable Entity", "pin a view or return to auto, not both")
+        return await guarded(
+            running().compose(
+                call.params["hearing_id"], actor=call.user.username,
+                pin=body.pin, auto=body.auto, layout=body.layout,
+            )
+        )  # fmt: skip
 
     console_route("prepare", StreamAction.PREPARE, "Start recording early", ReasonOptional, RUN)
     console_route(
