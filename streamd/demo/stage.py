@@ -101,6 +101,54 @@ def settings_for(base: Settings, stage: Stage, *, mqtt_url: str, speed: float) -
     )
 
 
+# Each demo room is a courtroom host: its seats as small generated views (each its own
+# test pattern) and microphones (each its own tone, sounding in turns so the large tile
+# follows the speaker), composed on a small canvas so two cores carry three rooms.
+_SEATS = {
+    "bench": ("审判席", "testsrc2", 300),
+    "plaintiff": ("原告席", "smptebars", 700),
+    "defendant": ("被告席", "rgbtestsrc", 1100),
+    "witness": ("证人席", "pal75bars", 1500),
+    "gallery": ("旁听席", "testsrc", 0),
+    "evidence": ("证物展台", "mandelbrot", 0),
+}
+ROOM_SEATS = {
+    "room-01": (
+        ["bench", "plaintiff", "defendant", "witness"],
+        "2x2",
+        ["bench", "plaintiff", "defendant"],
+    ),
+    "room-03": (["bench", "plaintiff", "defendant"], "1+5", ["bench", "defendant"]),
+    "room-04": (list(_SEATS), "1+5", ["bench", "plaintiff", "defendant", "witness"]),
+}
+VIEW_SIZE = "160x90"
+TURN_SECONDS = 6.0  # each microphone speaks for this long in turn
+
+
+def room_views(room: str) -> dict[str, Any]:
+    """The `[agent]` keys that make `room` a multi-view courtroom host."""
+    seats, layout, mics = ROOM_SEATS.get(room, ROOM_SEATS["room-03"])
+    return {
+        "views": [
+            {"name": n, "label": _SEATS[n][0], "pattern": _SEATS[n][1], "video_size": VIEW_SIZE}
+            for n in seats
+        ],
+        "channels": [
+            {
+                "name": n,
+                "label": _SEATS[n][0],
+                "tone": _SEATS[n][2],
+                "view": n,
+                # Speaks in its turn of the first cycle only: after that the voice-led
+                # picker holds the last speaker (a lavfi tone cannot repeat a window).
+                "speaks": f"{i * TURN_SECONDS:g}-{i * TURN_SECONDS + TURN_SECONDS - 0.5:g}",
+            }
+            for i, n in enumerate(mics)
+        ],
+        "composition": {"size": VIDEO_SIZE, "fps": 15, "layout": layout, "hold_seconds": 2.0},
+    }
+
+
 def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
     """The sample court with three of its rooms and `LINES` lines that air each room's own
     HLS output (served by streamd), and one agent config per room pointing at the demo's
@@ -132,6 +180,7 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
                 },
                 "source": {"kind": "lavfi", "video_size": VIDEO_SIZE, "fps": 25},
                 "archive": {"url": f"http://{_reach(settings.host)}:{settings.port}"},
+                **room_views(room),
             },
         }
         stage.room_config(room).write_bytes(tomli_w.dumps(config).encode())

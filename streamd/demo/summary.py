@@ -26,9 +26,8 @@ def undecodable(folder: Path) -> list[str]:
             path = folder / seg.file
             with av.open(str(path), format=segment_format(path)) as container:
                 streams = container.streams
-                next(
-                    container.decode(streams.video[0] if seg.kind == "video" else streams.audio[0])
-                )
+                picture = seg.kind in ("video", "view")  # a view is one camera's own track
+                next(container.decode(streams.video[0] if picture else streams.audio[0]))
         except (av.FFmpegError, StopIteration, IndexError, OSError) as exc:
             bad.append(f"{seg.file}: {type(exc).__name__} {exc}".strip())
     return bad
