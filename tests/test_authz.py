@@ -125,6 +125,7 @@ TABLE: dict[tuple[str, str], tuple[dict[Role, str] | None, Any]] = {
     ("GET", "/api/v1/departments"): (EVERYONE, None),
     ("GET", "/api/v1/courtrooms"): (EVERYONE, None),
     ("GET", "/api/v1/lines"): (EVERYONE, None),
+    ("GET", "/api/v1/views/thumbnail.jpg"): (OPERATORS, None),
     ("GET", "/api/v1/hearings"): (EVERYONE, None),
     ("GET", H): (EVERYONE, None),
     ("POST", "/api/v1/hearings"): (CLERK_OWN, "hearing"),

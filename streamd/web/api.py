@@ -41,6 +41,7 @@ from streamd.web.lines_api import register_lines
 from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.record_access_api import register_record_access
 from streamd.web.record_api import register_record
+from streamd.web.thumbs_api import register_thumbs
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
 
@@ -732,6 +733,7 @@ def build_api(
     register_coverage(api, db=db, settings=settings)
     register_record(api, db=db, settings=settings)
     register_record_access(api, db=db)
+    register_thumbs(api, db=db, settings=settings)
     return api
 
 
