@@ -41,9 +41,9 @@ from streamd.web.lines_api import register_lines
 from streamd.web.problems import ApiProblem, field_problem, not_found
 from streamd.web.record_access_api import register_record_access
 from streamd.web.record_api import register_record
-from streamd.web.thumbs_api import register_thumbs
 from streamd.web.reports_api import register_reports
 from streamd.web.routing import Api, Call, dump, page_of
+from streamd.web.thumbs_api import register_thumbs
 
 T = TypeVar("T")
 PAUSE_LOOKUP_SECONDS = 0.5
