@@ -47,12 +47,16 @@ def loader(
             )
             if not decision.allowed:
                 raise authz.Denied(decision)
+            may_correct = authz.decide(
+                authz.Act.RECORD_CORRECT, actor, authz.Target(frozenset({hearing.department_id}))
+            ).allowed
             record = service.load(session=session, hearing_id=hearing_id, root=settings.archive_dir)
             assert record is not None
             return {
                 "h": hearing,
                 "room": session.get(Courtroom, hearing.courtroom_id),
                 "rec": service.view(record),
+                "may_correct": may_correct,
             }
 
         data = await db.run(work)
