@@ -29,6 +29,7 @@ import asyncio
 import csv
 import hashlib
 import json
+import math
 import random
 import shutil
 import statistics
@@ -79,7 +80,8 @@ def segment(src: Path, folder: Path, seconds: float, reset: bool) -> None:
     split = ["-f", "segment", "-segment_time", "2", "-segment_list_type", "csv",
              "-reset_timestamps", "1" if reset else "0"]  # fmt: skip
     subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-t", str(seconds), "-i", str(src),
+        [ffmpeg_exe(), "-v", "error", "-y",
+         "-stream_loop", "-1", "-t", str(seconds), "-i", str(src),
          "-map", "0:v", "-c", "copy", *split, "-segment_format", "mpegts",
          "-segment_list", str(folder / "runs/r000_video.csv"), str(folder / "video/v000_%05d.ts"),
          "-map", "0:a", "-c", "copy", *split, "-segment_format", "adts",
@@ -204,7 +206,7 @@ async def evaluate(page: Page, script: str, arg: object) -> Any:
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[int(0.95 * (len(ordered) - 1))]
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 async def measure(base: str, ids: dict[str, int], lines: int, seeks: int, loads: int) -> None:
