@@ -1,5 +1,6 @@
-"""Record page benchmark (UNFINISHED: its first run hung before printing a figure, cause
-not yet found): click-to-first-frame and page load in Chromium, per recorder
+"""Record page benchmark (the first run hung in preparation: `-t` stood after `-i`, so it
+bounded only the video output and the looped input fed the audio output forever; it is an
+input option now): click-to-first-frame and page load in Chromium, per recorder
 timestamp layout, on a long hearing.
 
     .venv/bin/python -m bench.record                 # a 3-hour hearing, 20 seeks per layout
@@ -28,6 +29,7 @@ import asyncio
 import csv
 import hashlib
 import json
+import math
 import random
 import shutil
 import statistics
@@ -36,9 +38,10 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
-from playwright.async_api import async_playwright
+from playwright.async_api import Page, async_playwright
 from sqlmodel import Session, select
 
 from agents import manifest as mf
@@ -77,8 +80,8 @@ def segment(src: Path, folder: Path, seconds: float, reset: bool) -> None:
     split = ["-f", "segment", "-segment_time", "2", "-segment_list_type", "csv",
              "-reset_timestamps", "1" if reset else "0"]  # fmt: skip
     subprocess.run(
-        [ffmpeg_exe(), "-v", "error", "-y", "-stream_loop", "-1", "-i", str(src),
-         "-t", str(seconds),
+        [ffmpeg_exe(), "-v", "error", "-y",
+         "-stream_loop", "-1", "-t", str(seconds), "-i", str(src),
          "-map", "0:v", "-c", "copy", *split, "-segment_format", "mpegts",
          "-segment_list", str(folder / "runs/r000_video.csv"), str(folder / "video/v000_%05d.ts"),
          "-map", "0:a", "-c", "copy", *split, "-segment_format", "adts",
@@ -159,27 +162,51 @@ def add_hearing(db: Database, n: int) -> int:
     return db.call(write)
 
 
-LOADED = """() => new Promise((resolve) => {
+# Every wait in the page has its own timer: Chromium headless may never fire an event the
+# first run awaited without one (`loadeddata` on a page whose player failed to attach, or
+# `requestVideoFrameCallback` on a paused video whose frame is not composited), and an
+# unresolved promise blocked `page.evaluate` forever. A timer resolves with null: a miss.
+LOADED = """(wait) => new Promise((resolve) => {
   const v = document.getElementById('video');
-  const done = () => resolve(performance.now());
+  const timer = setTimeout(() => resolve(null), wait);
+  const done = () => { clearTimeout(timer); resolve(performance.now()); };
   if (v.readyState >= 2) done(); else v.addEventListener('loadeddata', done, {once: true});
 })"""
 SEEK = """([i, wait]) => new Promise((resolve) => {
   const v = document.getElementById('video');
-  const li = document.querySelectorAll('#lines li[data-offset]')[i];
+  const li = document.querySelectorAll('#lines > li[data-offset]')[i];
   const target = parseFloat(li.dataset.offset);
   const t0 = performance.now();
-  const timer = setTimeout(() => resolve([null, v.currentTime, target]), wait);
-  v.addEventListener('seeked', () => v.requestVideoFrameCallback(() => {
-    clearTimeout(timer); resolve([performance.now() - t0, v.currentTime, target]);
-  }), {once: true});
-  li.querySelector('button').click();
+  let over = false;
+  const finish = (ok) => {
+    if (over) return;
+    over = true; clearTimeout(timer);
+    resolve([ok ? performance.now() - t0 : null, v.currentTime, target]);
+  };
+  const timer = setTimeout(() => finish(false), wait);
+  // The first frame at the new position: a presented frame after 'seeked' when the browser
+  // offers requestVideoFrameCallback and the video plays; else 'seeked' with data there.
+  v.addEventListener('seeked', () => {
+    if (v.requestVideoFrameCallback && !v.paused) {
+      v.requestVideoFrameCallback(() => finish(true));
+      setTimeout(() => { if (v.readyState >= 2) finish(true); }, 1000);
+    } else if (v.readyState >= 2) finish(true);
+    else v.addEventListener('canplay', () => finish(true), {once: true});
+  }, {once: true});
+  li.querySelector('button.line').click();
 })"""
+WAIT_MS = 10_000
+
+
+async def evaluate(page: Page, script: str, arg: object) -> Any:
+    """page.evaluate with a deadline on the Python side too: a page that dies mid-wait
+    never resolves its promise."""
+    return await asyncio.wait_for(page.evaluate(script, arg), timeout=WAIT_MS / 1000 + 5)
 
 
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[int(0.95 * (len(ordered) - 1))]
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 async def measure(base: str, ids: dict[str, int], lines: int, seeks: int, loads: int) -> None:
@@ -201,12 +228,21 @@ async def measure(base: str, ids: dict[str, int], lines: int, seeks: int, loads:
         for layout, hid in ids.items():
             page = await ctx.new_page()
             load_times = []
+            load_misses = 0
             for _ in range(loads):
-                await page.goto(f"{base}/record/{hid}")
-                load_times.append(await page.evaluate(LOADED) / 1000)
+                await page.goto(f"{base}/record/{hid}", timeout=WAIT_MS)
+                loaded = await evaluate(page, LOADED, WAIT_MS)
+                if loaded is None:
+                    load_misses += 1
+                else:
+                    load_times.append(loaded / 1000)
+            if not load_times:
+                print(f"{layout:>12} | no frame within {WAIT_MS} ms of navigation")
+                await page.close()
+                continue
             seek_times, misses = [], 0
             for i in picks:
-                took, now, target = await page.evaluate(SEEK, [i, 10_000])
+                took, now, target = await evaluate(page, SEEK, [i, WAIT_MS])
                 if took is None or abs(now - target) > 0.5:
                     misses += 1
                 else:

@@ -28,14 +28,14 @@ async def test_a_clerk_replays_the_record_beside_the_transcript(
         page = await site.person("clerk")
         await page.goto(f"{site.base}/record/{hid}")
         await expect(page.get_by_role("heading", name="庭审录像回放")).to_be_visible()
-        lines = page.locator("#lines li")
+        lines = page.locator("#lines > li")
         await expect(lines).to_have_count(5)
         await expect(page.locator("#timeline")).to_contain_text("录制程序重启")
         await shot(page, "record-zh")
 
         third = lines.nth(2)
         offset = float(await third.get_attribute("data-offset") or "nan")
-        await third.get_by_role("button").click()
+        await third.locator("button.line").click()
         await page.wait_for_function(
             f"() => {{ const v = document.getElementById('video');"
             f" return v.readyState >= 2 && Math.abs(v.currentTime - {offset}) < 0.5; }}",
@@ -52,10 +52,29 @@ async def test_a_clerk_replays_the_record_beside_the_transcript(
         await expect(lines.nth(4)).to_have_class("current", timeout=10_000)
         await shot(page, "record-playing")
 
+        # The clerk corrects the second line while replaying: a new version, shown with its
+        # history (who, before, after); the first click did not seek the video.
+        second = lines.nth(1)
+        before = await second.locator(".text").inner_text()
+        await second.get_by_role("button", name="更正第 2 行").click()
+        await second.get_by_label("更正后的文字").fill("更正后的第二行。")
+        await second.get_by_role("button", name="保存").click()
+        await expect(second.locator(".text")).to_have_text("更正后的第二行。")
+        history = second.locator("details.history")
+        await history.locator("summary").click()
+        await expect(history.locator(".versions > li")).to_have_count(1)
+        await expect(history.locator(".before")).to_have_text(before)
+        await expect(history).to_contain_text("clerk")
+        await shot(page, "record-corrected")
+        await page.reload()
+        await expect(lines.nth(1).locator(".text")).to_have_text("更正后的第二行。")
+        await expect(lines).to_have_count(5)
+
         await page.get_by_role("link", name="English").click()
         await expect(page.get_by_role("heading", name="Hearing record")).to_be_visible()
         await page.get_by_label("Search the transcript").fill("原告")
-        await expect(page.locator("#lines li:visible")).to_have_count(1)
+        await expect(page.locator("#lines > li:visible")).to_have_count(1)
+        await expect(page.locator("#lines > li.match")).to_have_count(1)
         await shot(page, "record-en")
     finally:
         await site.close()

@@ -131,7 +131,7 @@ def register_party(
             request, "record.html",
             {**ctx, "who": None, "nav": [], "clock": record_page.clock,
              "reasons_zh": record_page.REASONS_ZH, "src_base": BASE, "party": grant,
-             "now": utcnow(), "access_log": None},
+             "now": utcnow(), "access_log": None, "may_correct": False},
         )  # fmt: skip
 
     def playlist(text: str) -> web.Response:

@@ -47,6 +47,9 @@ def loader(
             )
             if not decision.allowed:
                 raise authz.Denied(decision)
+            may_correct = authz.decide(
+                authz.Act.RECORD_CORRECT, actor, authz.Target(frozenset({hearing.department_id}))
+            ).allowed
             record = service.load(session=session, hearing_id=hearing_id, root=settings.archive_dir)
             assert record is not None
             access.log(
@@ -61,6 +64,7 @@ def loader(
                 "src_base": f"/api/v1/hearings/{hearing_id}/record",
                 "party": None,
                 "access_log": access.access_log(session, hearing_id=hearing_id),
+                "may_correct": may_correct,
             }
 
         data = await db.run(work)

@@ -48,13 +48,71 @@
     video.addEventListener("seeked", highlight);
   }
 
+  // Correcting a line (Art. 7): each save is a new version through the transcript-version
+  // API; the page then shows the current text and the whole history the API returns.
+  const zhPage = document.body.dataset.lang !== "en";
+  const say2 = (z, e) => (zhPage ? z : e);
+  const hhmmss = (iso) => {
+    const d = new Date(iso);
+    return isNaN(d) ? iso : d.toTimeString().slice(0, 8);
+  };
+  function showHistory(li, line) {
+    const box = li.querySelector("details.history");
+    const list = box.querySelector("ol.versions");
+    list.replaceChildren();
+    line.versions.slice(1).forEach((v) => {
+      const item = document.createElement("li");
+      const before = document.createElement("q");
+      before.className = "before";
+      before.textContent = v.before;
+      const after = document.createElement("q");
+      after.className = "after";
+      after.textContent = v.text;
+      item.append(v.by + " · " + hhmmss(v.at) + " · " + say2("原为", "before") + ": ",
+        before, " → ", after);
+      list.append(item);
+    });
+    box.querySelector(".count").textContent = String(line.versions.length - 1);
+    box.hidden = line.versions.length < 2;
+  }
+  document.querySelectorAll("#lines button.edit").forEach((edit) => {
+    const li = edit.closest("li");
+    const form = li.querySelector("form.fix");
+    const area = form.querySelector("textarea");
+    edit.addEventListener("click", () => {
+      area.value = li.querySelector(".text").textContent;
+      form.hidden = false;
+      area.focus();
+    });
+    form.querySelector(".cancel").addEventListener("click", () => { form.hidden = true; });
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const r = await api("POST", "/api/v1/hearings/" + box.dataset.hearing + "/record/corrections", {
+        session: edit.dataset.session, seq: parseInt(edit.dataset.seq, 10),
+        base_version: parseInt(edit.dataset.version, 10), text: area.value,
+      });
+      if (!r.ok) {
+        say((r.status === 409 ? say2("该行已被他人更正，请刷新页面。", "Someone corrected this line meanwhile; reload the page.") : problem(r)), true);
+        return;
+      }
+      li.querySelector(".text").textContent = r.data.text;
+      edit.dataset.version = String(r.data.version);
+      form.hidden = true;
+      showHistory(li, r.data);
+      say(say2("已保存更正（第 ", "Correction saved (version ") + r.data.version + say2(" 版）", ")"), false);
+    });
+  });
+
   const search = document.getElementById("tr-search");
   if (search) {
     search.addEventListener("input", () => {
       const q = search.value.trim();
-      document.querySelectorAll("#lines li").forEach((li) => {
-        const text = li.textContent || "";
-        li.hidden = q !== "" && !text.includes(q);
+      document.querySelectorAll("#lines > li").forEach((li) => {
+        const own = li.querySelector("button.line");
+        const text = (own || li).textContent || "";
+        const hit = q !== "" && text.includes(q);
+        li.hidden = q !== "" && !hit;
+        li.classList.toggle("match", hit);
       });
     });
   }
