@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from agents import manifest as mf
+from streamd.demo.day import DAY
 from tests.conftest import ROOT
 from tests.mqtt_support import free_port
 
@@ -120,6 +121,12 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
         assert rec["transcript_lines"] >= 2, (key, rec)
         for folder in rec["folders"]:
             _first_frame_decodes(Path(folder))
+    # room-04's evidence camera stops 6 s into each hearing there: a gap in its own track
+    # only, and the record still complete.
+    room_04 = [h.key for h in DAY if h.room == "room-04"]
+    for key in room_04:
+        gaps = [g for f in cov[key]["recording"]["folders"] for g in mf.load(Path(f)).gaps]
+        assert [g.track for g in gaps] == ["evidence"], (key, gaps)
 
 
 def test_ctrl_c_mid_day_adjourns_and_leaves_playable_recordings(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ can start a fresh day there without ever deleting a folder it did not make.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ import tomli_w
 from streamd.config import Settings
 from streamd.court import COURT_FILE
 from streamd.demo.day import LINES, ROOMS
+from streamd.media import ffmpeg_exe
 from streamd.mqtt_acl import mqtt_password
 from streamd.orchestrator.rooms import court_secret, room_key
 from streamd.play import HLS_LINE
@@ -122,17 +124,27 @@ ROOM_SEATS = {
     "room-04": (list(_SEATS), "1+5", ["bench", "plaintiff", "defendant", "witness"]),
 }
 VIEW_SIZE = "160x90"
+# room-04's evidence presenter (证物展台) is a camera that gives this many seconds of
+# picture and then nothing, in every hearing there: its tile shows the signal-lost card,
+# the technicians get an alert naming it, its track a gap; the rest records on.
+LOST_ROOM, LOST_VIEW, LOST_AFTER_SECONDS = "room-04", "evidence", 6
 TURN_SECONDS = 6.0  # each microphone speaks for this long in turn
 
 
-def room_views(room: str) -> dict[str, Any]:
-    """The `[agent]` keys that make `room` a multi-view courtroom host."""
+def room_views(room: str, failing_camera: Path | None = None) -> dict[str, Any]:
+    """The `[agent]` keys that make `room` a multi-view courtroom host; `failing_camera`,
+    if given, is the clip room-04's evidence presenter plays once."""
     seats, layout, mics = ROOM_SEATS.get(room, ROOM_SEATS["room-03"])
+    views: list[dict[str, Any]] = [
+        {"name": n, "label": _SEATS[n][0], "pattern": _SEATS[n][1], "video_size": VIEW_SIZE}
+        for n in seats
+    ]
+    if failing_camera is not None and room == LOST_ROOM:
+        for v in views:
+            if v["name"] == LOST_VIEW:
+                v.update(kind="file", url=str(failing_camera), loop=False)
     return {
-        "views": [
-            {"name": n, "label": _SEATS[n][0], "pattern": _SEATS[n][1], "video_size": VIEW_SIZE}
-            for n in seats
-        ],
+        "views": views,
         "channels": [
             {
                 "name": n,
@@ -163,6 +175,7 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
     secret = court_secret(settings)
     code = sample["court"]["code"]
     assert settings.mqtt_url is not None
+    failing_camera = _failing_camera(stage.agents_dir / "evidence-camera.ts")
     for room in ROOMS:
         spec = _toml(sample_dir / f"{room}.toml")["room"]
         agent_dir = stage.agents_dir / room
@@ -180,10 +193,23 @@ def write_court(stage: Stage, sample_dir: Path, settings: Settings) -> None:
                 },
                 "source": {"kind": "lavfi", "video_size": VIDEO_SIZE, "fps": 25},
                 "archive": {"url": f"http://{_reach(settings.host)}:{settings.port}"},
-                **room_views(room),
+                **room_views(room, failing_camera),
             },
         }
         stage.room_config(room).write_bytes(tomli_w.dumps(config).encode())
+
+
+def _failing_camera(out: Path) -> Path:
+    """A short H.264 clip: the camera that stops after LOST_AFTER_SECONDS."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    w, h = VIEW_SIZE.split("x")
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-y", "-f", "lavfi",
+         "-i", f"mandelbrot=size={w}x{h}:rate=15", "-t", str(LOST_AFTER_SECONDS),
+         "-c:v", "libx264", "-preset", "ultrafast", "-g", "15", str(out)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return out
 
 
 def _reach(host: str) -> str:
