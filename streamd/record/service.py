@@ -78,12 +78,11 @@ def _transcript(root: Path, row: ArchivedFile) -> list[dict[str, Any]]:
     return lines
 
 
-def _pieces(row: ArchivedFile, manifest: mf.Manifest | None, hearing_id: int) -> Piece | None:
+def _pieces(row: ArchivedFile, by_file: dict[str, mf.SegmentEntry] | None) -> Piece | None:
     uri = f"video/{row.id}.ts" if row.kind == "video" else f"audio/{row.id}.aac"
-    if manifest is not None:
-        for seg in manifest.segments:
-            if seg.file == row.path:
-                return Piece(uri, seg.start, seg.duration, seg.run)
+    seg = by_file.get(row.path) if by_file is not None else None
+    if seg is not None:
+        return Piece(uri, seg.start, seg.duration, seg.run)
     if row.offset_seconds is None or row.duration_seconds is None:
         return None
     start = _session_start(row.session) + timedelta(seconds=row.offset_seconds)
@@ -118,11 +117,14 @@ def load(session: Session, *, hearing_id: int, root: Path | None) -> Record | No
                 record.manifests[row.session] = found
         elif row.kind == FileKind.TRANSCRIPT.value and root is not None:
             record.transcript += _transcript(root, row)
+    # Each session's segments by file, once: a 3-hour hearing has 10,000 rows and as many
+    # manifest entries, and a scan per row made the page take 20 s (bench/record.py).
+    index = {name: {s.file: s for s in m.segments} for name, m in record.manifests.items()}
     for row in rows:
         kind = TRACKS.get(FileKind(row.kind)) if row.kind in TRACKS.values() else None
         if kind is None:
             continue
-        piece = _pieces(row, record.manifests.get(row.session), hearing_id)
+        piece = _pieces(row, index.get(row.session))
         if piece is not None:
             record.pieces.setdefault(kind, []).append(piece)
     record.transcript.sort(key=lambda line: str(line["at"]))
