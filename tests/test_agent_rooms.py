@@ -7,9 +7,11 @@ import array
 import asyncio
 import itertools
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from agents import manifest as mf
 from agents.config import load
@@ -19,6 +21,7 @@ from streamd.media import ffmpeg_exe, gray_frames, hls_segments, probe
 from streamd.protocol import CommandKind, Leaf
 from tests.mqtt_support import broker_for, court_on, running_agent
 from tests.rooms_support import CHANNELS, VIEWS, rooms_config
+from tests.test_agent_media import _is_slate
 
 pytestmark = [pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
 K = CommandKind
@@ -282,4 +285,41 @@ async def test_a_lost_camera_shows_its_card_and_leaves_a_gap_in_its_track_only(
     composite = manifest.total("video")
     assert manifest.total("view", "witness") < 3.0 < composite
     for name, _, _ in VIEWS[:3]:
+        assert abs(manifest.total("view", name) - composite) < 0.2, name
+
+
+async def test_a_pause_hides_every_view_behind_the_slate_within_a_second(tmp_path: Path) -> None:
+    """The pause fast path holds for the composite: the whole public picture becomes the
+    slate (no tile of any seat left), within 1 s, while every track records on."""
+    async with broker_for(tmp_path) as (host, port):
+        path, topics = rooms_config(tmp_path, port)
+        cfg = load(path)
+        async with running_agent(cfg) as agent, court_on(host, port, topics) as court:
+            assert (await court.send(K.PREPARE, 7)).ok
+            await asyncio.sleep(2.0)
+            assert (await court.send(K.GO_LIVE, 7, target={"kind": "hls"})).ok
+            await asyncio.sleep(3.0)
+            paused_at = time.time()
+            assert (await court.send(K.PAUSE, 7, reason="证人情绪激动")).ok
+            await asyncio.sleep(3.0)
+            assert (await court.send(K.RESUME, 7)).ok
+            await asyncio.sleep(2.5)
+            assert (await court.send(K.STOP, 7)).ok
+
+    slate = Image.open(agent.slate_image).convert("L").resize((64, 36)).tobytes()
+    shown = []
+    for seg in hls_segments(cfg.hls_dir / HLS_PLAYLIST):
+        frames = gray_frames(seg.file)
+        slates = [_is_slate(f, slate) for f in frames]
+        assert frames and (all(slates) or not any(slates)), f"{seg.file.name} mixes slate, seats"
+        shown.append((seg.start.timestamp(), seg.duration, slates[0]))
+    first = next(i for i, (_, _, s) in enumerate(shown) if s)
+    assert first > 0 and shown[first - 1][0] + shown[first - 1][1] - paused_at < 1.0
+    assert shown[first][0] - paused_at < 1.0, "the slate came later than 1 s"
+    assert not shown[-1][2], "resume brought the seats back"
+    (folder,) = list((cfg.data_dir / "recordings" / "7").iterdir())
+    manifest = mf.load(folder)
+    assert mf.verify(folder) == [] and manifest.gaps == []
+    composite = manifest.total("video")
+    for name, _, _ in VIEWS:  # the pause is the line's: every seat's track records on
         assert abs(manifest.total("view", name) - composite) < 0.2, name

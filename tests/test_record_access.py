@@ -90,6 +90,8 @@ async def test_a_code_opens_one_hearing_with_a_watermark_and_downloads_are_logge
     html = await page.text()
     assert page.status == 200, html
     assert 'id="watermark"' in html and "张三" in html
+    # Full screen only with the watermark: the bare video's own control is hidden.
+    assert 'controlslist="nofullscreen nodownload"' in html and 'id="wm-full"' in html
     assert "/party/record/index.m3u8" in html and f"/hearings/{other}/" not in html
     assert 'id="access-log"' not in html  # the log is for the court, not the party
     playlist = await rclient.get("/party/record/video.m3u8")

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from agents import manifest as mf
@@ -103,10 +106,29 @@ def _integrity(session: Session, hearing_id: int, rows: list[ArchivedFile]) -> d
     return {"value": hashlib.sha256(listing.encode()).hexdigest(), "source": "archive"}
 
 
-def load(session: Session, *, hearing_id: int, root: Path | None) -> Record | None:
-    """The record, or None for an unknown hearing. No archive configured: no tracks."""
-    if session.get(Hearing, hearing_id) is None:
-        return None
+# The heavy part of a record (its rows, manifests, transcript and playlist pieces), kept
+# per hearing while its archive rows do not change: a player opening a 3-hour record asks
+# for the page, the master playlist and two media playlists in a row, and each used to
+# read 10,000 rows again. Corrections and the integrity value are read fresh every time.
+_CACHE: OrderedDict[tuple[Any, ...], Record] = OrderedDict()
+_CACHE_SIZE = 8
+_LOCK = threading.Lock()
+
+
+def _fingerprint(session: Session, hearing_id: int) -> tuple[Any, ...]:
+    """What changes when a file of the hearing is added, backed up or found lost."""
+    row = session.exec(
+        select(
+            func.count(),
+            func.max(ArchivedFile.id),
+            func.count(col(ArchivedFile.backed_up_at)),
+            func.sum(case((col(ArchivedFile.state) == "lost", 1), else_=0)),
+        ).where(ArchivedFile.hearing_id == hearing_id)
+    ).one()
+    return tuple(row)
+
+
+def _heavy(session: Session, hearing_id: int, root: Path | None) -> Record:
     rows = ledger.hearing_files(session=session, hearing_id=hearing_id) if root else []
     record = Record(hearing_id, rows, {}, [])
     assert root is not None or not rows
@@ -128,9 +150,30 @@ def load(session: Session, *, hearing_id: int, root: Path | None) -> Record | No
         if piece is not None:
             record.pieces.setdefault(kind, []).append(piece)
     record.transcript.sort(key=lambda line: str(line["at"]))
-    record.integrity = _integrity(session, hearing_id, rows) if rows else None
-    record.corrections = dict(versions.rows(session=session, hearing_id=hearing_id))
     return record
+
+
+def load(session: Session, *, hearing_id: int, root: Path | None) -> Record | None:
+    """The record, or None for an unknown hearing. No archive configured: no tracks."""
+    if session.get(Hearing, hearing_id) is None:
+        return None
+    key = (str(root), hearing_id, *_fingerprint(session, hearing_id))
+    with _LOCK:
+        base = _CACHE.get(key)
+        if base is not None:
+            _CACHE.move_to_end(key)
+    if base is None:
+        base = _heavy(session, hearing_id, root)
+        with _LOCK:
+            _CACHE[key] = base
+            while len(_CACHE) > _CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    rows = base.rows
+    return Record(
+        hearing_id, rows, base.manifests, base.transcript, base.pieces,
+        integrity=_integrity(session, hearing_id, rows) if rows else None,
+        corrections=dict(versions.rows(session=session, hearing_id=hearing_id)),
+    )  # fmt: skip
 
 
 def find_line(record: Record, session_name: str, seq: int) -> dict[str, Any] | None:

@@ -129,5 +129,12 @@
     };
     tick();
     setInterval(tick, 1000);
+    // Full screen takes the player with its watermark, never the bare video (the video's
+    // own full-screen control is hidden for a party).
+    const full = document.getElementById("wm-full");
+    const wrap = wm.closest(".video-wrap");
+    if (full && wrap && wrap.requestFullscreen) {
+      full.addEventListener("click", () => wrap.requestFullscreen().catch(() => {}));
+    }
   }
 })();
