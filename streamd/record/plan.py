@@ -12,8 +12,9 @@ the page puts transcript lines (wall-clock stamped) on the player's timeline.
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -99,15 +100,32 @@ def master_playlist(video_uri: str, audio_uri: str | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def locator(placed: Sequence[Placed]) -> Callable[[datetime], float | None]:
+    """`offset_of` for many moments on one timeline: the pieces' starts are indexed once
+    and each moment is found by bisection (a 3-hour record has 5,400 pieces and 2,000
+    transcript lines; scanning the pieces for each line took 3.6 s)."""
+    starts = [item.piece.start for item in placed]
+    longest = timedelta(seconds=max((item.piece.duration for item in placed), default=0.0))
+
+    def find(moment: datetime) -> float | None:
+        # Only pieces starting within the longest piece's length before the moment can
+        # hold it; of those, the earliest wins, as a scan from the start would find it.
+        lo = bisect.bisect_right(starts, moment - longest)
+        hi = bisect.bisect_right(starts, moment)
+        for item in placed[max(0, lo - 1) : hi]:
+            into = (moment - item.piece.start).total_seconds()
+            if 0 <= into < item.piece.duration:
+                return item.at + into
+        if placed:
+            last = placed[-1]
+            if (moment - last.piece.start).total_seconds() == last.piece.duration:
+                return last.at + last.piece.duration
+        return None
+
+    return find
+
+
 def offset_of(placed: Sequence[Placed], moment: datetime) -> float | None:
     """Where a wall-clock moment falls on the player's timeline; None inside a gap or
     outside the recording (the page shows such a line without a seek target)."""
-    for item in placed:
-        into = (moment - item.piece.start).total_seconds()
-        if 0 <= into < item.piece.duration:
-            return item.at + into
-    if placed:
-        last = placed[-1]
-        if (moment - last.piece.start).total_seconds() == last.piece.duration:
-            return last.at + last.piece.duration
-    return None
+    return locator(placed)(moment)

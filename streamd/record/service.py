@@ -27,7 +27,7 @@ from streamd.archive import ledger
 from streamd.archive.plan import FileKind
 from streamd.models import ArchivedFile, AuditEntry, Hearing
 from streamd.record import versions
-from streamd.record.plan import Piece, Placed, offset_of, place
+from streamd.record.plan import Piece, Placed, locator, place
 
 _RUN = re.compile(r"^[va](\d{3})_")
 TRACKS = {FileKind.VIDEO: "video", FileKind.AUDIO: "audio"}
@@ -217,6 +217,7 @@ def view(record: Record) -> dict[str, Any]:
                  "end": item.piece.start.isoformat(), "seconds": None, "reason": "restart"}
             )  # fmt: skip
     lines = []
+    find = locator(video)
     for n, line in enumerate(record.transcript):
         at = datetime.fromisoformat(str(line["at"]))
         key = (str(line["session"]), int(line.get("seq", 0)))
@@ -225,7 +226,7 @@ def view(record: Record) -> dict[str, Any]:
             {"n": n + 1, "session": key[0], "seq": key[1],
              "speaker": str(line.get("speaker", "")), "text": chain[-1].text,
              "original": chain[0].text, "version": chain[-1].version,
-             "at": at.isoformat(), "offset_seconds": offset_of(video, at) if video else None,
+             "at": at.isoformat(), "offset_seconds": find(at) if video else None,
              "versions": [v.out() for v in chain]}
         )  # fmt: skip
     tracks = [
