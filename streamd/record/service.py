@@ -13,6 +13,7 @@ import json
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 from agents import manifest as mf
 from streamd.archive import ledger
 from streamd.archive.plan import FileKind
+from streamd.config import Settings
 from streamd.models import ArchivedFile, AuditEntry, Hearing
 from streamd.record import versions
 from streamd.record.plan import Piece, Placed, locator, place
@@ -56,18 +58,32 @@ def _run_of(path: str) -> int:
     return int(match.group(1)) if match else 0
 
 
+def roots_of(settings: Settings) -> list[Path]:
+    """The archive roots a record is read from: the archive, then its backup."""
+    return [p for p in (settings.archive_dir, settings.archive_backup_dir) if p is not None]
+
+
+def stored(root: Path, row: ArchivedFile) -> Path:
+    """Where `row`'s file is kept under one archive root."""
+    return root / str(row.hearing_id) / row.session / row.path
+
+
+def first_copy(roots: Sequence[Path], row: ArchivedFile) -> Path | None:
+    """The first root's copy of `row` that is there, or None: the media is read from
+    whichever copy has it (the fixity audit restores the other)."""
+    return next((path for root in roots if (path := stored(root, row)).is_file()), None)
+
+
 def _manifest(root: Path, row: ArchivedFile) -> mf.Manifest | None:
     try:
-        return mf.Manifest.model_validate_json(
-            (root / str(row.hearing_id) / row.session / row.path).read_bytes()
-        )
+        return mf.Manifest.model_validate_json(stored(root, row).read_bytes())
     except (OSError, ValidationError):
         return None  # unreadable: the rows still carry offsets and durations
 
 
 def _transcript(root: Path, row: ArchivedFile) -> list[dict[str, Any]]:
     try:
-        text = (root / str(row.hearing_id) / row.session / row.path).read_text("utf-8")
+        text = stored(root, row).read_text("utf-8")
     except OSError:
         return []
     lines: list[dict[str, Any]] = []

@@ -24,7 +24,7 @@ from streamd.models import ArchivedFile, Courtroom, Hearing, RecordGrant, utcnow
 from streamd.record import access, notes, plan, service
 from streamd.store import Database
 from streamd.web import record_page
-from streamd.web.record_api import M3U8, _roots, load_record, serve_segment
+from streamd.web.record_api import load_record, playlist, serve_segment
 
 COOKIE = "streamd_party"
 BASE = "/party/record"
@@ -134,11 +134,6 @@ def register_party(
              "now": utcnow(), "access_log": None, "may_correct": False},
         )  # fmt: skip
 
-    def playlist(text: str) -> web.Response:
-        return web.Response(
-            text=text, content_type=M3U8, headers={"Cache-Control": "private, no-cache"}
-        )
-
     async def index(request: web.Request) -> web.StreamResponse:
         grant = await party(request)
         record = await load_record(db, settings, grant.hearing_id)
@@ -241,8 +236,6 @@ async def _audio_bytes(
         row = await db.run(work)
         if row is None:
             continue
-        for root in _roots(settings):
-            path = root / str(row.hearing_id) / row.session / row.path
-            if path.is_file():
-                yield path.read_bytes()
-                break
+        path = service.first_copy(service.roots_of(settings), row)
+        if path is not None:
+            yield path.read_bytes()

@@ -11,7 +11,6 @@ media is served from the archive as it was stored, never re-encoded or copied.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -58,8 +57,11 @@ class RecordOut(BaseModel):
     sessions: list[str]
 
 
-def _roots(settings: Settings) -> list[Path]:
-    return [p for p in (settings.archive_dir, settings.archive_backup_dir) if p is not None]
+def playlist(text: str) -> web.Response:
+    """An HLS playlist as the record's players get it: never cached, it grows with the archive."""
+    return web.Response(
+        text=text, content_type=M3U8, headers={"Cache-Control": "private, no-cache"}
+    )
 
 
 async def serve_segment(
@@ -74,21 +76,21 @@ async def serve_segment(
     row = await db.run(work)
     if row is None or row.kind != kind:
         raise not_found(f"archived {kind} segment", file_id)
-    for root in _roots(settings):
-        path = root / str(row.hearing_id) / row.session / row.path
-        if path.is_file():  # aiohttp answers Range itself: 206, or 416 past the end
-            return web.FileResponse(
-                path,
-                headers={
-                    "Content-Type": MEDIA_TYPES[row.kind],
-                    "Cache-Control": "private, max-age=86400, immutable",
-                },
-            )
-    raise ApiProblem(404, "Not found", "the segment is in neither archive copy")
+    path = service.first_copy(service.roots_of(settings), row)
+    if path is None:
+        raise ApiProblem(404, "Not found", "the segment is in neither archive copy")
+    # aiohttp answers Range itself: 206, or 416 past the end
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": MEDIA_TYPES[row.kind],
+            "Cache-Control": "private, max-age=86400, immutable",
+        },
+    )
 
 
 async def load_record(db: Database, settings: Settings, hearing_id: int) -> service.Record:
-    roots = _roots(settings)
+    roots = service.roots_of(settings)
 
     def work(session: Session) -> service.Record | None:
         return service.load(
@@ -104,11 +106,6 @@ async def load_record(db: Database, settings: Settings, hearing_id: int) -> serv
 def register_record(api: Api, *, db: Database, settings: Settings) -> None:
     async def load(hearing_id: int) -> service.Record:
         return await load_record(db, settings, hearing_id)
-
-    def playlist(text: str) -> web.Response:
-        return web.Response(
-            text=text, content_type=M3U8, headers={"Cache-Control": "private, no-cache"}
-        )
 
     async def media(call: Call, kind: str) -> web.Response:
         record = await load(call.params["hearing_id"])

@@ -23,6 +23,7 @@ from streamd.config import Settings
 from streamd.domain import Role
 from streamd.media import ffmpeg_exe
 from streamd.models import ArchivedFile
+from streamd.record import service
 from streamd.store import Database
 from streamd.web.problems import ApiProblem
 from streamd.web.routing import Api, Call
@@ -67,7 +68,7 @@ async def first_frame(path: Path, width: int = 160) -> bytes | None:
 
 def register_thumbs(api: Api, *, db: Database, settings: Settings) -> None:
     cache: OrderedDict[int, bytes] = OrderedDict()
-    roots = [p for p in (settings.archive_dir, settings.archive_backup_dir) if p is not None]
+    roots = service.roots_of(settings)
 
     @api.route(
         "GET",
@@ -85,8 +86,8 @@ def register_thumbs(api: Api, *, db: Database, settings: Settings) -> None:
             raise ApiProblem(404, "Not found", f"no archived picture of {q.view} in {q.room}")
         jpeg = cache.get(row.id)
         if jpeg is None:
-            for root in roots:
-                path = root / str(row.hearing_id) / row.session / row.path
+            for root in roots:  # a copy that gives no picture: try the other
+                path = service.stored(root, row)
                 if path.is_file() and (jpeg := await first_frame(path)) is not None:
                     break
             if jpeg is None:
