@@ -21,6 +21,7 @@ from streamd.config import Settings, load_settings
 from streamd.domain import Role
 from streamd.store import Database, upgrade
 from streamd.web import create_app
+from tests.archive_support import archive_settings
 
 pytest_plugins = ["tests.court_support"]  # the `court_` fixture: streamd on a real broker
 
@@ -144,6 +145,20 @@ def hearing_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+@pytest.fixture
+def arch(settings: Settings, tmp_path: Path) -> Settings:
+    """Settings with both archive roots (tests/archive_support.py)."""
+    return archive_settings(settings, tmp_path)
+
+
+@pytest.fixture
+async def rclient(
+    database: Database, arch: Settings, users: dict[str, str], aiohttp_client: MakeClient
+) -> Client:
+    """A client of an app with the archive configured: the record's tests."""
+    return await aiohttp_client(create_app(settings=arch, db=database))
 
 
 @pytest.fixture

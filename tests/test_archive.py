@@ -27,7 +27,7 @@ from streamd.config import Settings
 from streamd.models import Alert, ArchivedFile, AuditEntry
 from streamd.store import Database
 from streamd.web import create_app
-from tests.archive_support import add_hearing, archive_settings, key_of
+from tests.archive_support import add_hearing, key_of
 from tests.conftest import Client, MakeClient
 
 SESSION = "20261202T093000Z"
@@ -106,11 +106,6 @@ def test_live_segments_take_every_other_turn_and_the_backlog_goes_oldest_first(
 
 
 # -- over HTTP ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
 
 
 @pytest.fixture  # the database first: it must outlive the server's background keeper

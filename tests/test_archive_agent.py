@@ -32,18 +32,13 @@ from streamd.config import Settings
 from streamd.models import Alert, ArchivedFile
 from streamd.protocol import CommandKind, Leaf, Topics
 from streamd.store import Database
-from tests.archive_support import CuttingProxy, Server, add_hearing, archive_settings, key_of
+from tests.archive_support import CuttingProxy, Server, add_hearing, key_of
 from tests.mqtt_support import Court, broker_for, court_on, room_config, running_agent, spawn_agent
 
 pytestmark = [pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow, pytest.mark.db]
 K = CommandKind
 DELETE_AFTER_SECONDS = 20.0  # fault (a): the courtroom PC's data is wiped this long after
 SEGMENT_SECONDS = 2
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
 
 
 def agent_config(tmp: Path, port: int, archive_url: str) -> tuple[Path, Topics]:

@@ -8,7 +8,6 @@ import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -17,14 +16,9 @@ from streamd.config import Settings
 from streamd.models import AgentEvent, ArchivedFile, Courtroom, Hearing
 from streamd.store import Database
 from streamd.web import create_app
-from tests.archive_support import add_hearing, archive_settings
+from tests.archive_support import add_hearing
 from tests.conftest import Client, MakeClient
 from tests.test_archive import SESSION, put
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
 
 
 @pytest.fixture

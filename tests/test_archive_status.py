@@ -15,17 +15,12 @@ from streamd.models import AgentEvent, Alert
 from streamd.store import Database
 from streamd.web import create_app
 from streamd.web.archive_api import ArchiveState, check_alerts
-from tests.archive_support import add_hearing, archive_settings
+from tests.archive_support import add_hearing
 from tests.conftest import Client, MakeClient
 from tests.test_archive import put
 from tests.test_pages import login
 
 pytestmark = pytest.mark.db
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
 
 
 def closed_segment(db: Database, hid: int, file: str, sha: str, age: float, seq: int) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-from pathlib import Path
 
 import m3u8
 import pytest
@@ -17,25 +16,12 @@ from streamd.config import Settings
 from streamd.media import ffmpeg_exe
 from streamd.models import ArchivedFile
 from streamd.store import Database
-from streamd.web import create_app
 from tests import record_support as rs
-from tests.archive_support import archive_settings, serving
-from tests.conftest import Client, MakeClient, make_hearing, token
+from tests.archive_support import serving
+from tests.conftest import Client, make_hearing, token
 from tests.test_pages import login
 
 pytestmark = [pytest.mark.db, pytest.mark.ffmpeg]
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
-
-
-@pytest.fixture
-async def rclient(
-    database: Database, arch: Settings, users: dict[str, str], aiohttp_client: MakeClient
-) -> Client:
-    return await aiohttp_client(create_app(settings=arch, db=database))
 
 
 async def recorded(client: Client, database: Database, arch: Settings) -> tuple[int, rs.Recording]:

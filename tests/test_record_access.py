@@ -19,25 +19,11 @@ from streamd.config import Settings
 from streamd.media import ffmpeg_exe
 from streamd.models import RecordGrant
 from streamd.store import Database
-from streamd.web import create_app
 from tests import record_support as rs
-from tests.archive_support import archive_settings
-from tests.conftest import Client, MakeClient, make_hearing, token
+from tests.conftest import Client, make_hearing, token
 
 pytestmark = [pytest.mark.db, pytest.mark.ffmpeg]
 REFUSED = "查阅码无效、已使用、已过期或已撤销"
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
-
-
-@pytest.fixture
-async def rclient(
-    database: Database, arch: Settings, users: dict[str, str], aiohttp_client: MakeClient
-) -> Client:
-    return await aiohttp_client(create_app(settings=arch, db=database))
 
 
 async def recorded(client: Client, database: Database, arch: Settings, **kw: Any) -> int:

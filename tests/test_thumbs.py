@@ -11,24 +11,10 @@ from streamd.config import Settings
 from streamd.media import ffmpeg_exe
 from streamd.models import ArchivedFile
 from streamd.store import Database
-from streamd.web import create_app
-from tests.archive_support import archive_settings
-from tests.conftest import Client, MakeClient, make_hearing, token
+from tests.conftest import Client, make_hearing, token
 
 pytestmark = [pytest.mark.db, pytest.mark.ffmpeg]
 URL = "/api/v1/views/thumbnail.jpg"
-
-
-@pytest.fixture
-def arch(settings: Settings, tmp_path: Path) -> Settings:
-    return archive_settings(settings, tmp_path)
-
-
-@pytest.fixture
-async def tclient(
-    database: Database, arch: Settings, users: dict[str, str], aiohttp_client: MakeClient
-) -> Client:
-    return await aiohttp_client(create_app(settings=arch, db=database))
 
 
 def _segment(root: Path, hid: int, view: str, n: int, colour: str) -> str:
@@ -62,14 +48,14 @@ def _row(db: Database, hid: int, rel: str) -> None:
 
 
 async def test_the_wall_sees_each_views_newest_picture(
-    tclient: Client, database: Database, arch: Settings
+    rclient: Client, database: Database, arch: Settings
 ) -> None:
-    hid = (await make_hearing(tclient))["id"]
+    hid = (await make_hearing(rclient))["id"]
     assert arch.archive_dir is not None
     _row(database, hid, _segment(arch.archive_dir, hid, "bench", 0, "red"))
     _row(database, hid, _segment(arch.archive_dir, hid, "bench", 1, "blue"))
-    tech = await token(tclient, "technician")
-    resp = await tclient.get(URL, params={"room": "room-01", "view": "bench"}, headers=tech)
+    tech = await token(rclient, "technician")
+    resp = await rclient.get(URL, params={"room": "room-01", "view": "bench"}, headers=tech)
     assert resp.status == 200 and resp.content_type == "image/jpeg"
     jpeg = await resp.read()
     assert jpeg[:2] == b"\xff\xd8"
@@ -82,8 +68,8 @@ async def test_the_wall_sees_each_views_newest_picture(
         ({"room": "../etc", "view": "bench"}, 422),
         ({"room": "room-01"}, 422),
     ):
-        resp = await tclient.get(URL, params=params, headers=tech)
+        resp = await rclient.get(URL, params=params, headers=tech)
         assert resp.status == status, (params, await resp.text())
-    clerk = await token(tclient, "clerk")
-    resp = await tclient.get(URL, params={"room": "room-01", "view": "bench"}, headers=clerk)
+    clerk = await token(rclient, "clerk")
+    resp = await rclient.get(URL, params={"room": "room-01", "view": "bench"}, headers=clerk)
     assert resp.status == 403
