@@ -12,10 +12,10 @@ from streamd.config import Settings
 from streamd.store import Database
 from tests.conftest import Client
 from tests.test_browser import Site, browser, shot
-from tests.test_record import arch, rclient, recorded
+from tests.test_record import recorded
 
 pytestmark = [pytest.mark.db, pytest.mark.ffmpeg, pytest.mark.slow, pytest.mark.browser]
-__all__ = ["arch", "browser", "rclient"]  # fixtures shared with the tests they come from
+__all__ = ["browser"]  # the fixture shared with the tests it comes from
 TIME = "() => document.getElementById('video').currentTime"
 
 
