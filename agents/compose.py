@@ -17,7 +17,7 @@ from typing import Any
 
 import ffmpeg
 
-from agents.layouts import Tile, assign
+from agents.layouts import Tile, assign, card_at
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
 from streamd.media import ffmpeg_version
 
@@ -60,6 +60,16 @@ def placement(
     shown = assign(order, big, len(geometry))
     parked = Tile(width + 2, 0, 2, 2)
     return {v.name: geometry[shown.index(v.name)] if v.name in shown else parked for v in views}
+
+
+def card_size(comp: CompositionSpec) -> tuple[int, int]:
+    """The signal-lost card's size: 16:9 inside the smallest tile of any of the room's
+    layouts, so a card never spills out of its view's tile onto a neighbour."""
+    width, height = comp.canvas
+    found = [t for spec in comp.layouts.values() for t in spec.geometry(width, height)]
+    w = min(t.w for t in found)
+    h = min(min(t.h for t in found), w * 9 // 16)
+    return max(2, min(w, h * 16 // 9) // 2 * 2), max(2, h // 2 * 2)
 
 
 def _realtime(opts: dict[str, Any]) -> dict[str, Any]:
@@ -113,15 +123,27 @@ def canvas(
     layout: str,
     big: str | None,
     *,
+    card: Path,
     control: str | None = None,
 ) -> Any:
-    """The composed picture: a dark canvas with every view's chain overlaid on it; with
-    `control`, a zmq endpoint the switcher's filter commands arrive on."""
+    """The composed picture: a dark canvas, every view's signal-lost `card` (a still,
+    `card_size`) centred in the view's tile, and every view's chain overlaid on top; with
+    `control`, a zmq endpoint the switcher's filter commands arrive on. A view whose
+    input ends (`eof_action=pass`) uncovers its card, the rest of the picture goes on."""
     width, height = comp.canvas
     base = ffmpeg.input(
         f"color=c=0x202020:size={width}x{height}:rate={comp.fps}", f="lavfi", **_realtime({})
     ).video
     where = placement(views, comp, layout, big)
+    size = card_size(comp)
+    cards = ffmpeg.input(str(card), loop=1, framerate=comp.fps, **_realtime({})).video
+    copies = cards.split() if len(views) > 1 else None
+    for i, view in enumerate(views):
+        x, y = card_at(where[view.name], size)
+        still = copies[i] if copies is not None else cards
+        base = ffmpeg.filter(
+            [base, still], f"overlay@card-{view.name}", x=x, y=y, eof_action="pass", eval="frame"
+        )
     for view in views:
         tile = where[view.name]
         # `filter@name`: the instance name the switcher's commands address.

@@ -90,6 +90,7 @@ class Director:
         self.controls = {
             p: Control(self._ctx, compose.control(cfg.data_dir, p)) for p in ("record", "live")
         }
+        self.card = compose.card_size(self.comp)
         self._placed: dict[str, dict[str, Tile] | None] = {p: None for p in self.controls}
         self._refreshed = 0.0
         self._on_switch = on_switch
@@ -152,7 +153,7 @@ class Director:
     async def _send(self) -> None:
         new = self.placement()
         for name, control in self.controls.items():
-            if await control.send(commands(self._placed[name], new)):
+            if await control.send(commands(self._placed[name], new, self.card)):
                 self._placed[name] = new
             else:
                 self._placed[name] = None

@@ -65,6 +65,13 @@ def tiles(kind: LayoutKind, width: int, height: int) -> list[Tile]:
     raise ValueError(f"layout {kind}: give its tiles")
 
 
+def card_at(tile: Tile, card: tuple[int, int]) -> tuple[int, int]:
+    """Where a view's signal-lost card sits: centred in the view's tile, and off the canvas
+    with the tile when the view is parked there (a parked tile is narrower than any card)."""
+    cw, ch = card
+    return tile.x + max(0, (tile.w - cw) // 2), tile.y + max(0, (tile.h - ch) // 2)
+
+
 def slots(kind: LayoutKind) -> int:
     return {"single": 1, "2x2": 4, "1+5": 6, "pip": 2}[kind.value]
 

@@ -15,6 +15,7 @@ import ffmpeg
 
 from agents import compose, levels
 from agents.config import AgentConfig, SourceSpec
+from agents.slate import card as lost_card
 from agents.slate import font_path
 from streamd.media import ffmpeg_exe, ffmpeg_version
 from streamd.protocol import Mask, PublishTarget
@@ -186,7 +187,10 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
             )
         )
     control = compose.control(cfg.data_dir, "record")
-    video = compose.canvas(spec.views, comp, pictures, comp.layout, None, control=control)
+    card = lost_card(cfg.data_dir / "slate", compose.card_size(comp))
+    video = compose.canvas(
+        spec.views, comp, pictures, comp.layout, None, card=card, control=control
+    )
     video = _clock(video, session)
     audio = compose.mix([s[1] for s in sounds.values()])
     pic = cfg.agent.picture
@@ -259,6 +263,7 @@ def _live_rooms(
         pictures,
         comp.layout,
         None,
+        card=lost_card(cfg.data_dir / "slate", compose.card_size(comp)),
         control=compose.control(cfg.data_dir, "live"),
     )
     video = _clock(video, work)

@@ -18,6 +18,7 @@ from agents.manifest import write_atomic
 _SC = 2  # the Simplified Chinese face in the Noto Sans CJK collection
 BACKGROUND = (16, 32, 64)
 FOREGROUND = (255, 255, 255)
+CARD = (96, 96, 96)  # grey, plainly not the dark canvas of an empty tile nor the slate
 
 
 def font_path() -> Path:
@@ -30,13 +31,24 @@ def render(folder: Path, court_name: str, size: tuple[int, int]) -> Path:
     return _draw(folder, "slate", lines, size)
 
 
-def _draw(folder: Path, prefix: str, lines: list[tuple[str, float]], size: tuple[int, int]) -> Path:
-    key = hashlib.sha256(repr((lines, size, BACKGROUND)).encode()).hexdigest()[:16]
+def card(folder: Path, size: tuple[int, int]) -> Path:
+    """The still a lost camera's tile shows (信号中断 / Signal lost), made on first use."""
+    return _draw(folder, "card", [("信号中断", 0.2), ("Signal lost", 0.11)], size, CARD)
+
+
+def _draw(
+    folder: Path,
+    prefix: str,
+    lines: list[tuple[str, float]],
+    size: tuple[int, int],
+    background: tuple[int, int, int] = BACKGROUND,
+) -> Path:
+    key = hashlib.sha256(repr((lines, size, background)).encode()).hexdigest()[:16]
     path = folder / f"{prefix}-{key}.png"
     if path.exists():
         return path
     w, h = size
-    image = Image.new("RGB", size, BACKGROUND)
+    image = Image.new("RGB", size, background)
     draw = ImageDraw.Draw(image)
     fonts = [ImageFont.truetype(str(font_path()), max(8, int(h * s)), index=_SC) for _, s in lines]
     heights = [f.getbbox(t)[3] - f.getbbox(t)[1] for (t, _), f in zip(lines, fonts, strict=True)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.layouts import Tile
+from agents.layouts import Tile, card_at
 
 SPEAKING_DB = -40.0  # a channel quieter than this is nobody speaking (RMS, dBFS)
 ATTACK = 0.1
@@ -58,9 +58,12 @@ class Picker:
         return self.big
 
 
-def commands(old: dict[str, Tile] | None, new: dict[str, Tile]) -> list[str]:
+def commands(
+    old: dict[str, Tile] | None, new: dict[str, Tile], card: tuple[int, int] | None = None
+) -> list[str]:
     """The zmq filter commands that move every view from `old` to `new` (all of them when
-    `old` is None): scale to the tile's size, overlay at its corner."""
+    `old` is None): scale to the tile's size, overlay at its corner, and, with `card` (its
+    size), the view's signal-lost card under it to the tile's centre."""
     out = []
     for view, tile in new.items():
         if old is not None and old.get(view) == tile:
@@ -71,4 +74,7 @@ def commands(old: dict[str, Tile] | None, new: dict[str, Tile]) -> list[str]:
             f"overlay@{view} x {tile.x}",
             f"overlay@{view} y {tile.y}",
         ]
+        if card is not None:
+            x, y = card_at(tile, card)
+            out += [f"overlay@card-{view} x {x}", f"overlay@card-{view} y {y}"]
     return out
