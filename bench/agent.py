@@ -21,6 +21,7 @@ import contextlib
 import statistics
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -167,12 +168,31 @@ async def host_run(
     return used, took
 
 
-def host_bare(folder: Path, size: str, views: int, seconds: float) -> float:
-    """The same two ffmpeg command lines (record with tracks, composed line), bare."""
+class Progress:
+    """The media seconds an ffmpeg has written so far, read from its `-progress pipe:1`
+    (a progress file is only flushed when ffmpeg closes it)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.seconds = 0.0
+        self._thread = threading.Thread(target=self._read, args=(proc,), daemon=True)
+        self._thread.start()
+
+    def _read(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith(b"out_time_us=") and line[12:].strip().isdigit():
+                self.seconds = int(line[12:]) / 1e6
+
+
+def host_bare(folder: Path, size: str, views: int, seconds: float) -> tuple[float, float]:
+    """The same two ffmpeg command lines (record with tracks, composed line), bare: their
+    CPU, and how fast the recorder writes media against the wall clock (its inputs are
+    read at their own pace, so 1.00 is keeping up and less is a CPU-starved room)."""
     cfg = load(host_room(folder, 1883, size, views))
     session = folder / "bare"
+    record = pipelines.recorder(cfg, session, 0)
     argvs = [
-        pipelines.recorder(cfg, session, 0),
+        [record[0], "-progress", "pipe:1", "-stats_period", "0.5", *record[1:]],
         pipelines.live(cfg, PublishTarget(kind="hls"), Mask(), session, 1),
     ]
     for sub in ("video", "audio", "runs", *(f"views/cam{i}" for i in range(views))):
@@ -180,25 +200,36 @@ def host_bare(folder: Path, size: str, views: int, seconds: float) -> float:
     for i in range(3):
         (session / f"channels/mic{i}").mkdir(parents=True, exist_ok=True)
     quiet = {"stdin": subprocess.PIPE, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [subprocess.Popen(a, **quiet) for a in argvs]  # type: ignore[call-overload]
+    recorder = subprocess.Popen(argvs[0], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL)  # fmt: skip
+    procs = [recorder, subprocess.Popen(argvs[1], **quiet)]  # type: ignore[call-overload]
+    progress = Progress(recorder)
     time.sleep(3)
+    media, wall = progress.seconds, time.monotonic()
     used = cpu_between([psutil.Process(p.pid) for p in procs], seconds)
+    speed = (progress.seconds - media) / (time.monotonic() - wall)
     for p in procs:
         p.kill()
         p.wait()
-    return used
+    return used, speed
 
 
 def hosts(root: Path, size: str, views: int, seconds: float) -> None:
     ours, took = asyncio.run(host_run(root / "host-agent", size, views, seconds))
-    peer = host_bare(root / "host-bare", size, views, seconds)
+    peer, speed = host_bare(root / "host-bare", size, views, seconds)
     rate, peer_rate = ours / seconds, peer / seconds
     print(
         f"courtroom host, {views} views at half of {size}p25 each, 3 mics, composite + "
         f"{views + 3} tracks recorded, composed HLS line; {seconds:g} s"
     )
-    print(f"{'agent':>8} {'bare ffmpeg':>12} {'ratio':>7} {'cores/room':>11}")
-    print(f"{rate:>8.3f} {peer_rate:>12.3f} {rate / peer_rate:>7.2f} {rate:>11.3f}")
+    need = rate / max(speed, 0.01)
+    print(f"{'agent':>8} {'bare ffmpeg':>12} {'ratio':>7} {'real time':>10} {'cores needed':>13}")
+    print(f"{rate:>8.3f} {peer_rate:>12.3f} {rate / peer_rate:>7.2f} {speed:>10.2f} {need:>13.2f}")
+    if speed < 0.97:
+        print(
+            f"the bare recorder ran at {speed:.2f}x real time: this machine is too small for "
+            f"the room; 'cores needed' scales its CPU up to real time"
+        )
     print(
         f"pin -> on both encoders' picture: median {statistics.median(took) * 1000:.0f} ms, "
         f"max {max(took) * 1000:.0f} ms over {len(took)} pins"
