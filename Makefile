@@ -8,18 +8,20 @@ WORKERS ?= 2
 
 .PHONY: demo test test-fast test-postgres lint clean
 
-$(STAMP): pyproject.toml
+# Three distributions from one checkout: the shared protocol, the courtroom agent (which
+# installs alone on a courtroom PC) and the server; one pip call resolves them together.
+$(STAMP): pyproject.toml agents/pyproject.toml streamd_protocol/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e ./streamd_protocol -e ./agents -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/streamd demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check streamd agents tests bench
-	$(BIN)/ruff format --check streamd agents tests bench
+	$(BIN)/ruff check streamd agents streamd_protocol tests bench
+	$(BIN)/ruff format --check streamd agents streamd_protocol tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

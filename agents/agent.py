@@ -21,7 +21,7 @@ from typing import Any
 
 import aiomqtt
 
-from agents import selftest, slate
+from agents import selftest
 from agents.composer import Director
 from agents.config import AgentConfig
 from agents.journal import Journal
@@ -29,7 +29,8 @@ from agents.machine import Effect, Snapshot, decide
 from agents.publisher import Publisher
 from agents.recorder import Recorder, session_folder
 from agents.shipper import Shipper, supervise
-from streamd.protocol import (
+from agents.version import VERSION
+from streamd_protocol import (
     Ack,
     AgentPhase,
     AgentState,
@@ -53,9 +54,9 @@ from streamd.protocol import (
     Topics,
     parse_command,
     parse_transcript,
+    slate,
 )
-from streamd.protocol.transport import no_delay
-from streamd.version import VERSION
+from streamd_protocol.transport import no_delay
 
 log = logging.getLogger(__name__)
 RECONNECT_CAP = 1.0

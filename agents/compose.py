@@ -19,7 +19,7 @@ import ffmpeg
 
 from agents.layouts import Tile, assign, card_at
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
-from streamd.media import ffmpeg_version
+from streamd_protocol.media import ffmpeg_version
 
 SAMPLE_RATE = 48000
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.manifest import write_atomic
-from streamd.protocol import Ack, AgentPhase, Event, Mask, PublishTarget
+from streamd_protocol import Ack, AgentPhase, Event, Mask, PublishTarget
+from streamd_protocol.manifest import write_atomic
 
 KEEP_ACKS = 1000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from streamd.protocol import (
+from streamd_protocol import (
     AgentPhase,
     Command,
     Compose,

@@ -15,10 +15,10 @@ import ffmpeg
 
 from agents import compose, levels
 from agents.config import AgentConfig, SourceSpec
-from agents.slate import card as lost_card
-from agents.slate import font_path
-from streamd.media import ffmpeg_exe, ffmpeg_version
-from streamd.protocol import Mask, PublishTarget
+from streamd_protocol import Mask, PublishTarget
+from streamd_protocol.media import ffmpeg_exe, ffmpeg_version
+from streamd_protocol.slate import card as lost_card
+from streamd_protocol.slate import font_path
 
 CLOCK_FILE = "clock.txt"
 # drawtext expands this each frame; `\:` keeps the format's colons inside the function.

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from streamd.protocol import ProcessState, ProcessStats
+from streamd_protocol import ProcessState, ProcessStats
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1

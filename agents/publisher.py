@@ -20,7 +20,7 @@ from agents import pipelines
 from agents.config import AgentConfig
 from agents.process import Exit, Progress, Supervised
 from agents.push import classify
-from streamd.protocol import EventKind, Mask, ProcessStats, PublishTarget
+from streamd_protocol import EventKind, Mask, ProcessStats, PublishTarget
 
 log = logging.getLogger(__name__)
 Emit = Callable[..., Awaitable[None]]

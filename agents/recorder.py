@@ -22,12 +22,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from agents import compose, pipelines
-from agents import manifest as mf
 from agents.config import AgentConfig
-from agents.manifest import GapEntry, Manifest, RunEntry, SegmentEntry, SetAside, TrackInfo
 from agents.process import Exit, Progress, Supervised
-from streamd.media import probe
-from streamd.protocol import EventKind, ProcessStats, TranscriptLine
+from streamd_protocol import EventKind, ProcessStats, TranscriptLine
+from streamd_protocol import manifest as mf
+from streamd_protocol.manifest import (
+    GapEntry,
+    Manifest,
+    RunEntry,
+    SegmentEntry,
+    SetAside,
+    TrackInfo,
+)
+from streamd_protocol.media import probe
 
 log = logging.getLogger(__name__)
 GAP_TOLERANCE = 0.05  # any longer hole between two runs is a gap, however quick the restart

@@ -34,9 +34,9 @@ import numpy as np
 
 from agents import pipelines
 from agents.config import AgentConfig
-from streamd.media import ffmpeg_exe
-from streamd.monitor.detect import THUMB, Thumb, is_black, is_same_picture
-from streamd.protocol import CheckName, PublishTarget, SelfCheck, SelfTest
+from streamd_protocol import CheckName, PublishTarget, SelfCheck, SelfTest
+from streamd_protocol.media import ffmpeg_exe
+from streamd_protocol.picture import THUMB, Thumb, is_black, is_same_picture
 
 SAMPLE_SECONDS = 2.0  # of picture and sound read from the source
 SAMPLE_FPS = 4

@@ -32,11 +32,11 @@ from typing import Any
 import aiohttp
 from pydantic import ValidationError
 
-from agents import manifest as mf
 from agents import spool
 from agents.config import AgentConfig
 from agents.spool import Item
-from streamd.archive.plan import Claim, authorization
+from streamd_protocol import manifest as mf
+from streamd_protocol.archive import Claim, authorization
 
 log = logging.getLogger(__name__)
 LOG_NAME = "shipped.jsonl"

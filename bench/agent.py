@@ -31,8 +31,8 @@ import psutil
 
 from agents import pipelines
 from agents.config import AgentConfig, load
-from streamd.media import ffmpeg_exe, hls_segments
-from streamd.protocol import CommandKind, Leaf, Mask, PublishTarget, Topics
+from streamd_protocol import CommandKind, Leaf, Mask, PublishTarget, Topics
+from streamd_protocol.media import ffmpeg_exe, hls_segments
 from tests.mqtt_support import (
     Court,
     PrivateBroker,

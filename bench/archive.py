@@ -86,7 +86,7 @@ def _prepare(tmp: Path, n: int) -> tuple[str, list[tuple[int, str, Path, str]]]:
 
 
 async def _ours(url: str, files: list[tuple[int, str, Path, str]], concurrency: int) -> float:
-    from streamd.archive.plan import Claim, authorization
+    from streamd_protocol.archive import Claim, authorization
     from tests.archive_support import key_of
 
     gate = asyncio.Semaphore(concurrency)

@@ -29,9 +29,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from streamd.media import ffmpeg_exe
 from streamd.monitor.detect import Classifier
 from streamd.monitor.probe import HlsSource, analyse_segment
+from streamd_protocol.media import ffmpeg_exe
 
 
 def make_stream(folder: Path, size: str, seconds: int) -> Path:

@@ -38,15 +38,16 @@ import aiomqtt
 
 from streamd.broker import broker_url
 from streamd.config import load_settings
-from streamd.court import CourtSpec, CourtStructure, DepartmentSpec, RoomSpec
+from streamd.court import CourtStructure, DepartmentSpec
 from streamd.lifecycle import StreamState
 from streamd.orchestrator import Orchestrator
 from streamd.orchestrator.records import StreamView
 from streamd.orchestrator.rooms import room_key
 from streamd.policy import load_rules
-from streamd.protocol import AgentPhase, Pause, Telemetry, Topics, signed
-from streamd.protocol.transport import no_delay
 from streamd.store import Database, upgrade
+from streamd_protocol import AgentPhase, Pause, Telemetry, Topics, signed
+from streamd_protocol.courtfile import CourtSpec, RoomSpec
+from streamd_protocol.transport import no_delay
 from tests.mqtt_support import PrivateBroker
 from tests.simagent import SimulatedAgent
 

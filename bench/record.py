@@ -44,16 +44,16 @@ from aiohttp import web
 from playwright.async_api import Page, async_playwright
 from sqlmodel import Session, select
 
-from agents import manifest as mf
 from streamd import court, sample
 from streamd.archive import ledger
-from streamd.archive.plan import FileKind
 from streamd.auth import create_user
 from streamd.config import load_settings
-from streamd.media import ffmpeg_exe
 from streamd.models import Courtroom, Department, Hearing
 from streamd.store import Database, upgrade
 from streamd.web import create_app
+from streamd_protocol import manifest as mf
+from streamd_protocol.archive import FileKind
+from streamd_protocol.media import ffmpeg_exe
 
 PASSWORD = "bench-password-123"
 SESSION = "20261202T090000Z"

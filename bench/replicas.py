@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 import sqlalchemy as sa
 
-from streamd.protocol import AgentPhase
+from streamd_protocol import AgentPhase
 from tests.test_replicas import Platform, _phase, prepare
 
 ROOT = Path(__file__).resolve().parent.parent

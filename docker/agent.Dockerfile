@@ -16,10 +16,10 @@ RUN useradd --system --uid 10001 --home-dir /srv/streamd streamd \
     && chown -R streamd /srv/streamd/var
 WORKDIR /srv/streamd
 
-COPY pyproject.toml README.md ./
-COPY streamd ./streamd
+COPY streamd_protocol ./streamd_protocol
 COPY agents ./agents
-RUN pip install . && rm -rf build *.egg-info
+# The agent's own distribution and the shared protocol: none of the server's stack.
+RUN pip install ./streamd_protocol ./agents && rm -rf streamd_protocol agents
 COPY streamd/sample/courtroom_configs ./courtroom_configs
 
 USER streamd

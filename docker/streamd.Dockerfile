@@ -15,8 +15,8 @@ WORKDIR /srv/streamd
 
 COPY pyproject.toml README.md ./
 COPY streamd ./streamd
-COPY agents ./agents
-RUN pip install . && rm -rf build *.egg-info
+COPY streamd_protocol ./streamd_protocol
+RUN pip install ./streamd_protocol . && rm -rf build *.egg-info
 COPY streamd/sample/courtroom_configs ./courtroom_configs
 
 USER streamd

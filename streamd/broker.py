@@ -23,7 +23,7 @@ from argon2 import PasswordHasher
 
 from streamd.court import CourtStructure, redact_url
 from streamd.mqtt_acl import STREAMD_USER, mqtt_password
-from streamd.protocol import Topics
+from streamd_protocol import Topics
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streamd import sample
+from streamd_protocol.describe import describe_validation_error
 
 ENV_PREFIX = "STREAMD_"
 
@@ -322,16 +323,3 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         return Settings(**values)
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, prefix=ENV_PREFIX)) from exc
-
-
-def describe_validation_error(exc: ValidationError, *, prefix: str = "") -> str:
-    """One line per bad setting: its env name and pydantic's reason."""
-    lines = []
-    for err in exc.errors():
-        name = ".".join(str(p) for p in err["loc"]) or "(settings)"
-        env_name = f"{prefix}{name.upper()}" if prefix else name
-        if err["type"] == "extra_forbidden":
-            lines.append(f"{env_name}: unknown setting")
-        else:
-            lines.append(f"{env_name}: {err['msg']}")
-    return "invalid configuration: " + "; ".join(lines)

@@ -15,13 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from sqlmodel import Session, select
 
 from streamd import audit
-from streamd.config import describe_validation_error
 from streamd.errors import InputError
 from streamd.models import Court, Courtroom, Department, Line
 from streamd.play import HLS_LINE, PlayUrlError, play_kind
-
-COURT_FILE = "court.toml"
-CODE = r"^[A-Za-z0-9_\-]{1,32}$"
+from streamd_protocol.courtfile import CODE, COURT_FILE, CourtSpec, RoomSpec
+from streamd_protocol.describe import describe_validation_error
 
 
 class CourtConfigError(InputError):
@@ -30,11 +28,6 @@ class CourtConfigError(InputError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CourtSpec(_Strict):
-    code: str = Field(min_length=2, max_length=16, description="Court code used in case numbers.")
-    name: str = Field(min_length=1, max_length=128)
 
 
 class DepartmentSpec(_Strict):
@@ -85,12 +78,6 @@ class LineSpec(_Strict):
             "missing: where the public watches this line (HLS .m3u8, HTTP-FLV or RTMP); "
             "or set same_server = true if the platform plays it at the push address"
         )
-
-
-class RoomSpec(_Strict):
-    code: str = Field(pattern=CODE)
-    name: str = Field(min_length=1, max_length=128)
-    department: str | None = Field(default=None, pattern=CODE)
 
 
 class CourtFile(_Strict):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from streamd.protocol import CommandKind
+from streamd_protocol import CommandKind
 
 
 class StreamState(StrEnum):

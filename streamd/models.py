@@ -439,12 +439,12 @@ class ArchivedFile(SQLModel, table=True):
     room: str = _text(32, index=True)
     session: str = _text(32)
     path: str = _text(255)  # inside the session folder, e.g. video/v000_00003.ts
-    kind: str = _text(16)  # streamd.archive.plan.FileKind
+    kind: str = _text(16)  # streamd_protocol.archive.FileKind
     offset_seconds: float | None = None  # from the session's start (segments only)
     duration_seconds: float | None = None
     bytes: int = Field(sa_type=sa.BigInteger())
     sha256: str = _text(64)
-    state: str = _text(16, default="archived")  # streamd.archive.plan.CopyState
+    state: str = _text(16, default="archived")  # streamd_protocol.archive.CopyState
     archived_at: datetime = _time(default_factory=utcnow, index=True)
     backed_up_at: datetime | None = _time(nullable=True, default=None)
     verified_at: datetime | None = _time(nullable=True, default=None)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from streamd.court import CourtStructure
 from streamd.orchestrator.rooms import derive, room_key
-from streamd.protocol import Topics
+from streamd_protocol import Topics
 
 STREAMD_USER = "streamd"
 ITERATIONS = 101  # mosquitto_passwd's default for $7$

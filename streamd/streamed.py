@@ -15,8 +15,8 @@ from sqlalchemy import ColumnElement, exists
 from sqlmodel import Session, col, select
 
 from streamd.models import Stream, StreamCommand
-from streamd.protocol import CommandKind
 from streamd.store import in_batches
+from streamd_protocol import CommandKind
 
 
 def went_live() -> ColumnElement[bool]:

@@ -11,27 +11,10 @@ whoever fixes the file searches for the id, not for the fourth element.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import AfterValidator
-
-
-def locate(data: Any, loc: Sequence[int | str], *, root: str = "") -> str:
-    out = root
-    node = data
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-            node = node[part] if isinstance(node, list) and part < len(node) else None
-            if isinstance(node, dict) and "id" in node:
-                out += f" (id {node['id']!r})"
-        else:
-            out += f".{part}" if out else str(part)
-            node = node.get(part) if isinstance(node, dict) else None
-    return out
-
 
 # ---- what text and times streamd accepts at all --------------------------------------------
 

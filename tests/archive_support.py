@@ -16,9 +16,9 @@ from sqlmodel import Session, select
 from streamd.config import Settings, load_settings
 from streamd.models import Courtroom, Department, Hearing
 from streamd.orchestrator.rooms import room_key
-from streamd.protocol import Topics
 from streamd.store import Database
 from streamd.web import create_app
+from streamd_protocol import Topics
 
 COURT_SECRET = "archive-test-court-secret"
 COURT_CODE = "粤0111"  # the sample court's code, as the database holds it

@@ -18,10 +18,10 @@ from streamd.auth import create_user, hasher_for
 from streamd.config import Settings, load_settings
 from streamd.orchestrator import Orchestrator
 from streamd.orchestrator.rooms import room_key
-from streamd.protocol import Topics
 from streamd.store import Database, upgrade
 from streamd.web import create_app
 from streamd.web.app import SLOT_KEY
+from streamd_protocol import Topics
 from tests.conftest import PASSWORD, Client, MakeClient, hearing_body
 from tests.mqtt_support import shared_broker
 from tests.simagent import simulated

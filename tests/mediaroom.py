@@ -17,9 +17,9 @@ from typing import Any
 
 from agents import pipelines
 from agents.config import AgentConfig, load
-from agents.slate import render
-from streamd.media import ffmpeg_exe
-from streamd.protocol import Command, CommandKind, Mask, PublishTarget
+from streamd_protocol import Command, CommandKind, Mask, PublishTarget
+from streamd_protocol.media import ffmpeg_exe
+from streamd_protocol.slate import render
 from tests.court_support import Court
 from tests.mqtt_support import room_config
 

@@ -28,7 +28,7 @@ import aiomqtt
 
 from agents.agent import Agent
 from agents.config import AgentConfig
-from streamd.protocol import Ack, CommandKind, Leaf, Topics, parse_topic, sign
+from streamd_protocol import Ack, CommandKind, Leaf, Topics, parse_topic, sign
 
 ROOT = Path(__file__).resolve().parent.parent
 

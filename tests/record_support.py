@@ -13,11 +13,11 @@ from pathlib import Path
 
 from sqlmodel import Session
 
-from agents import manifest as mf
 from streamd.archive import ledger
-from streamd.archive.plan import FileKind, kind_of
-from streamd.media import ffmpeg_exe
 from streamd.store import Database
+from streamd_protocol import manifest as mf
+from streamd_protocol.archive import FileKind, kind_of
+from streamd_protocol.media import ffmpeg_exe
 
 SEGMENT = 2
 SESSION = "20261202T090000Z"

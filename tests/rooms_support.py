@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from streamd.protocol import Topics
+from streamd_protocol import Topics
 from tests.mqtt_support import room_config
 
 VIEWS = (

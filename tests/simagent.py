@@ -18,7 +18,7 @@ from typing import Any
 import aiomqtt
 
 from agents.machine import Snapshot, decide
-from streamd.protocol import (
+from streamd_protocol import (
     Ack,
     AgentPhase,
     AgentState,
@@ -31,7 +31,7 @@ from streamd.protocol import (
     parse_command,
     parse_transcript,
 )
-from streamd.protocol.transport import no_delay
+from streamd_protocol.transport import no_delay
 
 
 @dataclass(eq=False)

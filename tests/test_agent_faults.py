@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from agents import manifest as mf
 from agents.config import load
-from streamd.media import probe
-from streamd.protocol import CommandKind, ErrorCode, Leaf, sign
+from streamd_protocol import CommandKind, ErrorCode, Leaf, sign
+from streamd_protocol import manifest as mf
+from streamd_protocol.media import probe
 from tests.mqtt_support import (
     PrivateBroker,
     broker_for,

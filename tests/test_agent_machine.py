@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.machine import Effect, Snapshot, decide
-from streamd.protocol import (
+from streamd_protocol import (
     AgentPhase,
     Command,
     EndStream,

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agents import manifest as mf
 from agents.config import load
 from agents.pipelines import CLOCK_FILE, HLS_PLAYLIST
-from streamd.media import gray_frames, hls_segments, probe
-from streamd.protocol import CommandKind, Leaf
+from streamd_protocol import CommandKind, Leaf
+from streamd_protocol import manifest as mf
+from streamd_protocol.media import gray_frames, hls_segments, probe
 from tests.mqtt_support import broker_for, court_on, room_config, running_agent
 
 pytestmark = [pytest.mark.broker, pytest.mark.ffmpeg, pytest.mark.slow]
@@ -116,7 +116,7 @@ async def test_rtmp_push_masks_the_public_picture_and_voice_but_never_the_record
     """A real RTMP receiver (ffmpeg listening) gets the masked stream; the recording is whole."""
     import subprocess
 
-    from streamd.media import ffmpeg_exe
+    from streamd_protocol.media import ffmpeg_exe
     from tests.mqtt_support import free_port
 
     rtmp_port = free_port()
@@ -162,7 +162,7 @@ async def test_a_camera_that_draws_the_time_is_recorded_without_re_encoding(
 ) -> None:
     import subprocess
 
-    from streamd.media import ffmpeg_exe
+    from streamd_protocol.media import ffmpeg_exe
 
     camera = tmp_path / "camera.ts"
     made = await asyncio.create_subprocess_exec(
@@ -198,7 +198,7 @@ async def _rtmp_line(url: str, folder: Path) -> None:
     each saved to its own file, until cancelled."""
     import subprocess
 
-    from streamd.media import ffmpeg_exe
+    from streamd_protocol.media import ffmpeg_exe
 
     for n in itertools.count():
         out = folder / f"push-{n}.flv"

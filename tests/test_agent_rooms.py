@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from agents import compose, slate
-from agents import manifest as mf
+from agents import compose
 from agents.config import load
 from agents.layouts import card_at
 from agents.pipelines import HLS_PLAYLIST
-from streamd.archive.plan import FileKind, kind_of
-from streamd.media import ffmpeg_exe, gray_frames, hls_segments, probe
-from streamd.protocol import CommandKind, Leaf
+from streamd_protocol import CommandKind, Leaf, slate
+from streamd_protocol import manifest as mf
+from streamd_protocol.archive import FileKind, kind_of
+from streamd_protocol.media import ffmpeg_exe, gray_frames, hls_segments, probe
 from tests.mqtt_support import broker_for, court_on, running_agent
 from tests.rooms_support import CHANNELS, VIEWS, rooms_config
 from tests.test_agent_media import _is_slate

@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from sqlmodel import select
 
 from agents.spool import Item, pick
-from streamd.archive.plan import (
+from streamd.config import Settings
+from streamd.models import Alert, ArchivedFile, AuditEntry
+from streamd.store import Database
+from streamd.web import create_app
+from streamd_protocol.archive import (
     Claim,
     FileKind,
     PathRefused,
@@ -23,10 +27,6 @@ from streamd.archive.plan import (
     kind_of,
     relative,
 )
-from streamd.config import Settings
-from streamd.models import Alert, ArchivedFile, AuditEntry
-from streamd.store import Database
-from streamd.web import create_app
 from tests.archive_support import add_hearing, key_of
 from tests.conftest import Client, MakeClient
 

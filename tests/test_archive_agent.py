@@ -22,16 +22,16 @@ import psutil
 import pytest
 from sqlmodel import col, select
 
-from agents import manifest as mf
 from agents.agent import Agent
 from agents.config import AgentConfig, load
-from agents.manifest import Manifest
 from streamd.archive import export
 from streamd.archive.service import Roots
 from streamd.config import Settings
 from streamd.models import Alert, ArchivedFile
-from streamd.protocol import CommandKind, Leaf, Topics
 from streamd.store import Database
+from streamd_protocol import CommandKind, Leaf, Topics
+from streamd_protocol import manifest as mf
+from streamd_protocol.manifest import Manifest
 from tests.archive_support import CuttingProxy, Server, add_hearing, key_of
 from tests.mqtt_support import Court, broker_for, court_on, room_config, running_agent, spawn_agent
 

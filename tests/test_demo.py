@@ -16,8 +16,8 @@ import av
 import psutil
 import pytest
 
-from agents import manifest as mf
 from streamd.demo.day import DAY
+from streamd_protocol import manifest as mf
 from tests.conftest import ROOT
 from tests.mqtt_support import free_port
 

@@ -1,10 +1,11 @@
 """Import rules `lint-imports` cannot state: no context imports another's private names.
 
 A context is a package of streamd (`streamd.allocation`), a top-level module of it
-(`streamd.planning`), or the agent (`agents`). Within one, underscore names are shared
-freely; across two, only the public ones, so a context can change its insides alone.
-The contracts between whole modules (the agent and the server, allocation staying pure)
-are in pyproject.toml's `[tool.importlinter]`, run by `make lint`.
+(`streamd.planning`), the agent (`agents`) or the shared protocol (`streamd_protocol`).
+Within one, underscore names are shared freely; across two, only the public ones, so a
+context can change its insides alone. The contracts between whole distributions (the
+agent, the shared protocol, the server) and allocation's purity are in pyproject.toml's
+`[tool.importlinter]`, run by `make lint`.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+TOP = ("agents", "streamd_protocol")  # contexts that are whole distributions of their own
 
 
 def _context(module: str) -> str:
     parts = module.split(".")
-    return parts[0] if parts[0] == "agents" else ".".join(parts[:2])
+    return parts[0] if parts[0] in TOP else ".".join(parts[:2])
 
 
 def _module_of(path: Path) -> str:
@@ -46,7 +48,7 @@ def crossings(source: str, module: str) -> list[str]:
             continue
         for name in names:
             full = f"{target}.{name}" if target else name
-            if full.split(".")[0] not in ("streamd", "agents") or _context(full) == here:
+            if full.split(".")[0] not in ("streamd", *TOP) or _context(full) == here:
                 continue
             if any(_private(part) for part in full.split(".")):
                 found.append(f"{module}:{node.lineno} imports {full}")
@@ -56,7 +58,7 @@ def crossings(source: str, module: str) -> list[str]:
 def test_no_context_imports_another_contexts_private_names() -> None:
     found = [
         hit
-        for package in ("streamd", "agents")
+        for package in ("streamd", *TOP)
         for path in sorted((ROOT / package).rglob("*.py"))
         for hit in crossings(path.read_text(encoding="utf-8"), _module_of(path))
     ]
@@ -70,5 +72,7 @@ def test_the_check_sees_a_private_import_across_contexts_and_not_within() -> Non
         "streamd.planning:2 imports streamd.web._x",
     ]
     assert crossings(across.splitlines()[0], "streamd.allocation.capacity") == []
-    assert crossings("from agents.slate import _draw\n", "streamd.monitor.service") != []
-    assert crossings("from agents.slate import render, __all__\n", "streamd.monitor") == []
+    assert crossings("from streamd_protocol.slate import _draw\n", "streamd.monitor.service") != []
+    assert (
+        crossings("from streamd_protocol.slate import render, __all__\n", "streamd.monitor") == []
+    )

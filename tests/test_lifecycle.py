@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from streamd.lifecycle import PUBLIC, TERMINAL, StreamAction, StreamState, step
-from streamd.protocol import CommandKind
+from streamd_protocol import CommandKind
 
 A = StreamAction
 S = StreamState

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import manifest as mf
 from streamd.demo.summary import undecodable
-from streamd.media import ffmpeg_exe, probe, segment_format
+from streamd_protocol import manifest as mf
+from streamd_protocol.media import ffmpeg_exe, probe, segment_format
 
 pytestmark = [pytest.mark.ffmpeg]
 

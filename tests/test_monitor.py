@@ -17,7 +17,7 @@ import pytest
 from streamd.cli import main
 from streamd.models import Alert
 from streamd.orchestrator import records
-from streamd.protocol import CommandKind
+from streamd_protocol import CommandKind
 from tests.court_support import Court
 from tests.mediaroom import clip, media_for, plays
 

@@ -19,7 +19,7 @@ from streamd import court
 from streamd.orchestrator import Orchestrator
 from streamd.orchestrator.journal import FastJournal
 from streamd.policy import load_rules
-from streamd.protocol import AgentPhase, Compose, Composition, GoLive
+from streamd_protocol import AgentPhase, Compose, Composition, GoLive
 from tests.court_support import Court
 from tests.simagent import SimulatedAgent
 from tests.test_pages import login

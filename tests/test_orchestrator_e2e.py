@@ -22,7 +22,7 @@ import aiomqtt
 import pytest
 
 from streamd.orchestrator.rooms import room_key
-from streamd.protocol import Topics
+from streamd_protocol import Topics
 from tests.conftest import ROOT, hearing_body
 from tests.court_support import SECRET, write_court
 from tests.mqtt_support import free_port, room_config, shared_broker, spawn_agent

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from streamd.protocol import RestartPublisher
+from streamd_protocol import RestartPublisher
 from tests.court_support import Court
 
 pytestmark = [pytest.mark.db, pytest.mark.broker]

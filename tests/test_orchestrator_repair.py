@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from streamd.protocol import GoLive
+from streamd_protocol import GoLive
 from tests.conftest import hearing_body
 from tests.court_support import Court
 

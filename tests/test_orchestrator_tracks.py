@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from streamd.protocol import Event, EventKind
+from streamd_protocol import Event, EventKind
 from tests.court_support import Court
 
 pytestmark = [pytest.mark.db, pytest.mark.broker]

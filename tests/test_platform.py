@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
-from agents import manifest as mf
 from agents.agent import Agent
 from agents.config import load
 from streamd.models import Line, Stream
 from streamd.orchestrator import records
+from streamd_protocol import manifest as mf
 from tests.court_support import Court
 from tests.mqtt_support import room_config, running_agent
 from tests.rtmp_server import RtmpServer, require, rtmp_server

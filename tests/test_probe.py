@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from streamd.media import ffmpeg_exe
 from streamd.monitor.detect import Classifier
 from streamd.monitor.ledger import Seen
 from streamd.monitor.probe import (
@@ -18,6 +17,7 @@ from streamd.monitor.probe import (
     analyse_segment,
     image_thumbnail,
 )
+from streamd_protocol.media import ffmpeg_exe
 from tests.mediaroom import MediaRoom, clip
 
 pytestmark = [pytest.mark.ffmpeg]

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamd.protocol import (
+from streamd_protocol import (
     CommandKind,
     ErrorCode,
     GoLive,

@@ -13,9 +13,9 @@ from docx import Document
 from sqlmodel import select
 
 from streamd.config import Settings
-from streamd.media import ffmpeg_exe
 from streamd.models import ArchivedFile
 from streamd.store import Database
+from streamd_protocol.media import ffmpeg_exe
 from tests import record_support as rs
 from tests.archive_support import serving
 from tests.conftest import Client, make_hearing, token

@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from docx import Document
 
 from streamd.config import Settings
-from streamd.media import ffmpeg_exe
 from streamd.models import RecordGrant
 from streamd.store import Database
+from streamd_protocol.media import ffmpeg_exe
 from tests import record_support as rs
 from tests.conftest import Client, make_hearing, token
 

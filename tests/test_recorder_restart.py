@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from agents import manifest as mf
 from agents.config import load
-from agents.manifest import Manifest, RunEntry, SegmentEntry
 from agents.recorder import Recorder
+from streamd_protocol import manifest as mf
+from streamd_protocol.manifest import Manifest, RunEntry, SegmentEntry
 from tests.mqtt_support import room_config
 
 

@@ -6,8 +6,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agents import manifest as mf
 from streamd.monitor.recording import check
+from streamd_protocol import manifest as mf
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

@@ -29,8 +29,8 @@ from streamd import court
 from streamd.auth import create_user, hasher_for
 from streamd.config import load_settings
 from streamd.orchestrator.rooms import room_key
-from streamd.protocol import AgentPhase, Topics
 from streamd.store import Database, upgrade
+from streamd_protocol import AgentPhase, Topics
 from tests.conftest import PASSWORD, ROOT, hearing_body
 from tests.court_support import SECRET, write_court
 from tests.mqtt_support import free_port, shared_broker

@@ -13,10 +13,10 @@ import pytest
 
 from agents.publisher import STDERR_TAIL, scrubbed_tail
 from streamd.config import load_settings
-from streamd.protocol import PublishTarget
 from streamd.store import Database, upgrade
 from streamd.web import create_app
 from streamd.web.app import SLOT_KEY
+from streamd_protocol import PublishTarget
 from tests.conftest import Client
 from tests.court_support import write_court
 from tests.test_pages import login

@@ -17,8 +17,8 @@ import pytest
 from agents import selftest
 from agents.agent import Agent
 from agents.config import AgentConfig, load
-from streamd.media import ffmpeg_exe
-from streamd.protocol import CheckName, CommandKind, Leaf, PublishTarget, SelfTest
+from streamd_protocol import CheckName, CommandKind, Leaf, PublishTarget, SelfTest
+from streamd_protocol.media import ffmpeg_exe
 from tests.mqtt_support import broker_for, court_on, free_port, room_config
 from tests.rtmp_server import rtmp_server
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from agents import manifest as mf
 from agents.config import AgentConfig, load
-from agents.manifest import Manifest, SegmentEntry
 from agents.shipper import LOG_NAME, Shipper, supervise
+from streamd_protocol import manifest as mf
+from streamd_protocol.manifest import Manifest, SegmentEntry
 from tests.mqtt_support import room_config
 
 STAMP = "20261202T090000Z"

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from streamd.config import Settings
-from streamd.media import ffmpeg_exe
 from streamd.models import ArchivedFile
 from streamd.store import Database
+from streamd_protocol.media import ffmpeg_exe
 from tests.conftest import Client, make_hearing, token
 
 pytestmark = [pytest.mark.db, pytest.mark.ffmpeg]

@@ -22,9 +22,9 @@ import sqlalchemy as sa
 from sqlmodel import Session, col
 
 from streamd.archive import files, ledger
-from streamd.archive.plan import Claim, CopyState, FileKind, Placement, decide
 from streamd.models import ArchivedFile
 from streamd.store import Database
+from streamd_protocol.archive import Claim, CopyState, FileKind, Placement, decide
 
 log = logging.getLogger(__name__)
 # The keeper leaves a file this long to the upload that stored it (which copies it to the

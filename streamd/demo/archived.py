@@ -12,10 +12,10 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from agents import manifest as mf
 from streamd.archive import files, ledger
 from streamd.config import Settings
 from streamd.store import Database
+from streamd_protocol import manifest as mf
 
 WAIT_SECONDS = 60.0
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import av
 
-from agents import manifest as mf
 from streamd.demo.clerk import ClerkOutcome
-from streamd.media import segment_format
+from streamd_protocol import manifest as mf
+from streamd_protocol.media import segment_format
 
 
 def undecodable(folder: Path) -> list[str]:

@@ -36,9 +36,10 @@ import av
 import m3u8
 import numpy as np
 
-from streamd.monitor.detect import THUMB, Classifier, Thumb, silence
+from streamd.monitor.detect import Classifier, silence
 from streamd.monitor.intervals import ms
 from streamd.monitor.ledger import Seen
+from streamd_protocol.picture import THUMB, Thumb
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents import manifest as mf
 from streamd.monitor import intervals as iv
 from streamd.monitor.intervals import Span, Spans
+from streamd_protocol import manifest as mf
 
 JOIN_MS = 300  # segments this close are continuous (their times are rounded by the muxer)
 AV_TOLERANCE_S = 1.0

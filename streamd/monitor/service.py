@@ -24,11 +24,10 @@ from pathlib import Path
 
 import aiohttp
 
-from agents.slate import render
 from streamd.config import Settings
 from streamd.court import redact_url
 from streamd.monitor import alarms, records
-from streamd.monitor.detect import Classifier, Runs, Thumb
+from streamd.monitor.detect import Classifier, Runs
 from streamd.monitor.probe import (
     HlsSource,
     ProbeError,
@@ -41,6 +40,8 @@ from streamd.monitor.records import Target
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.worker import Worker
 from streamd.play import is_hls
+from streamd_protocol.picture import Thumb
+from streamd_protocol.slate import render
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5

@@ -13,7 +13,7 @@ from streamd.models import Line, Stream
 from streamd.orchestrator import records
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.worker import Worker
-from streamd.protocol import Event, EventKind, ProcessState, Telemetry
+from streamd_protocol import Event, EventKind, ProcessState, Telemetry
 
 KINDS = {"refused": "push_refused", "unreachable": "push_unreachable"}
 

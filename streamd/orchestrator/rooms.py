@@ -16,7 +16,7 @@ from pathlib import Path
 
 from streamd.config import Settings
 from streamd.court import CourtStructure
-from streamd.protocol import Topics
+from streamd_protocol import Topics
 
 SECRET_FILE = "command.secret"
 

@@ -16,7 +16,7 @@ from streamd.domain import LineStatus
 from streamd.models import Hearing, Line
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.play import HLS_LINE
-from streamd.protocol import CheckName, PublishTarget, SelfTest
+from streamd_protocol import CheckName, PublishTarget, SelfTest
 
 LABELS = {
     CheckName.VIDEO: ("画面", "picture"),

@@ -43,7 +43,8 @@ from streamd.orchestrator.repairs import PlanRepair
 from streamd.orchestrator.rooms import Room, court_secret, rooms_of
 from streamd.orchestrator.worker import Worker
 from streamd.policy import Ruleset
-from streamd.protocol import (
+from streamd.store import Database
+from streamd_protocol import (
     Ack,
     AgentPhase,
     AgentState,
@@ -67,8 +68,7 @@ from streamd.protocol import (
     parse_topic,
     signed,
 )
-from streamd.protocol.transport import no_delay
-from streamd.store import Database
+from streamd_protocol.transport import no_delay
 
 log = logging.getLogger(__name__)
 HISTORY = 180  # telemetry beats kept per room (3 minutes at one a second)

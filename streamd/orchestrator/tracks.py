@@ -7,7 +7,7 @@ when the room's recording starts afresh or stops.
 from __future__ import annotations
 
 from streamd.orchestrator.alerts import AlertDesk
-from streamd.protocol import Event, EventKind
+from streamd_protocol import Event, EventKind
 
 KIND = "signal_lost"
 _NAMES = {"view": ("画面", "camera"), "channel": ("话筒", "microphone")}

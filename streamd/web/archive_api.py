@@ -27,7 +27,12 @@ from aiohttp import ClientPayloadError, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from streamd.archive import files, ledger, service
-from streamd.archive.plan import (
+from streamd.config import Settings
+from streamd.orchestrator.rooms import court_secret, room_key
+from streamd.store import Database
+from streamd.web.problems import ApiProblem
+from streamd_protocol import Topics
+from streamd_protocol.archive import (
     SHA256,
     Claim,
     PathRefused,
@@ -36,11 +41,6 @@ from streamd.archive.plan import (
     relative,
     signature_ok,
 )
-from streamd.config import Settings
-from streamd.orchestrator.rooms import court_secret, room_key
-from streamd.protocol import Topics
-from streamd.store import Database
-from streamd.web.problems import ApiProblem
 
 log = logging.getLogger(__name__)
 ROUTE = "/archive/v1/files/{hearing_id:\\d{1,10}}/{session}/{path:.+}"

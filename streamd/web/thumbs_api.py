@@ -21,12 +21,12 @@ from sqlmodel import Session, col, select
 
 from streamd.config import Settings
 from streamd.domain import Role
-from streamd.media import ffmpeg_exe
 from streamd.models import ArchivedFile
 from streamd.record import service
 from streamd.store import Database
 from streamd.web.problems import ApiProblem
 from streamd.web.routing import Api, Call
+from streamd_protocol.media import ffmpeg_exe
 
 CACHE = 256  # frames kept: a few per view of every room
 

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 from streamd.models import (
     AgentEvent,
 )
-from streamd.protocol import Event
+from streamd_protocol import Event
 
 
 def store_events(session: Session, *, events: list[Event]) -> None:

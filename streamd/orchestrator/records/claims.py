@@ -23,7 +23,7 @@ from streamd.orchestrator.records.base import (
 )
 from streamd.play import HLS_LINE  # a line whose push_url is "hls" airs its room's HLS
 from streamd.policy import Eligibility, Ruleset
-from streamd.protocol import PublishTarget
+from streamd_protocol import PublishTarget
 
 
 def publish_target(

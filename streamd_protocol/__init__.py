@@ -3,7 +3,7 @@
 Shared by both sides so that a payload one side writes is the payload the other validates.
 """
 
-from streamd.protocol.messages import (
+from streamd_protocol.messages import (
     VERSION,
     Ack,
     AgentPhase,
@@ -39,7 +39,7 @@ from streamd.protocol.messages import (
     sign,
     signed,
 )
-from streamd.protocol.topics import Leaf, Topics, parse_topic
+from streamd_protocol.topics import Leaf, Topics, parse_topic
 
 __all__ = [
     "VERSION",

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from streamd.validation import locate
+from streamd_protocol.describe import locate
 
 VERSION: Literal[1] = 1
 _ID = r"^[A-Za-z0-9_.:\-]{1,64}$"

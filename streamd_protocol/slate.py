@@ -13,7 +13,7 @@ from pathlib import Path
 import noto_cjk_sans_otc
 from PIL import Image, ImageDraw, ImageFont
 
-from agents.manifest import write_atomic
+from streamd_protocol.manifest import write_atomic
 
 _SC = 2  # the Simplified Chinese face in the Noto Sans CJK collection
 BACKGROUND = (16, 32, 64)
