@@ -146,6 +146,8 @@ async def test_the_record_page_is_for_the_hearings_department_only(
             assert resp.status == status, (who, html[:300])
             assert (heading in html) == (status == 200)
             assert (rs.LINES[0][1] in html) == (status == 200)  # no transcript when denied
+            # 09:00 UTC is 17:00 on the court's (Asia/Shanghai) clock, as its staff read it
+            assert ("17:00:00" in html) == (status == 200)
     rclient.session.cookie_jar.clear()
     await login(rclient, "clerk")
     assert (await rclient.get("/record/99999")).status == 404

@@ -129,7 +129,7 @@ def register_party(
         await note(request, access.AccessKind.VIEW, grant)
         return render(
             request, "record.html",
-            {**ctx, "who": None, "nav": [], "clock": record_page.clock,
+            {**ctx, "who": None, "nav": [], "clock": record_page.clock_in(settings.zone),
              "reasons_zh": record_page.REASONS_ZH, "src_base": BASE, "party": grant,
              "now": utcnow(), "access_log": None, "may_correct": False},
         )  # fmt: skip

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlmodel import Session, select
@@ -25,8 +26,14 @@ ROLES = authz.roles_for(authz.Act.RECORD_VIEW)
 REASONS_ZH = {"recorder restarted": "录制程序重启", "restart": "录制重启"}
 
 
-def clock(iso: str | None) -> str:
-    return datetime.fromisoformat(iso).strftime("%H:%M:%S") if iso else "—"
+def clock_in(zone: ZoneInfo) -> Callable[[str | None], str]:
+    """The record's times as the court's wall clock: the record stores UTC, the clerk and
+    the party read 开庭 09:00 as the court's 09:00."""
+
+    def clock(iso: str | None) -> str:
+        return datetime.fromisoformat(iso).astimezone(zone).strftime("%H:%M:%S") if iso else "—"
+
+    return clock
 
 
 def loader(
@@ -68,6 +75,6 @@ def loader(
             }
 
         data = await db.run(work)
-        return {**data, "clock": clock, "reasons_zh": REASONS_ZH}
+        return {**data, "clock": clock_in(settings.zone), "reasons_zh": REASONS_ZH}
 
     return load
