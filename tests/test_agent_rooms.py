@@ -105,9 +105,16 @@ def _onset(manifest: mf.Manifest, folder: Path, track: str) -> float:
     raise AssertionError(f"{track}: no tone")
 
 
+def _region(frame: bytes, width: int, at: tuple[int, int], size: tuple[int, int]) -> bytes:
+    """The pixels of a `size` rectangle at `at` in a grey frame `width` pixels wide."""
+    x, y = at
+    rows = ((y + r) * width + x for r in range(size[1]))
+    return b"".join(frame[start : start + size[0]] for start in rows)
+
+
 def _big(frame: bytes) -> bytes:
     """The large tile of a 1+5 picture in a 64x36 grey frame: the top-left 42x24."""
-    return b"".join(frame[y * 64 : y * 64 + 42] for y in range(24))
+    return _region(frame, 64, (0, 0), (42, 24))
 
 
 def _diff(a: bytes, b: bytes) -> float:
@@ -304,12 +311,6 @@ async def test_a_lost_camera_shows_its_card_and_leaves_a_gap_in_its_track_only(
     assert min(looks) < 12, f"no signal-lost card in the witness's tile: {looks}"
     bench = card_at(placed[1]["bench"], size)
     assert _diff(_region(frame, width, bench, size), card) > 30, "a live seat shows a card"
-
-
-def _region(frame: bytes, width: int, at: tuple[int, int], size: tuple[int, int]) -> bytes:
-    x, y = at
-    rows = ((y + r) * width + x for r in range(size[1]))
-    return b"".join(frame[start : start + size[0]] for start in rows)
 
 
 async def test_a_pause_hides_every_view_behind_the_slate_within_a_second(tmp_path: Path) -> None:
