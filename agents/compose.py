@@ -19,6 +19,7 @@ import ffmpeg
 
 from agents.layouts import Tile, assign, card_at
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
+from streamd_protocol import slate
 from streamd_protocol.media import ffmpeg_version
 
 SAMPLE_RATE = 48000
@@ -123,11 +124,12 @@ def canvas(
     layout: str,
     big: str | None,
     *,
-    card: Path,
+    stills: Path,
     control: str | None = None,
 ) -> Any:
-    """The composed picture: a dark canvas, every view's signal-lost `card` (a still,
-    `card_size`) centred in the view's tile, and every view's chain overlaid on top; with
+    """The composed picture: a dark canvas, every view's signal-lost card (a still of
+    `card_size`, drawn once into `stills`) centred in the view's tile, and every view's
+    chain overlaid on top; with
     `control`, a zmq endpoint the switcher's filter commands arrive on. A view whose
     input ends (`eof_action=pass`) uncovers its card, the rest of the picture goes on."""
     width, height = comp.canvas
@@ -136,6 +138,7 @@ def canvas(
     ).video
     where = placement(views, comp, layout, big)
     size = card_size(comp)
+    card = slate.card(stills, size)
     cards = ffmpeg.input(str(card), loop=1, framerate=comp.fps, **_realtime({})).video
     copies = cards.split() if len(views) > 1 else None
     for i, view in enumerate(views):

@@ -17,7 +17,6 @@ from agents import compose, levels
 from agents.config import AgentConfig, SourceSpec
 from streamd_protocol import Mask, PublishTarget
 from streamd_protocol.media import ffmpeg_exe, ffmpeg_version
-from streamd_protocol.slate import card as lost_card
 from streamd_protocol.slate import font_path
 
 CLOCK_FILE = "clock.txt"
@@ -187,9 +186,14 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
             )
         )
     control = compose.control(cfg.data_dir, "record")
-    card = lost_card(cfg.data_dir / "slate", compose.card_size(comp))
     video = compose.canvas(
-        spec.views, comp, pictures, comp.layout, None, card=card, control=control
+        spec.views,
+        comp,
+        pictures,
+        comp.layout,
+        None,
+        stills=cfg.data_dir / "slate",
+        control=control,
     )
     video = _clock(video, session)
     audio = compose.mix([s[1] for s in sounds.values()])
@@ -263,7 +267,7 @@ def _live_rooms(
         pictures,
         comp.layout,
         None,
-        card=lost_card(cfg.data_dir / "slate", compose.card_size(comp)),
+        stills=cfg.data_dir / "slate",
         control=compose.control(cfg.data_dir, "live"),
     )
     video = _clock(video, work)
