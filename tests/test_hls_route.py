@@ -43,6 +43,12 @@ async def test_the_room_folder_is_served_and_nothing_else(
     resp = await client.get("/hls/room-01/p00001_00000.ts")
     assert resp.status == 200 and resp.headers["Content-Type"] == "video/mp2t"
     assert len(await resp.read()) == 188
+    # Revalidation is a 304 until the segment changes, then the new bytes.
+    again = {"If-None-Match": resp.headers["ETag"]}
+    assert (await client.get("/hls/room-01/p00001_00000.ts", headers=again)).status == 304
+    (folder / "p00001_00000.ts").write_bytes(b"\x47" * 376)
+    resp = await client.get("/hls/room-01/p00001_00000.ts", headers=again)
+    assert resp.status == 200 and len(await resp.read()) == 376
     for path in (
         "/hls/room-01/..%2Fsecret.ts",
         "/hls/room-01/missing.ts",

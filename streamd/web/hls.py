@@ -13,6 +13,7 @@ file is cacheable past a revalidation, so no cache serves a courtroom segment af
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
@@ -84,14 +85,45 @@ def add_hls_routes(app: web.Application, *, settings: Settings, db: Database) ->
         headers = {"Content-Type": _TYPES[kind], "Cache-Control": "no-cache"}
         paused_at = await paused(room)
         if paused_at is None:
-            return web.FileResponse(path, headers=headers)
+            return await _file(request, path, headers)
         live_run = hls_pause.last_run_before(await asyncio.to_thread(_mtimes, folder), paused_at)
         if kind == "ts":
             if not hls_pause.allowed(name, live_run):
                 raise web.HTTPNotFound()
-            return web.FileResponse(path, headers=headers)
+            return await _file(request, path, headers)
         text = await asyncio.to_thread(path.read_text, errors="replace")
         headers["Cache-Control"] = "no-store"
         return web.Response(body=hls_pause.filtered(text, live_run).encode(), headers=headers)
 
     app.router.add_get("/hls/{room}/{name}", serve)
+
+
+async def _file(request: web.Request, path: Path, headers: dict[str, str]) -> web.Response:
+    """One segment or playlist, read whole in a worker thread that also closes it.
+
+    aiohttp's FileResponse opens the file in a worker thread and hands the handle back; a
+    viewer who leaves mid-request cancels the handler between the two, and the handle is
+    left to the garbage collector. Segments are a few hundred kilobytes, so reading them
+    whole costs nothing and no handle ever crosses an await. The ETag is the same
+    mtime-and-size tag FileResponse sends, so revalidation stays a 304.
+    """
+    sent = {tag.value for tag in request.if_none_match or ()}
+    found = await asyncio.to_thread(_read, path, sent)
+    if found is None:
+        raise web.HTTPNotFound()
+    etag, body = found
+    headers = {**headers, "ETag": f'"{etag}"'}
+    if body is None:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=body, headers=headers)
+
+
+def _read(path: Path, sent: set[str]) -> tuple[str, bytes | None] | None:
+    """The file's tag and bytes; no bytes when the viewer already holds this version."""
+    try:
+        with path.open("rb") as fh:
+            st = os.fstat(fh.fileno())
+            etag = f"{st.st_mtime_ns:x}-{st.st_size:x}"
+            return etag, (None if etag in sent else fh.read())
+    except FileNotFoundError:
+        return None
