@@ -7,7 +7,7 @@ bare aiomqtt client doing the same on the same broker in the same run.
     .venv/bin/python -m bench.mqtt --agents 200 --rooms 2000 --seconds 10
 
 Round trip: 200 simulated agents (tests/simagent.py: the real protocol and decision logic,
-one connection each) answer commands. "ours" is Orchestrator._deliver (sign, publish QoS 1,
+one connection each) answer commands. "ours" is Delivery.deliver (sign, publish QoS 1,
 the ack parsed and matched to its command); "bare" is one aiomqtt client publishing the
 same signed bytes and matching ack ids by a substring search, the least a client can do.
 Both run one command at a time (latency), then 200 at once (a burst, one per room).
@@ -139,7 +139,7 @@ async def round_trips(url: str, agents: int, commands: int) -> None:
                 view = views[n % agents]
                 cmd = pause_for(rooms[n % agents], n)
                 t0 = time.perf_counter()
-                ack = await orch._deliver(view, cmd, fast=True)
+                ack = await orch.delivery.deliver(view, cmd, fast=True)
                 assert ack is not None and ack.ok
                 return time.perf_counter() - t0
 

@@ -178,7 +178,7 @@ class StreamdCollector(Collector):
         yield g
 
     def _orchestrator(self, orch: Orchestrator) -> Iterator[Any]:
-        from streamd.orchestrator.service import ROUND_TRIP_BUCKETS
+        from streamd.orchestrator.stats import ROUND_TRIP_BUCKETS
 
         up = GaugeMetricFamily(
             "streamd_agent_up", "Courtroom agent online and speaking", labels=["room"]

@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from streamd import court
-from streamd.orchestrator import Orchestrator
+from streamd.orchestrator import Orchestrator, recovery
 from streamd.orchestrator.journal import FastJournal
 from streamd.policy import load_rules
 from streamd_protocol import AgentPhase, Compose, Composition, GoLive
@@ -301,10 +301,10 @@ async def test_a_pause_only_in_the_journal_reaches_the_database_on_restart(court
         rules=load_rules(None),
         mqtt_url=court_.settings.mqtt_url or "",
     )
-    await restarted._recover()
+    await recovery.recover(restarted)
     assert restarted.views[hearing].state.value == "paused"
     assert restarted.journal.pending() == []
-    await restarted._recover()  # a second start writes nothing twice
+    await recovery.recover(restarted)  # a second start writes nothing twice
     restarted.close()
     view_out = await court_.stream(hearing)
     assert [t["reason"] for t in view_out["transitions"]].count("证人情绪激动") == 1

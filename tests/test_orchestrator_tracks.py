@@ -44,7 +44,7 @@ async def test_a_lost_camera_is_alerted_by_name_and_cleared_by_a_new_recording(
 ) -> None:
     async with court_.agent():
         hearing = await court_.hearing(minutes=60)
-        court_.orch._on_event(
+        court_.orch.watch.on_event(
             "room-01",
             _event(90, EventKind.SIGNAL_LOST, hearing, track="witness", track_kind="view"),
         )
@@ -52,11 +52,11 @@ async def test_a_lost_camera_is_alerted_by_name_and_cleared_by_a_new_recording(
         assert alert["severity"] == "warning" and alert["hearing_id"] == hearing
         assert "witness" in str(alert["message_zh"]) and "画面" in str(alert["message_zh"])
         assert "camera witness" in str(alert["message_en"])
-        court_.orch._on_event(
+        court_.orch.watch.on_event(
             "room-01",
             _event(91, EventKind.SIGNAL_LOST, hearing, track="seat-2", track_kind="channel"),
         )
         (alert,) = await _alerts(court_, lambda a: "seat-2" in str(a))
         assert "microphone seat-2" in str(alert["message_en"])  # named afresh
-        court_.orch._on_event("room-01", _event(92, EventKind.RECORDING_STARTED, hearing))
+        court_.orch.watch.on_event("room-01", _event(92, EventKind.RECORDING_STARTED, hearing))
         assert await _alerts(court_, lambda a: not a) == []
