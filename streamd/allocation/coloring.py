@@ -21,7 +21,7 @@ from streamd.allocation.model import Line
 from streamd.allocation.spans import LineSpans
 
 if TYPE_CHECKING:
-    from streamd.allocation.solver import Candidate
+    from streamd.allocation.candidates import Candidate
 
 _DEPTH = 4
 

@@ -24,7 +24,7 @@ from scipy.sparse import coo_array
 from streamd.allocation import coloring
 
 if TYPE_CHECKING:
-    from streamd.allocation.solver import Candidate
+    from streamd.allocation.candidates import Candidate
 
 _POOL = ""
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from streamd.allocation import coloring
 
 if TYPE_CHECKING:
-    from streamd.allocation.solver import Candidate
+    from streamd.allocation.candidates import Candidate
 
 # A decision trail: (candidate index, slot, rest).
 Trail = tuple[int, int, "Trail"] | None
