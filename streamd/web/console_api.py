@@ -30,17 +30,13 @@ from streamd.orchestrator import (
 )
 from streamd.store import Database
 from streamd.web.problems import ApiProblem, not_found
-from streamd.web.routing import Api, Call, dump
+from streamd.web.routing import Api, Call, Empty, dump
 
 WATCH = frozenset(Role)
 Act = authz.Act
 RUN, PAUSE = Act.STREAM_RUN, Act.STREAM_PAUSE
 HEARTBEAT_SECONDS = 15.0
 REASON = Field(min_length=1, max_length=500)
-
-
-class NoBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ComposeIn(BaseModel):
@@ -424,7 +420,7 @@ def register_console(
         summary="End the open recording interruption",
         tag="console",
         act=Act.STREAM_RUN,
-        body=NoBody,
+        body=Empty,
         responses={200: OutcomeOut},
         errors=(409, 503),
     )
@@ -555,7 +551,7 @@ def register_console(
         summary="Acknowledge an alert (idempotent)",
         tag="operations",
         act=Act.OPERATE,
-        body=NoBody,
+        body=Empty,
         responses={200: AlertOut},
     )
     async def acknowledge_alert(call: Call) -> web.StreamResponse:

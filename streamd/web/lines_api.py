@@ -18,9 +18,8 @@ from sqlmodel import Session
 from streamd import authz, outages
 from streamd.domain import Role
 from streamd.store import Database
-from streamd.web.console_api import NoBody
 from streamd.web.problems import ApiProblem, refusal
-from streamd.web.routing import Api, Call, dump, page_of
+from streamd.web.routing import Api, Call, Empty, dump, page_of
 
 OutagePage = page_of(outages.OutageOut)
 # Re-plan the days around a moment, as this user; the API's own planner.
@@ -82,7 +81,7 @@ def register_lines(api: Api, *, db: Database, replan: Replanner) -> None:
         summary="The line is back (or the window is called off); re-plans at once; idempotent",
         tag="court",
         act=authz.Act.OPERATE,
-        body=NoBody,
+        body=Empty,
         responses={200: outages.OutageOut},
         errors=(404,),
     )

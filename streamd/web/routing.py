@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from pydantic.json_schema import models_json_schema
 
 from streamd import authz
@@ -40,6 +40,8 @@ _PATH_PARAM = re.compile(r"{(\w+)}")
 
 Authenticator = Callable[[web.Request], Awaitable[User]]
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Every reading route for staff: any signed-in role (what each may see is narrowed by authz).
+STAFF_VIEW = frozenset(Role)
 
 
 @dataclass(slots=True)
@@ -338,3 +340,9 @@ async def _read_json(request: web.Request) -> Any:
         raise field_problem(400, "Malformed request", "body", _TOO_DEEP) from None
     _check_text(data, "body")
     return data
+
+
+class Empty(BaseModel):
+    """The body of a command that takes no arguments: `{}` and nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
