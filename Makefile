@@ -34,10 +34,14 @@ test-fast: $(STAMP)
 
 # The database tests again, against PostgreSQL (STREAMD_TEST_POSTGRES_URL must be set).
 # Only the PostgreSQL cases, and the tests that need PostgreSQL itself (replicas, the
-# lease; `make test` skips them): `make test` has already run the SQLite ones.
+# lease; `make test` skips them): `make test` has already run the SQLite ones. The tests
+# whose subject is media or a browser (real ffmpeg, Chromium) run on SQLite only: the
+# queries they make are the ones the database tests run here, and their minutes of real
+# time would test ffmpeg again, not PostgreSQL.
 test-postgres: $(STAMP)
 	test -n "$$STREAMD_TEST_POSTGRES_URL" || (echo "set STREAMD_TEST_POSTGRES_URL" >&2; exit 2)
-	$(BIN)/pytest -n $(WORKERS) --dist loadgroup -m db -k 'postgresql or postgres_only'
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup \
+	  -m '(db and not ffmpeg and not browser) or postgres_only' -k 'postgresql or postgres_only'
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
