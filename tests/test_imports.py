@@ -76,3 +76,46 @@ def test_the_check_sees_a_private_import_across_contexts_and_not_within() -> Non
     assert (
         crossings("from streamd_protocol.slate import render, __all__\n", "streamd.monitor") == []
     )
+
+
+def _modules_in(folder: Path) -> set[str]:
+    return {
+        p.name + "/" if p.is_dir() else p.stem
+        for p in folder.iterdir()
+        if (p.is_dir() or p.suffix == ".py")
+        and p.name not in ("__pycache__", "__init__.py")
+        and not p.name.endswith(".egg-info")
+    }
+
+
+def readme_layout(text: str) -> dict[str, set[str]]:
+    """The README's layout block: each folder and the modules it names."""
+    block = text.split("<!-- layout -->", 1)[1].split("<!-- /layout -->", 1)[0]
+    layout: dict[str, set[str]] = {}
+    folder = ""
+    for line in block.strip().strip("`").strip().splitlines():
+        if not line.startswith(" "):
+            folder, _, line = line.partition(" ")
+            layout[folder] = set()
+        layout[folder] |= set(line.split())
+    return layout
+
+
+def test_the_readme_layout_is_the_tree() -> None:
+    layout = readme_layout((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert "streamd/orchestrator/" in layout
+    for folder, names in layout.items():
+        assert names == _modules_in(ROOT / folder), folder
+    packages = {
+        str(p.parent.relative_to(ROOT)) + "/"
+        for p in ROOT.glob("streamd/**/__init__.py")
+        if "migrations" not in p.parts and "sample" not in p.parts
+    }
+    assert packages <= set(layout), packages - set(layout)
+
+
+def test_the_layout_check_sees_a_module_the_readme_does_not_name() -> None:
+    text = "<!-- layout -->\n```\nstreamd/policy/  decide rules\n```\n<!-- /layout -->"
+    layout = readme_layout(text)
+    assert layout == {"streamd/policy/": {"decide", "rules"}}
+    assert layout["streamd/policy/"] != _modules_in(ROOT / "streamd/policy")
