@@ -52,11 +52,11 @@ from streamd_protocol import (
     SelfTest,
     Telemetry,
     Topics,
+    no_delay,
     parse_command,
     parse_transcript,
     slate,
 )
-from streamd_protocol.transport import no_delay
 
 log = logging.getLogger(__name__)
 RECONNECT_CAP = 1.0

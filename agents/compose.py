@@ -19,8 +19,7 @@ import ffmpeg
 
 from agents.layouts import Tile, assign, card_at
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec
-from streamd_protocol import slate
-from streamd_protocol.media import ffmpeg_version
+from streamd_protocol import ffmpeg_version, slate
 
 SAMPLE_RATE = 48000
 

@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from agents.views import ChannelSpec, CompositionSpec, ViewSpec, check_room
-from streamd_protocol.courtfile import COURT_FILE, CourtSpec, RoomSpec
-from streamd_protocol.describe import describe_validation_error
+from streamd_protocol import COURT_FILE, CourtSpec, RoomSpec, describe_validation_error
 
 
 class AgentConfigError(ValueError):

@@ -14,8 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streamd_protocol import Ack, AgentPhase, Event, Mask, PublishTarget
-from streamd_protocol.manifest import write_atomic
+from streamd_protocol import Ack, AgentPhase, Event, Mask, PublishTarget, write_atomic
 
 KEEP_ACKS = 1000
 

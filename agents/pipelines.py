@@ -15,9 +15,8 @@ import ffmpeg
 
 from agents import compose, levels
 from agents.config import AgentConfig, SourceSpec
-from streamd_protocol import Mask, PublishTarget
-from streamd_protocol.media import ffmpeg_exe, ffmpeg_version
-from streamd_protocol.slate import font_path
+from streamd_protocol import Mask, PublishTarget, ffmpeg_exe, ffmpeg_version
+from streamd_protocol import slate as stills
 
 CLOCK_FILE = "clock.txt"
 # drawtext expands this each frame; `\:` keeps the format's colons inside the function.
@@ -57,7 +56,7 @@ def _clock(video: Any, folder: Path) -> Any:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / CLOCK_FILE).write_text(CLOCK_TEXT)
     return video.drawtext(
-        fontfile=str(font_path()),
+        fontfile=str(stills.font_path()),
         textfile=str(folder / CLOCK_FILE),
         x=16,
         y=16,

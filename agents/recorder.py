@@ -24,17 +24,19 @@ from pathlib import Path
 from agents import compose, pipelines
 from agents.config import AgentConfig
 from agents.process import Exit, Progress, Supervised
-from streamd_protocol import EventKind, ProcessStats, TranscriptLine
-from streamd_protocol import manifest as mf
-from streamd_protocol.manifest import (
+from streamd_protocol import (
+    EventKind,
     GapEntry,
     Manifest,
+    ProcessStats,
     RunEntry,
     SegmentEntry,
     SetAside,
     TrackInfo,
+    TranscriptLine,
+    probe,
 )
-from streamd_protocol.media import probe
+from streamd_protocol import manifest as mf
 
 log = logging.getLogger(__name__)
 GAP_TOLERANCE = 0.05  # any longer hole between two runs is a gap, however quick the restart

@@ -34,9 +34,7 @@ import numpy as np
 
 from agents import pipelines
 from agents.config import AgentConfig
-from streamd_protocol import CheckName, PublishTarget, SelfCheck, SelfTest
-from streamd_protocol.media import ffmpeg_exe
-from streamd_protocol.picture import THUMB, Thumb, is_black, is_same_picture
+from streamd_protocol import CheckName, PublishTarget, SelfCheck, SelfTest, ffmpeg_exe, picture
 
 SAMPLE_SECONDS = 2.0  # of picture and sound read from the source
 SAMPLE_FPS = 4
@@ -51,14 +49,14 @@ NTP_EPOCH = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    frames: list[Thumb]
+    frames: list[picture.Thumb]
     max_volume_db: float | None  # None: the source has no sound at all
 
 
 # ---- judging (pure) ------------------------------------------------------------------
 
 
-def judge_video(frames: list[Thumb], source: str) -> SelfCheck:
+def judge_video(frames: list[picture.Thumb], source: str) -> SelfCheck:
     def check(ok: bool, zh: str, en: str) -> SelfCheck:
         return SelfCheck(
             name=CheckName.VIDEO,
@@ -71,9 +69,9 @@ def judge_video(frames: list[Thumb], source: str) -> SelfCheck:
 
     if len(frames) < 2:
         return check(False, "信号源无画面", "the source gives no frames")
-    if sum(is_black(f) for f in frames) >= BLACK_SHARE * len(frames):
+    if sum(picture.is_black(f) for f in frames) >= BLACK_SHARE * len(frames):
         return check(False, "信号源画面全黑", "the source's picture is black")
-    if all(is_same_picture(a, b) for a, b in itertools.pairwise(frames)):
+    if all(picture.is_same_picture(a, b) for a, b in itertools.pairwise(frames)):
         return check(False, "信号源画面静止不动", "the source's picture is frozen")
     return check(True, "画面正常", "picture moves and is not black")
 
@@ -181,7 +179,7 @@ def judge_push(target: PublishTarget | None, error: str | None) -> SelfCheck:
 def sample_argv(cfg: AgentConfig, seconds: float = SAMPLE_SECONDS) -> list[str]:
     """Small grey frames of the source on stdout, its loudest moment on stderr."""
     video, audio = pipelines._inputs(cfg.agent.source)
-    w, h = THUMB
+    w, h = picture.THUMB
     v = video.filter("fps", SAMPLE_FPS).filter("scale", w, h).filter("format", "gray")
     out_v = ffmpeg.output(v, "pipe:1", f="rawvideo", t=seconds)
     out_a = ffmpeg.output(audio.filter("volumedetect"), "-", f="null", t=seconds)
@@ -193,7 +191,7 @@ _MAX_VOLUME = re.compile(r"max_volume:\s*(-?inf|-?\d+(?:\.\d+)?) dB")
 
 
 def parse_sample(stdout: bytes, stderr: str) -> Sample:
-    w, h = THUMB
+    w, h = picture.THUMB
     n = len(stdout) // (w * h)
     frames = [
         np.frombuffer(stdout[i * w * h : (i + 1) * w * h], dtype=np.uint8).reshape(h, w)

@@ -35,8 +35,8 @@ from pydantic import ValidationError
 from agents import spool
 from agents.config import AgentConfig
 from agents.spool import Item
+from streamd_protocol import Claim, authorization
 from streamd_protocol import manifest as mf
-from streamd_protocol.archive import Claim, authorization
 
 log = logging.getLogger(__name__)
 LOG_NAME = "shipped.jsonl"

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from streamd_protocol.manifest import MANIFEST, TRANSCRIPT, Manifest
+from streamd_protocol import MANIFEST, TRANSCRIPT, Manifest
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from streamd import sample
 from streamd.archive import commands as archive_commands
-from streamd.demo.day import DEFAULT_SPEED
+from streamd.demo import day
 from streamd.domain import Role
 from streamd.errors import InputError
 
@@ -40,13 +40,14 @@ class CliError(Exception):
 
 def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
     """Pure: reads the instance file, prints the optimal plan as JSON; no database."""
-    from streamd.allocation import AllocationError, solve
-    from streamd.allocation.capacity import capacity_curve
-    from streamd.allocation.instance import (
+    from streamd.allocation import (
+        AllocationError,
         InstanceError,
+        capacity_curve,
         capacity_document,
         plan_document,
         read_instance,
+        solve,
     )
 
     path = Path(args.instance)
@@ -79,16 +80,16 @@ def _read_json(path: Path) -> object:
 def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
     """Pure: decides every hearing in the file and prints one JSON object per line."""
     from streamd.policy import PolicyError, load_rules
-    from streamd.policy.evaluate import EvaluateError, evaluate, lines
+    from streamd.policy import evaluate as evaluation
 
     path = Path(args.file)
     data = _read_json(path)
     try:
         rules = load_rules(Path(args.rules) if args.rules else settings.policy_file)
-        results = evaluate(data, rules)
-    except (PolicyError, EvaluateError) as exc:
+        results = evaluation.evaluate(data, rules)
+    except (PolicyError, evaluation.EvaluateError) as exc:
         raise CliError(f"{path}: {exc}") from None
-    for line in lines(results, lang=args.lang):
+    for line in evaluation.lines(results, lang=args.lang):
         sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
@@ -202,7 +203,7 @@ def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
     with --mqtt its broker password (STREAMD_AGENT_MQTT_PASSWORD)."""
     from streamd import court
     from streamd.mqtt_acl import mqtt_password
-    from streamd.orchestrator.rooms import court_secret, rooms_of
+    from streamd.orchestrator import court_secret, rooms_of
 
     secret = court_secret(settings)
     rooms = rooms_of(court.read_structure(settings.court_config_dir), secret)
@@ -239,7 +240,7 @@ def cmd_mqtt_acl(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def court_secret_of(settings: Settings) -> str:
-    from streamd.orchestrator.rooms import court_secret
+    from streamd.orchestrator import court_secret
 
     return court_secret(settings)
 
@@ -356,20 +357,20 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> None:
     """A compressed court day on this machine; see streamd/demo/run.py."""
     import asyncio
 
-    from streamd.demo.run import Options, run
-    from streamd.demo.stage import StageError
+    from streamd.demo import run as demo_run
+    from streamd.demo import stage
 
     if not args.speed > 0:
         raise CliError("--speed must be positive")
-    options = Options(
+    options = demo_run.Options(
         data_dir=Path(args.data_dir or DEMO_DATA_DIR),
         sample_dir=sample.court_dir(),  # the demo takes three of its rooms
         speed=args.speed,
         once=args.once,
     )
     try:
-        status = asyncio.run(run(settings, options))
-    except StageError as exc:
+        status = asyncio.run(demo_run.run(settings, options))
+    except stage.StageError as exc:
         raise CliError(str(exc)) from None
     if status:
         raise SystemExit(status)
@@ -390,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument(
-        "--speed", type=float, default=DEFAULT_SPEED, help="court minutes per real minute"
+        "--speed", type=float, default=day.DEFAULT_SPEED, help="court minutes per real minute"
     )
     p.add_argument("--once", action="store_true", help="exit after the day, with a summary")
     p.set_defaults(func=cmd_demo)

@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from streamd import sample
-from streamd_protocol.describe import describe_validation_error
+from streamd_protocol import describe_validation_error
 
 ENV_PREFIX = "STREAMD_"
 

@@ -18,8 +18,7 @@ from streamd import audit
 from streamd.errors import InputError
 from streamd.models import Court, Courtroom, Department, Line
 from streamd.play import HLS_LINE, PlayUrlError, play_kind
-from streamd_protocol.courtfile import CODE, COURT_FILE, CourtSpec, RoomSpec
-from streamd_protocol.describe import describe_validation_error
+from streamd_protocol import CODE, COURT_FILE, CourtSpec, RoomSpec, describe_validation_error
 
 
 class CourtConfigError(InputError):

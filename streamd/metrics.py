@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from streamd import streamed
-from streamd.archive.metrics import ArchiveCollector
+from streamd.archive import metrics as archive_metrics
 from streamd.config import Settings
 from streamd.lifecycle import PUBLIC, StreamState
 from streamd.models import Alert, Hearing, Line, Stream
@@ -31,7 +31,7 @@ from streamd.monitor import records as monitor_records
 from streamd.store import Database
 
 if TYPE_CHECKING:
-    from streamd.monitor.service import Monitor
+    from streamd.monitor import service as monitor_service
     from streamd.orchestrator import Orchestrator
 
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -107,7 +107,7 @@ class StreamdCollector(Collector):
         db: Database,
         settings: Settings,
         orchestrator: Callable[[], Orchestrator | None],
-        monitor: Callable[[], Monitor | None],
+        monitor: Callable[[], monitor_service.Monitor | None],
     ) -> None:
         self.db = db
         self.settings = settings
@@ -178,7 +178,7 @@ class StreamdCollector(Collector):
         yield g
 
     def _orchestrator(self, orch: Orchestrator) -> Iterator[Any]:
-        from streamd.orchestrator.stats import ROUND_TRIP_BUCKETS
+        from streamd.orchestrator import ROUND_TRIP_BUCKETS
 
         up = GaugeMetricFamily(
             "streamd_agent_up", "Courtroom agent online and speaking", labels=["room"]
@@ -242,7 +242,7 @@ class StreamdCollector(Collector):
         h.add_metric([], buckets, sum_value=rt.sum)
         yield h
 
-    def _monitor(self, mon: Monitor) -> Iterator[Any]:
+    def _monitor(self, mon: monitor_service.Monitor) -> Iterator[Any]:
         s = mon.stats
         yield GaugeMetricFamily(
             "streamd_monitor_streams_watched", "Public outputs being watched", value=s.watching
@@ -269,12 +269,12 @@ def registry_for(
     db: Database,
     settings: Settings,
     orchestrator: Callable[[], Orchestrator | None],
-    monitor: Callable[[], Monitor | None],
+    monitor: Callable[[], monitor_service.Monitor | None],
 ) -> tuple[CollectorRegistry, Histogram]:
     """A registry per application (tests run many), with the HTTP latency histogram."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StreamdCollector(db, settings, orchestrator, monitor))
-    registry.register(ArchiveCollector(db, settings))
+    registry.register(archive_metrics.ArchiveCollector(db, settings))
     http = Histogram(
         "streamd_http_request_duration_seconds",
         "HTTP request latency",

@@ -18,7 +18,7 @@ import os
 from dataclasses import dataclass
 
 from streamd.court import CourtStructure
-from streamd.orchestrator.rooms import derive, room_key
+from streamd.orchestrator import derive, room_key
 from streamd_protocol import Topics
 
 STREAMD_USER = "streamd"

@@ -33,10 +33,8 @@ from sqlmodel import Session, col, select
 
 from streamd import approvals, audit, outages
 from streamd.allocation import Hearing as Slot
+from streamd.allocation import Hold, Phase, Plan, Problem, describe, first_free, hold, repair
 from streamd.allocation import Line as Channel
-from streamd.allocation import Plan, Problem, repair
-from streamd.allocation.explain import describe, first_free
-from streamd.allocation.holds import Hold, Phase, hold
 from streamd.config import Settings
 from streamd.domain import BookingStatus, HearingStatus, LineStatus, SessionKind
 from streamd.lifecycle import PUBLIC, StreamState

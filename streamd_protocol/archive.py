@@ -103,7 +103,7 @@ def relative(hearing_id: int, session: str, path: str) -> PurePosixPath:
     return PurePosixPath(str(hearing_id)) / check_session(session) / path
 
 
-def decide(existing_sha256: str | None, sha256: str) -> Placement:
+def placement_for(existing_sha256: str | None, sha256: str) -> Placement:
     if existing_sha256 is None:
         return Placement.STORE
     return Placement.ALREADY if existing_sha256 == sha256 else Placement.CONFLICT

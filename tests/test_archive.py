@@ -23,8 +23,8 @@ from streamd_protocol.archive import (
     PathRefused,
     Placement,
     authorization,
-    decide,
     kind_of,
+    placement_for,
     relative,
 )
 from tests.archive_support import add_hearing, key_of
@@ -70,7 +70,7 @@ def test_kinds_follow_the_session_layout() -> None:
 def test_same_path_same_hash_is_success_other_hash_a_conflict(
     existing: str | None, sha: str
 ) -> None:
-    outcome = decide(existing, sha)
+    outcome = placement_for(existing, sha)
     expected = Placement.STORE if existing is None else (
         Placement.ALREADY if existing == sha else Placement.CONFLICT
     )  # fmt: skip

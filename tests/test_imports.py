@@ -119,3 +119,58 @@ def test_the_layout_check_sees_a_module_the_readme_does_not_name() -> None:
     layout = readme_layout(text)
     assert layout == {"streamd/policy/": {"decide", "rules"}}
     assert layout["streamd/policy/"] != _modules_in(ROOT / "streamd/policy")
+
+
+def _surface(context: str) -> set[str] | None:
+    """What a package context offers others: its `__init__`'s `__all__` (names and public
+    submodules); None for a context that is one module."""
+    init = ROOT.joinpath(*context.split(".")) / "__init__.py"
+    if not init.exists():
+        return None
+    for node in ast.parse(init.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets
+        ):
+            return {ast.literal_eval(e) for e in node.value.elts}  # type: ignore[attr-defined]
+    return set()
+
+
+def reach_ins(source: str, module: str) -> list[str]:
+    """Each import in `source` (of `module`) that reaches past another package context's
+    `__init__`: into one of its modules, or for a name its `__all__` does not offer."""
+    found: list[str] = []
+    here = _context(module)
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [(node.module, [a.name for a in node.names])]
+        elif isinstance(node, ast.Import):
+            targets = [(a.name, []) for a in node.names]
+        else:
+            continue
+        for target, names in targets:
+            there = _context(target)
+            if target.split(".")[0] not in ("streamd", *TOP) or there in (here, "streamd"):
+                continue  # `from streamd import audit` names a context, it reaches none
+            surface = _surface(there)
+            if surface is None:
+                continue
+            if target != there:
+                found.append(f"{module}:{node.lineno} imports from inside {there}: {target}")
+                continue
+            found += [
+                f"{module}:{node.lineno} imports {there}.{name}, not in its __all__"
+                for name in names
+                if name not in surface
+            ]
+    return found
+
+
+def test_every_context_is_reached_through_its_init() -> None:
+    found = [
+        hit
+        for package in ("streamd", *TOP)
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+        for hit in reach_ins(path.read_text(encoding="utf-8"), _module_of(path))
+    ]
+    assert found == [], "\n".join(found)

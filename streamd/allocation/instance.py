@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from streamd.allocation.capacity import CapacityPoint
 from streamd.allocation.explain import Reasons
 from streamd.allocation.model import Hearing, Line, Plan, Problem
-from streamd_protocol.describe import locate
+from streamd_protocol import locate
 
 
 class InstanceError(ValueError):

@@ -31,8 +31,7 @@ from streamd import audit
 from streamd.archive import files, ledger
 from streamd.archive.service import Roots
 from streamd.models import ArchivedFile, Hearing, TranscriptEntry
-from streamd.orchestrator import records
-from streamd.orchestrator.casefile import case_file
+from streamd.orchestrator import case_file, records
 from streamd.store import Database
 
 MANIFEST = "manifest-sha256.txt"

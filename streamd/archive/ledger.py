@@ -16,7 +16,7 @@ from sqlmodel import Session, col, func, select
 from streamd import audit
 from streamd.models import AgentEvent, ArchivedFile, AuditEntry, Court, Courtroom, Hearing
 from streamd.orchestrator import records
-from streamd_protocol.archive import SEGMENT_KINDS, CopyState, FileKind
+from streamd_protocol import SEGMENT_KINDS, CopyState, FileKind
 
 ACTOR_SYSTEM = "archive"
 EXPORTED = "record.exported"  # the audit action of `streamd record export`

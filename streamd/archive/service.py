@@ -24,7 +24,7 @@ from sqlmodel import Session, col
 from streamd.archive import files, ledger
 from streamd.models import ArchivedFile
 from streamd.store import Database
-from streamd_protocol.archive import Claim, CopyState, FileKind, Placement, decide
+from streamd_protocol import Claim, CopyState, FileKind, Placement, placement_for
 
 log = logging.getLogger(__name__)
 # The keeper leaves a file this long to the upload that stored it (which copies it to the
@@ -107,7 +107,7 @@ async def ingest(
     existing = await db.run(
         ledger.find, hearing_id=claim.hearing_id, session_name=claim.session, path=claim.path
     )
-    outcome = decide(existing.sha256 if existing else None, claim.sha256)
+    outcome = placement_for(existing.sha256 if existing else None, claim.sha256)
     if existing is not None:
         if outcome is Placement.CONFLICT:
             raise Conflict(f"{rel} is archived with SHA-256 {existing.sha256[:12]}…")

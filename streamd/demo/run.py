@@ -35,7 +35,7 @@ from streamd.demo.day import DAY, ROOMS, compress
 from streamd.domain import Role
 from streamd.monitor import records
 from streamd.mqtt_acl import mqtt_password
-from streamd.orchestrator.rooms import court_secret
+from streamd.orchestrator import court_secret
 from streamd.store import Database, upgrade
 
 log = logging.getLogger(__name__)

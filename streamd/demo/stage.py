@@ -18,11 +18,9 @@ import tomli_w
 from streamd.config import Settings
 from streamd.demo.day import LINES, ROOMS
 from streamd.mqtt_acl import mqtt_password
-from streamd.orchestrator.rooms import court_secret, room_key
+from streamd.orchestrator import court_secret, room_key
 from streamd.play import HLS_LINE
-from streamd_protocol import Topics
-from streamd_protocol.courtfile import COURT_FILE
-from streamd_protocol.media import ffmpeg_exe
+from streamd_protocol import COURT_FILE, Topics, ffmpeg_exe
 
 MARKER = ".streamd-demo"
 # Small pictures keep six live x264 encodes (a recorder and a publisher per room) inside

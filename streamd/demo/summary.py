@@ -15,7 +15,7 @@ import av
 
 from streamd.demo.clerk import ClerkOutcome
 from streamd_protocol import manifest as mf
-from streamd_protocol.media import segment_format
+from streamd_protocol import segment_format
 
 
 def undecodable(folder: Path) -> list[str]:

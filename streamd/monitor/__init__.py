@@ -1,0 +1,7 @@
+"""The monitor: watches each public output against its hearing and keeps the coverage ledger."""
+
+__all__ = [
+    "records",
+    "report",
+    "service",
+]

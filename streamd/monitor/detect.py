@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from streamd.monitor.ledger import Observation, Seen
-from streamd_protocol.picture import Thumb, is_black, is_same_picture, is_slate
+from streamd_protocol import picture
 
 SILENT_DBFS = -50.0
 JOIN_MS = 500  # samples this close are one run
@@ -49,17 +49,17 @@ def silence(chunks: list[npt.NDArray[Any]]) -> Seen | None:
 class Classifier:
     """Kinds of successive pictures of one stream; remembers the last for freezes."""
 
-    def __init__(self, slate: Thumb | None) -> None:
+    def __init__(self, slate: picture.Thumb | None) -> None:
         self.slate = slate
-        self._last: Thumb | None = None
+        self._last: picture.Thumb | None = None
 
-    def kind(self, thumb: Thumb) -> Seen:
+    def kind(self, thumb: picture.Thumb) -> Seen:
         last, self._last = self._last, thumb
-        if is_slate(thumb, self.slate):
+        if picture.is_slate(thumb, self.slate):
             return Seen.SLATE
-        if is_black(thumb):
+        if picture.is_black(thumb):
             return Seen.BLACK
-        if last is not None and is_same_picture(thumb, last):
+        if last is not None and picture.is_same_picture(thumb, last):
             return Seen.FROZEN
         return Seen.PICTURE
 

@@ -39,7 +39,7 @@ import numpy as np
 from streamd.monitor.detect import Classifier, silence
 from streamd.monitor.intervals import ms
 from streamd.monitor.ledger import Seen
-from streamd_protocol.picture import THUMB, Thumb
+from streamd_protocol import picture
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,14 @@ class Sample:
     end: int
 
 
-def thumbnail(frame: av.VideoFrame) -> Thumb:
-    w, h = THUMB
-    out = cast(Thumb, frame.reformat(width=w, height=h, format="gray").to_ndarray())
+def thumbnail(frame: av.VideoFrame) -> picture.Thumb:
+    w, h = picture.THUMB
+    out = cast(picture.Thumb, frame.reformat(width=w, height=h, format="gray").to_ndarray())
     # the thumbnail may be padded to the decoder's line size
     return np.ascontiguousarray(out[:h, :w])
 
 
-def image_thumbnail(path: Path) -> Thumb:
+def image_thumbnail(path: Path) -> picture.Thumb:
     """The same thumbnail of a still image (the slate), through the same scaler."""
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):

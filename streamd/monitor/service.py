@@ -37,11 +37,9 @@ from streamd.monitor.probe import (
     image_thumbnail,
 )
 from streamd.monitor.records import Target
-from streamd.orchestrator.alerts import AlertDesk
-from streamd.orchestrator.worker import Worker
+from streamd.orchestrator import AlertDesk, Worker
 from streamd.play import is_hls
-from streamd_protocol.picture import Thumb
-from streamd_protocol.slate import render
+from streamd_protocol import picture, slate
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.5
@@ -236,16 +234,16 @@ class Monitor:
         self.stats = MonitorStats()
         self.http: aiohttp.ClientSession | None = None
         self._owned: set[str] = set()  # outputs a watcher has had since streamd started
-        self._slate: Thumb | None = None
+        self._slate: picture.Thumb | None = None
         self._slate_lock = asyncio.Lock()
 
-    async def slate_thumbnail(self) -> Thumb:
+    async def slate_thumbnail(self) -> picture.Thumb:
         """The court's pause slate as the agents draw it, for matching. The thumbnail is the
         same at every picture size the agents use (16:9), so one is drawn at 1280×720."""
         async with self._slate_lock:
             if self._slate is None:
                 folder = Path(self.settings.data_dir) / "monitor"
-                image = await asyncio.to_thread(render, folder, self.court_name, (1280, 720))
+                image = await asyncio.to_thread(slate.render, folder, self.court_name, (1280, 720))
                 self._slate = await asyncio.to_thread(image_thumbnail, image)
             return self._slate
 

@@ -17,8 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from streamd_protocol import Leaf
-from streamd_protocol.transport import no_delay
+from streamd_protocol import Leaf, no_delay
 
 log = logging.getLogger(__name__)
 

@@ -24,5 +24,6 @@ __all__ = [
     "PolicyError",
     "Ruleset",
     "decide",
+    "evaluate",
     "load_rules",
 ]

@@ -15,7 +15,7 @@ from streamd.casenumber import CaseNumberError, Procedure, parse_case_number
 from streamd.domain import SessionKind
 from streamd.policy.decide import Approval, ApprovalLevel, ApprovalStatus, Decision, Facts, decide
 from streamd.policy.rules import Ruleset
-from streamd_protocol.describe import locate
+from streamd_protocol import locate
 
 # The CLI's vocabulary is the one the issue fixed; the model's Procedure has more values.
 CLI_PROCEDURES = (Procedure.FIRST_INSTANCE, Procedure.SECOND_INSTANCE, Procedure.RETRIAL)

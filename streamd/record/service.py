@@ -28,8 +28,8 @@ from streamd.config import Settings
 from streamd.models import ArchivedFile, AuditEntry, Hearing
 from streamd.record import versions
 from streamd.record.plan import Piece, Placed, locator, place
+from streamd_protocol import FileKind
 from streamd_protocol import manifest as mf
-from streamd_protocol.archive import FileKind
 
 _RUN = re.compile(r"^[va](\d{3})_")
 TRACKS = {FileKind.VIDEO: "video", FileKind.AUDIO: "audio"}

@@ -23,8 +23,7 @@ from streamd.models import (
     LoginThrottle,
     User,
 )
-from streamd.orchestrator import Orchestrator
-from streamd.orchestrator.leadership import replica_name
+from streamd.orchestrator import Orchestrator, replica_name
 from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web.approvals_api import register_approvals

@@ -24,16 +24,17 @@ from streamd import court
 from streamd.broker import broker_url, court_accounts
 from streamd.config import Settings
 from streamd.metrics import registry_for
-from streamd.monitor.service import Monitor
-from streamd.orchestrator import Orchestrator, pending
-from streamd.orchestrator.leadership import (
+from streamd.monitor import service as monitor_service
+from streamd.orchestrator import (
     Leadership,
     Lease,
     LeaseTiming,
+    Orchestrator,
+    court_secret,
     instance_holder,
+    pending,
     replica_name,
 )
-from streamd.orchestrator.rooms import court_secret
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
 from streamd.web.api import build_api
@@ -64,7 +65,7 @@ SLOT_KEY = web.AppKey("orchestrator", Slot)
 
 @dataclass(slots=True)
 class MonitorSlot:
-    current: Monitor | None = None
+    current: monitor_service.Monitor | None = None
 
 
 MONITOR_KEY = web.AppKey("monitor", MonitorSlot)
@@ -217,7 +218,7 @@ async def _lead(app: web.Application, structure: court.CourtStructure, url: str)
         mqtt_url=url,
         may_send=lambda: leadership.leading,
     )
-    monitor = Monitor(
+    monitor = monitor_service.Monitor(
         work=orch.work,
         alerts=orch.alerts,
         settings=settings,

@@ -28,14 +28,14 @@ from aiohttp.http_exceptions import HttpProcessingError
 
 from streamd.archive import files, ledger, service
 from streamd.config import Settings
-from streamd.orchestrator.rooms import court_secret, room_key
+from streamd.orchestrator import court_secret, room_key
 from streamd.store import Database
 from streamd.web.problems import ApiProblem
-from streamd_protocol import Topics
-from streamd_protocol.archive import (
+from streamd_protocol import (
     SHA256,
     Claim,
     PathRefused,
+    Topics,
     kind_of,
     parse_authorization,
     relative,

@@ -84,7 +84,7 @@ def coverage_rows(
 def what_if(session: Session, month: date, zone: Any, rules: Ruleset) -> list[tuple[int, int, int]]:
     """(lines, hearings streamed, demand) for 1..N lines over the month's bookings."""
     from streamd.allocation import Hearing as Slot
-    from streamd.allocation.capacity import capacity_curve
+    from streamd.allocation import capacity_curve
 
     start, end = reports.month_bounds(month, zone)
     rows = session.exec(

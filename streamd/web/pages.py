@@ -24,8 +24,7 @@ from streamd.config import Settings
 from streamd.domain import Role
 from streamd.lifecycle import StreamState
 from streamd.models import Alert, Courtroom, Hearing, Line, Stream, utcnow
-from streamd.orchestrator import records
-from streamd.orchestrator.service import Orchestrator
+from streamd.orchestrator import Orchestrator, records
 from streamd.policy import Ruleset
 from streamd.store import Database
 from streamd.validation import MAX_YEAR, MIN_YEAR, check_year

@@ -20,7 +20,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from streamd.orchestrator.leadership import Leadership
+from streamd.orchestrator import Leadership
 
 log = logging.getLogger(__name__)
 FORWARDED = "X-Streamd-Forwarded-By"

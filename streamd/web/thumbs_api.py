@@ -26,7 +26,7 @@ from streamd.record import service
 from streamd.store import Database
 from streamd.web.problems import ApiProblem
 from streamd.web.routing import Api, Call
-from streamd_protocol.media import ffmpeg_exe
+from streamd_protocol import ffmpeg_exe
 
 CACHE = 256  # frames kept: a few per view of every room
 
