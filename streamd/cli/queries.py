@@ -1,0 +1,128 @@
+"""The commands that decide and print without changing anything: `allocate`, `policy
+evaluate`, `report monthly` and `coverage`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+# Each command imports what it needs when it runs: `streamd --help` and the pure commands
+# must not pay for aiohttp, SQLAlchemy, SciPy and the web layer (tests/test_cli.py checks).
+from streamd.cli.common import CliError, _db, _read_json, _rules
+
+if TYPE_CHECKING:
+    from streamd.config import Settings
+
+
+def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
+    """Pure: reads the instance file, prints the optimal plan as JSON; no database."""
+    from streamd.allocation import (
+        AllocationError,
+        InstanceError,
+        capacity_curve,
+        capacity_document,
+        plan_document,
+        read_instance,
+        solve,
+    )
+
+    path = Path(args.instance)
+    data = _read_json(path)
+    try:
+        problem, clock = read_instance(data, lines=args.lines)
+        if args.what_if is not None:
+            if args.what_if < 1:
+                raise InstanceError("--what-if must be at least 1")
+            document = capacity_document(capacity_curve(problem.hearings, args.what_if))
+        else:
+            document = plan_document(solve(problem), clock, lang=args.lang)
+    except (InstanceError, AllocationError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    json.dump(document, sys.stdout, ensure_ascii=False, indent=2 if args.pretty else None)
+    sys.stdout.write("\n")
+
+
+def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
+    """Pure: decides every hearing in the file and prints one JSON object per line."""
+    from streamd.policy import PolicyError, load_rules
+    from streamd.policy import evaluate as evaluation
+
+    path = Path(args.file)
+    data = _read_json(path)
+    try:
+        rules = load_rules(Path(args.rules) if args.rules else settings.policy_file)
+        results = evaluation.evaluate(data, rules)
+    except (PolicyError, evaluation.EvaluateError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    for line in evaluation.lines(results, lang=args.lang):
+        sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd import reports
+
+    db = _db(settings)
+    try:
+        month = reports.parse_month(args.month)
+        report = db.call(
+            reports.monthly,
+            month=month,
+            department=args.department,
+            zone=settings.zone,
+            rules=_rules(settings),
+        )
+    except reports.ReportError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        db.dispose()
+    data = reports.to_xlsx(report) if args.format == "xlsx" else reports.to_csv(report)
+    suffix = f"-{args.department}" if args.department else ""
+    out = Path(args.output or f"report-{args.month}{suffix}.{args.format}")
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    out.write_bytes(data)
+    counts = ", ".join(f"{t.sheet} {len(t.rows)}" for t in report.tables)
+    print(f"wrote {out} ({counts})")
+
+
+def cmd_coverage(settings: Settings, args: argparse.Namespace) -> None:
+    """One hearing's coverage as a table (or JSON), or every hearing's as a JSON list."""
+    from datetime import UTC
+
+    from streamd.monitor import records, report
+
+    if args.all == (args.hearing is not None):
+        raise CliError("give one hearing id, or --all")
+    db = _db(settings)
+    now = datetime.now(UTC)
+
+    def one(hid: int) -> dict[str, object] | None:
+        return db.call(
+            records.hearing_coverage,
+            hearing_id=hid,
+            now=now,
+            allowance_seconds=settings.monitor_allowance_seconds,
+        )
+
+    try:
+        if args.all:
+            found = [one(hid) for hid in db.call(records.hearing_ids)]
+            print(json.dumps([d for d in found if d is not None], ensure_ascii=False, indent=1))
+            return
+        data = one(args.hearing)
+    finally:
+        db.dispose()
+    if data is None:
+        raise CliError(f"no hearing with id {args.hearing}")
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=1))
+    elif args.svg:
+        Path(args.svg).write_text(report.timeline_svg(data, settings.zone), encoding="utf-8")
+        print(f"wrote {args.svg}")
+    else:
+        print(report.table(data, settings.zone))
