@@ -14,8 +14,6 @@ if TYPE_CHECKING:
     from streamd.policy import Ruleset
     from streamd.store import Database
 
-# Each command imports what it needs when it runs: `streamd --help` and the pure commands
-# must not pay for aiohttp, SQLAlchemy, SciPy and the web layer (tests/test_cli.py checks).
 
 
 log = logging.getLogger("streamd")

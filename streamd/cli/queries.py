@@ -10,8 +10,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Each command imports what it needs when it runs: `streamd --help` and the pure commands
-# must not pay for aiohttp, SQLAlchemy, SciPy and the web layer (tests/test_cli.py checks).
 from streamd.cli.common import CliError, _db, _read_json, _rules
 
 if TYPE_CHECKING:

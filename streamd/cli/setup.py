@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING
 
 from streamd import sample
 
-# Each command imports what it needs when it runs: `streamd --help` and the pure commands
-# must not pay for aiohttp, SQLAlchemy, SciPy and the web layer (tests/test_cli.py checks).
 from streamd.cli.common import CliError, _db, _rules
 from streamd.domain import Role
 
