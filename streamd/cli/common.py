@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from streamd.store import Database
 
 
-
 log = logging.getLogger("streamd")
 
 

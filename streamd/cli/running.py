@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamd import sample
-
 from streamd.cli.common import DEMO_DATA_DIR, CliError, _db, log
 
 if TYPE_CHECKING:

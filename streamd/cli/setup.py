@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from streamd import sample
-
 from streamd.cli.common import CliError, _db, _rules
 from streamd.domain import Role
 
