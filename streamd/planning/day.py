@@ -1,161 +1,26 @@
-"""Planning: run the allocation engine over the booked hearings and persist its answer.
-
-The I/O edge of `streamd.allocation`. Whenever a booking is made or cancelled, a hearing
-goes live, runs over, starts late or ends, the bookings of the days around it are planned
-again, with the current lines as the previous plan (fewest changes) and announced hearings
-pinned to their line. The plan is made on what the court can see now
-(`allocation.holds`): a hearing on air is fixed on its line until its expected end (its
-planned length from when it went on air; past that, a step at a time), a hearing going
-live now is planned ahead of those still to come, one that has ended holds nothing.
-Each booking then carries its line, or `no_line` (or `excluded` by the policy) with the
-reason in Chinese and English, written in the same transaction as whatever caused it, so
-the clerk sees the answer at once and a restart answers the same. The changes come back
-to the caller, who tells the people affected (the orchestrator alerts the technicians and
-the consoles).
-
-The plan is repaired, not made afresh: `allocation.repair.Memory` keeps the problem each
-window was last solved for and its plan, and solves again only the parts of the day that
-differ now (on air, late, cancelled, a line down) — the engine `bench/repair.py` measures.
-
-Plans are made one at a time (`lock`): two made at once could each give the same
-free line to a different hearing.
-"""
+"""One window of days as the allocation engine sees it: the booked hearings as slots, the
+lines with their outages, and the plan's answer written back to each booking with its
+reason."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 
-import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from streamd import approvals, audit, outages
+from streamd import audit
 from streamd.allocation import Hearing as Slot
-from streamd.allocation import Hold, Phase, Plan, Problem, describe, first_free, hold, repair
+from streamd.allocation import Hold, Phase, Plan, Problem, describe, first_free, repair
 from streamd.allocation import Line as Channel
-from streamd.config import Settings
-from streamd.domain import BookingStatus, HearingStatus, LineStatus, SessionKind
-from streamd.lifecycle import PUBLIC, StreamState
-from streamd.models import Booking, Courtroom, Hearing, Line, Stream, utcnow
-from streamd.policy import Decision, Eligibility, Ruleset
+from streamd.domain import HearingStatus, LineStatus
+from streamd.models import Booking, Hearing, Line, Stream
+from streamd.planning.terms import _PUBLIC, PRIORITY, LineChange, Row, Timing, _Clock, _hold_of
+from streamd.policy import Decision, Eligibility
 
 log = logging.getLogger(__name__)
-
-# A hearing in open court outranks the preparatory sessions; all are streamable.
-PRIORITY = {
-    SessionKind.HEARING.value: 3,
-    SessionKind.CROSS_EXAMINATION.value: 2,
-    SessionKind.EVIDENCE_EXCHANGE.value: 2,
-    SessionKind.INQUIRY.value: 1,
-}
-# Streams in these states are over as far as lines go: their bookings are history.
-DONE = frozenset({StreamState.OFF_AIR.value, StreamState.ENDED.value, StreamState.ABORTED.value})
-_PUBLIC = frozenset(state.value for state in PUBLIC)
-# How far past the window an on-air hearing's hold may reach, for the outages read.
-LATEST = timedelta(days=1)
-_PLAN_LOCK = 0x5354_524D  # "STRM": the PostgreSQL advisory lock every plan takes
-# The plan each window was last given, so a replan solves only what changed since.
-_REPAIRS = repair.Memory()
-_SQLITE_LOCK = sa.text("UPDATE line SET active = active WHERE id = (SELECT min(id) FROM line)")
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """The court's line timing: pre/post-roll, the announcement deadline (announced
-    hearings keep their line), and the step by which an overrun is re-estimated."""
-
-    preroll: timedelta
-    postroll: timedelta
-    announce: timedelta
-    step: timedelta = timedelta(minutes=10)
-
-    @classmethod
-    def of(cls, settings: Settings) -> Timing:
-        return cls(
-            preroll=timedelta(minutes=settings.line_preroll_minutes),
-            postroll=timedelta(minutes=settings.line_postroll_minutes),
-            announce=timedelta(days=settings.announce_days),
-            step=timedelta(seconds=settings.repair_step_seconds),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class LineChange:
-    """One booking whose line changed, and why, for the clerk and the technician."""
-
-    booking_id: int
-    hearing_id: int
-    room: str
-    case_number: str
-    before: str | None
-    after: str | None
-    reason: dict[str, str] | None
-
-
-def replan(
-    session: Session,
-    *,
-    around: datetime,
-    zone: tzinfo,
-    timing: Timing,
-    rules: Ruleset,
-    actor: str,
-    now: datetime | None = None,
-    starting: int | None = None,
-) -> list[LineChange]:
-    """Plan the active bookings of the local day holding `around`, and the days either
-    side (a long hearing can reach across midnight), persisting every change.
-
-    `starting`: a hearing going live now (the plan must give it a line from now on, or
-    say why not)."""
-    lock(session)
-    now = now or utcnow()
-    local = around.astimezone(zone)
-    day_start = datetime(local.year, local.month, local.day, tzinfo=zone) - timedelta(days=1)
-    day_end = day_start + timedelta(days=3)
-    rows = session.exec(
-        select(Booking, Hearing, Courtroom, Stream)
-        .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
-        .join(Courtroom, col(Courtroom.id) == col(Hearing.courtroom_id))
-        .outerjoin(Stream, col(Stream.hearing_id) == col(Hearing.id))
-        .where(
-            Booking.status != BookingStatus.CANCELLED.value,
-            col(Hearing.planned_start) < day_end,
-            col(Hearing.planned_end) > day_start,
-        )
-        .order_by(col(Booking.id))
-    ).all()
-    # A stream that is over holds no line and its booking keeps the line it had.
-    rows = [r for r in rows if r[3] is None or r[3].state not in DONE]
-    every = session.exec(select(Line).order_by(col(Line.code))).all()
-    lines = [line for line in every if line.active]
-    # Outages anywhere near: a hearing on air may hold its line past the window.
-    down = outages.overlapping(
-        session, [line.id for line in lines if line.id is not None], day_start, day_end + LATEST
-    )
-    day = _Day(
-        rows=rows,
-        lines=lines,
-        channels={
-            line.code: Channel(line.code, outages.windows(down.get(line.id or 0, [])))
-            for line in lines
-        },
-        why_down={
-            line.code: "；".join(o.reason for o in down.get(line.id or 0, [])) for line in lines
-        },
-        retired={line.id: line for line in every if not line.active},
-        policy=approvals.decisions(session, [h for _, h, _, _ in rows], rules),
-        clock=_Clock(zone, now),
-        timing=timing,
-    )
-    problem = day.problem(starting=starting, now=now)
-    plan = _REPAIRS.repair((day_start, day_end), problem)
-    return day.write(session, problem, plan, actor)
-
-
-Row = tuple[Booking, Hearing, Courtroom, Stream | None]
 
 
 @dataclass
@@ -297,98 +162,11 @@ class _Day:
         return changes
 
 
-def live_signature(
-    session: Session, *, now: datetime, timing: Timing
-) -> tuple[tuple[int, str, int], ...]:
-    """What the live plan depends on beyond the bookings: each hearing on air (its line
-    and expected end) and each line outage now or soon. When this changes (a hearing goes
-    on air or comes off it, an overrun reaches its next step, a line goes down or comes
-    back), the plan must be repaired; when it does not, nothing needs solving."""
-    clock = _Clock(None, now)
-    out: list[tuple[int, str, int]] = []
-    on_air = session.exec(
-        select(Stream, Hearing)
-        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
-        .where(col(Stream.state).in_(sorted(_PUBLIC)))
-    ).all()
-
-    for stream, hearing in on_air:
-        held = _hold_of(hearing, stream, Phase.ON_AIR, clock, timing)
-        out.append((hearing.id or 0, f"on_air:{stream.line_id}", held.end))
-    ids = [line.id for line in session.exec(select(Line)).all() if line.id is not None]
-    for line_id, rows in outages.overlapping(session, ids, now, now + LATEST).items():
-        for row in rows:
-            end = clock.at(row.end) if row.end is not None else 0
-            out.append((line_id, f"down:{row.id}:{clock.at(row.start)}", end))
-    return tuple(sorted(out))
-
-
-def moved_on_air(session: Session) -> list[int]:
-    """Hearings on air whose booking the plan has moved to another line (or none): their
-    publisher must follow, or stop."""
-    rows = session.exec(
-        select(Stream, Booking)
-        .join(Booking, col(Booking.hearing_id) == col(Stream.hearing_id))
-        .where(
-            col(Stream.state).in_(sorted(_PUBLIC)),
-            Booking.status != BookingStatus.CANCELLED.value,
-        )
-    ).all()
-    return sorted(
-        stream.hearing_id
-        for stream, booking in rows
-        if booking.line_id != stream.line_id or booking.line_status != LineStatus.ASSIGNED
-    )
-
-
-def _hold_of(
-    hearing: Hearing, stream: Stream | None, phase: Phase, clock: _Clock, timing: Timing
-) -> Hold:
-    since = stream.discipline_at if stream is not None and phase is Phase.ON_AIR else None
-    return hold(
-        start=clock.at(hearing.planned_start),
-        end=clock.at(hearing.planned_end),
-        phase=phase,
-        now=clock.now,
-        step=max(1, int(timing.step.total_seconds())),
-        preroll=int(timing.preroll.total_seconds()),
-        postroll=int(timing.postroll.total_seconds()),
-        since=clock.at(since) if since is not None else None,
-    )
-
-
-def lock(session: Session) -> None:
-    """Take the plan lock for the rest of the caller's transaction: an advisory lock on
-    PostgreSQL, the database's write lock on SQLite (a write of nothing takes it). Take it
-    before reading what the plan is made from: on SQLite a transaction that read first
-    may find the lock taken and its snapshot stale. Taking it again is harmless."""
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PLAN_LOCK})
-    elif bind.dialect.name == "sqlite":
-        session.execute(_SQLITE_LOCK)
-
-
 def _on_air_order(stream: Stream | None) -> tuple[int, float]:
     if stream is not None and stream.state in _PUBLIC:
         since = stream.discipline_at or stream.state_at
         return 0, since.timestamp()
     return 1, 0.0
-
-
-class _Clock:
-    """Datetimes to the engine's integer seconds and back, in the court's zone."""
-
-    def __init__(self, zone: tzinfo | None, now: datetime) -> None:
-        self.zone = zone
-        self.now = int(now.timestamp())
-
-    @staticmethod
-    def at(moment: datetime) -> int:
-        return int(moment.timestamp())
-
-    def show(self, t: int) -> str:
-        return datetime.fromtimestamp(t, self.zone).strftime("%H:%M")
 
 
 class _Names:
