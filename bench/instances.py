@@ -10,8 +10,12 @@ Seeded, so every run measures the same instances.
 
 from __future__ import annotations
 
+import argparse
+import json
 import random
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
 
 from streamd.allocation import Hearing, Line, Problem, solve
 
@@ -94,3 +98,38 @@ def generate(size: Size, *, seed: int = 20261123) -> Problem:
         for h in hearings
     ]
     return Problem(lines=lines, hearings=hearings)
+
+
+def document(problem: Problem, *, epoch: int = 1_798_761_600) -> dict[str, object]:
+    """The problem as `streamd allocate --instance` reads it (UTC times from `epoch`,
+    2027-01-01), so the whole command can be timed on the same timetable."""
+
+    def at(t: int) -> str:
+        return datetime.fromtimestamp(epoch + t, UTC).isoformat()
+
+    return {
+        "lines": [
+            {"id": line.id, "available": [[at(a), at(b)] for a, b in line.available or ()]}
+            for line in problem.lines
+        ],
+        "hearings": [
+            {
+                "id": h.id,
+                "start": at(h.start),
+                "end": at(h.end),
+                "priority": h.priority,
+                "eligible": h.eligible,
+                **({"pinned_line": h.pinned_line} if h.pinned_line else {}),
+            }
+            for h in problem.hearings
+        ],
+    }
+
+
+if __name__ == "__main__":
+    # python -m bench.instances year /tmp/year.json: the instance for `streamd allocate`.
+    parser = argparse.ArgumentParser(description="write a generated instance as JSON")
+    parser.add_argument("size", choices=sorted(SIZES))
+    parser.add_argument("path", type=Path)
+    args = parser.parse_args()
+    args.path.write_text(json.dumps(document(generate(SIZES[args.size]))), encoding="utf-8")

@@ -6,17 +6,22 @@ Pure: dicts in, dicts out. Every refusal names the item and the field, e.g.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from streamd.allocation import parallel
 from streamd.allocation.capacity import CapacityPoint
 from streamd.allocation.explain import Reasons
 from streamd.allocation.model import Hearing, Line, Plan, Problem
 from streamd_protocol import locate
+
+# From this many hearings left out, their reasons are written on two cores.
+PARALLEL_REASONS = 2_000
 
 
 class InstanceError(ValueError):
@@ -55,21 +60,32 @@ class Clock:
     zone: tzinfo | None
 
     def parse(self, where: str, text: str) -> int:
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise InstanceError(f"{where}: {text!r} is not an ISO-8601 date-time") from None
-        if (moment.tzinfo is None) != (self.zone is None):
+        instant = _instant(text)
+        if instant is None:
+            raise InstanceError(f"{where}: {text!r} is not an ISO-8601 date-time")
+        seconds, zoned = instant
+        if zoned != (self.zone is not None):
             raise InstanceError(
                 f"{where}: {text!r} mixes times with and without a UTC offset; use one kind"
             )
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return int(moment.timestamp())
+        return seconds
 
     def show(self, t: int, *, day: bool = False) -> str:
         moment = datetime.fromtimestamp(t, self.zone or UTC)
         return moment.strftime("%Y-%m-%d %H:%M" if day else "%H:%M")
+
+
+@functools.lru_cache(maxsize=65_536)
+def _instant(text: str) -> tuple[int, bool] | None:
+    """Seconds since the epoch (naive times read as UTC) and whether the text had an
+    offset. A timetable repeats its quarter hours: a year's 120,000 times are a few
+    thousand texts, each parsed once."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    zoned = moment.tzinfo is not None
+    return int((moment if zoned else moment.replace(tzinfo=UTC)).timestamp()), zoned
 
 
 def _first_zone(parsed: _Instance) -> tzinfo | None:
@@ -118,27 +134,62 @@ def read_instance(data: object, *, lines: int | None = None) -> tuple[Problem, C
     known = {line.id for line in problem_lines}
     hearings: list[Hearing] = []
     seen: set[str] = set()
+    zoned = clock.zone is not None
     for i, h in enumerate(parsed.hearings):
-        where = f"hearings[{i}] (id {h.id!r})"
         hid = str(h.id)
-        if hid in seen:
-            raise InstanceError(f"{where}.id: another hearing already has this id")
-        seen.add(hid)
-        start = clock.parse(f"{where}.start", h.start)
-        end = clock.parse(f"{where}.end", h.end)
-        if end <= start:
-            raise InstanceError(f"{where}.end: must be after start")
+        begins, ends = _instant(h.start), _instant(h.end)
         pinned = None if h.pinned_line is None else str(h.pinned_line)
-        if pinned is not None and pinned not in known:
-            raise InstanceError(f"{where}.pinned_line: {pinned!r} is not one of the lines")
-        hearings.append(Hearing(hid, start, end, h.priority, h.eligible, pinned_line=pinned))
+        if (
+            hid in seen
+            or begins is None
+            or ends is None
+            or begins[1] != zoned
+            or ends[1] != zoned
+            or ends[0] <= begins[0]
+            or (pinned is not None and pinned not in known)
+        ):
+            _refuse(clock, f"hearings[{i}] (id {h.id!r})", h, hid in seen)
+        seen.add(hid)
+        hearings.append(
+            Hearing(hid, begins[0], ends[0], h.priority, h.eligible, pinned_line=pinned)
+        )
     return Problem(lines=problem_lines, hearings=hearings), clock
 
 
+def _refuse(clock: Clock, where: str, h: _Hearing, again: bool) -> NoReturn:
+    """Say precisely what is wrong with a hearing the fast check refused (the message is
+    built only here: a year's sixty thousand good hearings never format one)."""
+    if again:
+        raise InstanceError(f"{where}.id: another hearing already has this id")
+    start = clock.parse(f"{where}.start", h.start)
+    end = clock.parse(f"{where}.end", h.end)
+    if end <= start:
+        raise InstanceError(f"{where}.end: must be after start")
+    pinned = str(h.pinned_line)
+    raise InstanceError(f"{where}.pinned_line: {pinned!r} is not one of the lines")
+
+
 def plan_document(plan: Plan, clock: Clock, *, lang: str = "en") -> dict[str, Any]:
-    """The CLI's answer: assignments, a reason for every hearing left out, objective."""
-    reason = Reasons(clock.show, lang=lang)
-    unassigned = {hid: reason(u, plan.why(hid)) for hid, u in plan.unassigned.items()}
+    """The CLI's answer: assignments, a reason for every hearing left out, objective.
+
+    A year leaves some thirty thousand hearings out, and their reasons cost as much as the
+    solve: they are written on both cores, each half by its own `Reasons` (its caches
+    are per process), after the first question has built the plan's per-line tables."""
+    ids = list(plan.unassigned)
+    if ids:
+        plan.why(ids[0])
+
+    def write(part: Sequence[str]) -> list[str]:
+        reason = Reasons(clock.show, lang=lang)
+        return [reason(plan.unassigned[hid], plan.why(hid)) for hid in part]
+
+    if len(ids) < PARALLEL_REASONS:
+        unassigned = dict(zip(ids, write(ids), strict=True))
+    else:  # every other one: the year's busy months fall to both halves alike
+        even, odd = ids[0::2], ids[1::2]
+        mine, theirs = parallel.halves(write, even, odd)
+        unassigned = dict(zip(even, mine, strict=True)) | dict(zip(odd, theirs, strict=True))
+        unassigned = {hid: unassigned[hid] for hid in ids}
     return {
         "assignments": dict(plan.assignments),
         "unassigned": unassigned,

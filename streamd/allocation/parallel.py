@@ -11,6 +11,7 @@ the fork worked.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import threading
@@ -41,8 +42,12 @@ def halves(fn: Callable[[Sequence[T]], R], first: Sequence[T], second: Sequence[
     if not second or not available():
         return [fn(first), fn(second)]
     read_end, write_end = os.pipe()
+    # The heap as it is now is left out of collections on both sides: a collection walks
+    # every object, and in the child each one touched copies its page (copy-on-write).
+    gc.freeze()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, and leave without running any cleanup
+        gc.disable()
         os.close(read_end)
         status = 0
         try:
@@ -58,6 +63,7 @@ def halves(fn: Callable[[Sequence[T]], R], first: Sequence[T], second: Sequence[
     try:
         mine = fn(first)
     finally:
+        gc.unfreeze()
         chunks = []
         with os.fdopen(read_end, "rb") as pipe:
             while chunk := pipe.read(1 << 20):

@@ -4,6 +4,7 @@ evaluate`, `report monthly` and `coverage`."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from datetime import datetime
@@ -28,6 +29,9 @@ def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
         solve,
     )
 
+    # A run of a few seconds that builds a year's objects (a million, none in a cycle worth
+    # collecting): the cyclic collector would walk them again and again for nothing.
+    gc.disable()
     path = Path(args.instance)
     data = _read_json(path)
     try:
