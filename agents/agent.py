@@ -12,16 +12,14 @@ import asyncio
 import contextlib
 import logging
 import random
-import shutil
 import signal
-import ssl
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiomqtt
 
-from agents import selftest
+from agents import selftest, status
 from agents.composer import Director
 from agents.config import AgentConfig
 from agents.journal import Journal
@@ -33,10 +31,8 @@ from agents.version import VERSION
 from streamd_protocol import (
     Ack,
     AgentPhase,
-    AgentState,
     Command,
     Compose,
-    Composition,
     ErrorCode,
     Event,
     EventKind,
@@ -45,12 +41,9 @@ from streamd_protocol import (
     Mask,
     Pause,
     Prepare,
-    ProcessState,
-    ProcessStats,
     ProtocolError,
     RestartPublisher,
     SelfTest,
-    Telemetry,
     Topics,
     no_delay,
     parse_command,
@@ -160,31 +153,11 @@ class Agent:
 
     # -- MQTT --------------------------------------------------------------------------
 
-    def _client_args(self) -> dict[str, Any]:
-        b = self.cfg.agent.broker
-        offline = AgentState(
-            room=self.cfg.room.code, phase=AgentPhase.OFFLINE, at=datetime.now(UTC)
-        ).to_bytes()
-        args: dict[str, Any] = {
-            "hostname": b.host,
-            "port": b.port,
-            "username": b.username,
-            "password": self.cfg.password,
-            "identifier": f"streamd-agent-{self.cfg.court}-{self.cfg.room.code}",
-            "clean_session": False,
-            "keepalive": b.keepalive,
-            "will": aiomqtt.Will(self.topics.state, offline, qos=1, retain=True),
-            "timeout": 5.0,
-        }
-        if b.tls:
-            args["tls_context"] = ssl.create_default_context(cafile=b.ca_file)
-        return args
-
     async def _mqtt_loop(self) -> None:
         delay = 0.2
         while True:
             try:
-                async with aiomqtt.Client(**self._client_args()) as client:
+                async with aiomqtt.Client(**status.broker_args(self.cfg, self.topics)) as client:
                     no_delay(client)
                     self._client = client
                     delay = 0.2
@@ -227,20 +200,7 @@ class Agent:
         return True
 
     async def publish_state(self) -> None:
-        st = self.journal.state
-        rec = self.recorder.stats().state if self.recorder else ProcessState.IDLE
-        state = AgentState(
-            room=self.cfg.room.code,
-            phase=st.phase,
-            at=datetime.now(UTC),
-            hearing_id=st.hearing_id,
-            session=st.session,
-            recorder=rec,
-            publisher=self.publisher.stats().state,
-            last_command_id=st.last_command_id,
-            rejected=dict(st.rejected),
-            agent_version=VERSION,
-        )
+        state = status.state_of(self.cfg, self.journal.state, self.recorder, self.publisher)
         await self._publish(self.topics.state, state.to_bytes(), qos=1, retain=True)
 
     async def emit(self, kind: EventKind, message: str = "", **data: Any) -> None:
@@ -291,38 +251,10 @@ class Agent:
             await asyncio.sleep(self.cfg.agent.telemetry_seconds)
             if self._client is None:
                 continue
-            st = self.journal.state
-            try:
-                free = shutil.disk_usage(self.cfg.data_dir).free
-            except OSError:
-                free = None
-            t = Telemetry(
-                room=self.cfg.room.code,
-                at=datetime.now(UTC),
-                phase=st.phase,
-                hearing_id=st.hearing_id,
-                recorder=self.recorder.stats() if self.recorder else ProcessStats(),
-                publisher=self.publisher.stats(),
-                disk_free_bytes=free,
-                segments=self.recorder.segments if self.recorder else 0,
-                rejected=dict(st.rejected),
-                composition=self._composition(),
+            t = status.telemetry_of(
+                self.cfg, self.journal.state, self.recorder, self.publisher, self.director
             )
             await self._publish(self.topics.telemetry, t.to_bytes(), qos=0)
-
-    def _composition(self) -> Composition | None:
-        d = self.director
-        if d is None:
-            return None
-        return Composition(
-            layout=d.layout,
-            layouts=list(d.comp.layouts),
-            views=[v.name for v in self.cfg.agent.views],
-            labels={v.name: v.label for v in self.cfg.agent.views if v.label},
-            pinned=d.picker.pinned,
-            big=d.picker.big,
-            lost=self.recorder.lost if self.recorder else [],
-        )
 
     # -- commands ----------------------------------------------------------------------
 

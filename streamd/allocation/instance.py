@@ -18,7 +18,6 @@ from streamd.allocation import parallel
 from streamd.allocation.capacity import CapacityPoint
 from streamd.allocation.explain import Reasons
 from streamd.allocation.model import Hearing, Line, Plan, Problem
-from streamd_protocol import locate
 
 # From this many hearings left out, their reasons are written on two cores.
 PARALLEL_REASONS = 2_000
@@ -107,6 +106,8 @@ def read_instance(data: object, *, lines: int | None = None) -> tuple[Problem, C
     try:
         parsed = _Instance.model_validate(data)
     except ValidationError as exc:
+        from streamd_protocol import locate  # only to say where: not on a good file's path
+
         first = exc.errors()[0]
         raise InstanceError(f"{locate(data, first['loc'])}: {first['msg']}") from None
     clock = Clock(_first_zone(parsed))
