@@ -27,6 +27,7 @@ class Reasons:
         self._zh = lang == "zh"
         self._spans: dict[tuple[int, int], str] = {}
         self._parts: dict[tuple[str, int, int, str | None, int | None], str] = {}
+        self._joined: dict[int, tuple[Sequence[Conflict], str]] = {}
 
     def _span(self, start: int, end: int) -> str:
         key = (start, end)
@@ -55,10 +56,18 @@ class Reasons:
         span = self._span(u.start, u.end)
         if not conflicts:
             return f"{span} 法院未配置线路" if self._zh else f"no lines configured ({span})"
-        parts = [self._part(c) for c in conflicts]
+        # Hearings of one span share one tuple of conflicts (the explainer's answer for
+        # that span): its parts are joined once. Held with the tuple, so no id is reused.
+        hit = self._joined.get(id(conflicts))
+        if hit is None or hit[0] is not conflicts:
+            sep = "；" if self._zh else "; "
+            hit = self._joined[id(conflicts)] = (
+                conflicts,
+                sep.join([self._part(c) for c in conflicts]),
+            )
         if self._zh:
-            return f"{span} 无空闲线路：" + "；".join(parts)
-        return f"no line free {span}: " + "; ".join(parts)
+            return f"{span} 无空闲线路：{hit[1]}"
+        return f"no line free {span}: {hit[1]}"
 
 
 def first_free(
