@@ -44,8 +44,10 @@ def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
             document = plan_document(solve(problem), clock, lang=args.lang)
     except (InstanceError, AllocationError) as exc:
         raise CliError(f"{path}: {exc}") from None
-    json.dump(document, sys.stdout, ensure_ascii=False, indent=2 if args.pretty else None)
-    sys.stdout.write("\n")
+    # One string, one write: json.dump would hand the stream thousands of small pieces.
+    sys.stdout.write(
+        json.dumps(document, ensure_ascii=False, indent=2 if args.pretty else None) + "\n"
+    )
 
 
 def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
