@@ -23,7 +23,7 @@ from tests.mqtt_support import free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.ffmpeg, pytest.mark.heavy]
 STREAMD = [sys.executable, "-m", "streamd.cli"]
-SPEED = "180"  # the day's 6.5 hours in about 130 s
+SPEED = "180"  # the day (6.5 hours less most of lunch) in about 97 s
 
 
 def _env(data: Path) -> dict[str, str]:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from streamd.demo.day import DAY, LINES, ROOMS, CueKind, compress
+from streamd.demo.day import DAY, IDLE_KEPT, LINES, ROOMS, CueKind, compress
 
 T0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
@@ -30,6 +30,27 @@ def test_compression_scales_every_time_and_keeps_each_hearings_cues_in_order(
         mine = [c for c in script.cues if c.hearing == t.hearing.key]
         assert all(t.start <= c.at <= t.end for c in mine)
     assert [c.at for c in script.cues] == sorted(c.at for c in script.cues)
+
+
+def test_lunch_is_cut_to_a_short_break_and_nothing_else_moves() -> None:
+    """No hearing runs from 11:45 to 13:30: the compressed day keeps five court minutes of
+    it. Before the break every time is as the speed says; after, all of it is earlier by
+    the same amount, so every hearing keeps its length and its order."""
+    speed = 60.0
+    script = compress(DAY, start=T0, speed=speed)
+    morning = [t for t in script.hearings if t.hearing.start < time(12)]
+    afternoon = [t for t in script.hearings if t.hearing.start > time(12)]
+    assert morning and afternoon
+    last_out = max(t.end for t in morning)
+    first_in = min(t.start for t in afternoon)
+    assert first_in - last_out == IDLE_KEPT / speed
+    for t in morning:
+        at = timedelta(hours=t.hearing.start.hour - 9, minutes=t.hearing.start.minute)
+        assert t.start == T0 + at / speed
+    cut = timedelta(hours=13, minutes=30) - timedelta(hours=11, minutes=45) - IDLE_KEPT
+    for t in afternoon:
+        at = timedelta(hours=t.hearing.start.hour - 9, minutes=t.hearing.start.minute)
+        assert t.start == T0 + (at - cut) / speed
 
 
 def test_the_day_shows_every_feature() -> None:

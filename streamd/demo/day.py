@@ -15,7 +15,7 @@ broker, the agents and ffmpeg all run on the real clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 
 
@@ -184,7 +184,8 @@ DAY: tuple[DemoHearing, ...] = (
 )
 ROOMS = ("room-01", "room-03", "room-04")
 LINES = 2  # fewer than the rooms: at 09:30 three streamable hearings want two lines
-DEFAULT_SPEED = 40.0  # the day, 09:00-15:30, in about ten minutes
+DEFAULT_SPEED = 40.0  # the day, 09:00-15:30 less most of lunch, in about seven minutes
+IDLE_KEPT = timedelta(minutes=5)  # of a court-wide break, what the compressed day keeps
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,8 +230,23 @@ _ORDER = {
 }
 
 
+def _idle_cuts(day: tuple[DemoHearing, ...], base: date) -> list[tuple[datetime, timedelta]]:
+    """Where no hearing runs for longer than IDLE_KEPT (the lunch break), the time the
+    compressed day leaves out: (the court time the next hearing opens, how much)."""
+    spans = sorted((datetime.combine(base, h.start), datetime.combine(base, h.end)) for h in day)
+    cuts: list[tuple[datetime, timedelta]] = []
+    reach = spans[0][1]
+    for begin, end in spans[1:]:
+        if begin - reach > IDLE_KEPT:
+            cuts.append((begin, begin - reach - IDLE_KEPT))
+        reach = max(reach, end)
+    return cuts
+
+
 def compress(day: tuple[DemoHearing, ...], *, start: datetime, speed: float) -> Script:
-    """The day on the real clock from `start` (aware), `speed` times faster than life."""
+    """The day on the real clock from `start` (aware), `speed` times faster than life;
+    a stretch with no hearing at all (lunch) is kept to IDLE_KEPT of court time, since
+    nothing happens in it that anyone would wait to see."""
     if speed <= 0:
         raise ValueError("speed must be positive")
     if start.tzinfo is None:
@@ -239,9 +255,12 @@ def compress(day: tuple[DemoHearing, ...], *, start: datetime, speed: float) -> 
         raise ValueError("the day has no hearings")
     base = date(2026, 1, 1)  # any date: only clock-time differences matter
     opening = min(datetime.combine(base, h.start) for h in day)
+    cuts = _idle_cuts(day, base)
 
     def real(t: time) -> datetime:
-        return start + (datetime.combine(base, t) - opening) / speed
+        moment = datetime.combine(base, t)
+        skipped = sum((cut for at, cut in cuts if at <= moment), timedelta())
+        return start + (moment - opening - skipped) / speed
 
     timed: list[Timed] = []
     cues: list[Cue] = []
