@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--what-if", type=int, metavar="N", help="streamed count for 1..N lines")
     p.add_argument("--lang", choices=("en", "zh"), default="en", help="language of reasons")
     p.add_argument("--pretty", action="store_true", help="indent the JSON")
-    p.set_defaults(func=cmd_allocate)
+    p.set_defaults(func=cmd_allocate, configured=False)  # a file in, a plan out
 
     pol = sub.add_parser("policy", help="the streaming rules").add_subparsers(
         dest="p_cmd", required=True
@@ -130,17 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from streamd.config import ConfigError, load_settings
+    settings = None
+    # A command that reads no configuration (`allocate`) does not load it: a bad
+    # STREAMD_* variable is no concern of a file in, an answer out, nor is its start time.
+    if getattr(args, "configured", True):
+        from streamd.config import ConfigError, load_settings
 
-    overrides = {k: getattr(args, k, None) for k in ("host", "port", "data_dir")}
-    try:
-        settings = load_settings(**overrides)
-    except ConfigError as exc:
-        print(f"streamd: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+        overrides = {k: getattr(args, k, None) for k in ("host", "port", "data_dir")}
+        try:
+            settings = load_settings(**overrides)
+        except ConfigError as exc:
+            print(f"streamd: {exc}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     try:
         args.func(settings, args)
     except CliError as exc:

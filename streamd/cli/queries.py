@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from streamd.config import Settings
 
 
-def cmd_allocate(settings: Settings, args: argparse.Namespace) -> None:
+def cmd_allocate(settings: Settings | None, args: argparse.Namespace) -> None:
     """Pure: reads the instance file, prints the optimal plan as JSON; no database."""
     from streamd.allocation import (
         AllocationError,
