@@ -243,9 +243,9 @@ async def test_a_witness_is_blurred_and_pitch_shifted_on_the_line_only(tmp_path:
     hls = [s.file for s in hls_segments(cfg.hls_dir / HLS_PLAYLIST)]
     # The witness speaks, so takes the first tile of the 2x2: (0, 0)-(32, 18) at 64x36,
     # whose top rows carry the time.
-    public = gray_frames(hls[-1], width=64, height=36)[-1]
+    public = _before_stop([f for p in hls[-2:] for f in gray_frames(p, width=64, height=36)])
     video = max((s for s in manifest.segments if s.kind == "video"), key=lambda s: s.duration)
-    record = gray_frames(folder / video.file, width=64, height=36)[-1]
+    record = _before_stop(gray_frames(folder / video.file, width=64, height=36))
     own = max(
         (s for s in manifest.segments if s.kind == "view" and s.track == "witness"),
         key=lambda s: s.duration,
