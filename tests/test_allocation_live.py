@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 from pathlib import Path
@@ -162,6 +163,7 @@ def test_cli_prints_the_plan_with_reasons(
     path = tmp_path / "instance.json"
     path.write_text(json.dumps(INSTANCE), encoding="utf-8")
     assert main(["allocate", "--instance", str(path)]) == 0
+    assert gc.isenabled(), "the command gives its caller's collector back"
     out = json.loads(capsys.readouterr().out)
     assert out["assignments"] == {"H1": "L1", "H3": "L2"}
     assert out["objective"] == {"priority": 5, "count": 2}

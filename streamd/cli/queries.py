@@ -29,11 +29,13 @@ def cmd_allocate(settings: Settings | None, args: argparse.Namespace) -> None:
         solve,
     )
 
-    # A run of a few seconds that builds a year's objects (a million, none in a cycle worth
-    # collecting): the cyclic collector would walk them again and again for nothing.
-    gc.disable()
     path = Path(args.instance)
     data = _read_json(path)
+    # A year builds a million objects, none in a cycle worth collecting: the cyclic
+    # collector would walk them again and again for nothing. Paused for the solve only,
+    # so a caller in the same process (a test, a script) gets its collector back.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         problem, clock = read_instance(data, lines=args.lines)
         if args.what_if is not None:
@@ -44,6 +46,9 @@ def cmd_allocate(settings: Settings | None, args: argparse.Namespace) -> None:
             document = plan_document(solve(problem), clock, lang=args.lang)
     except (InstanceError, AllocationError) as exc:
         raise CliError(f"{path}: {exc}") from None
+    finally:
+        if collecting:
+            gc.enable()
     # One string, one write: json.dump would hand the stream thousands of small pieces.
     sys.stdout.write(
         json.dumps(document, ensure_ascii=False, indent=2 if args.pretty else None) + "\n"
