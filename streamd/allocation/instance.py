@@ -199,8 +199,9 @@ def plan_document(plan: Plan, clock: Clock, *, lang: str = "en") -> dict[str, An
     solve: they are written on both cores, each half by its own `Reasons` (its caches
     are per process), after the first question has built the plan's per-line tables."""
     ids = list(plan.unassigned)
-    if ids:
-        plan.why(ids[0])
+    eligible = next((hid for hid in ids if not plan.unassigned[hid].ineligible), None)
+    if eligible is not None:
+        plan.why(eligible)  # an ineligible hearing's answer asks the explainer nothing
 
     def write(part: Sequence[str]) -> list[str]:
         reason = Reasons(clock.show, lang=lang)
