@@ -184,17 +184,7 @@ def _recorder_rooms(cfg: AgentConfig, session: Path, run: int) -> list[str]:
                 **split,
             )
         )
-    control = compose.control(cfg.data_dir, "record")
-    video = compose.canvas(
-        spec.views,
-        comp,
-        pictures,
-        comp.layout,
-        None,
-        stills=cfg.data_dir / "slate",
-        control=control,
-    )
-    video = _clock(video, session)
+    video = _clock(_canvas(cfg, pictures, "record"), session)
     audio = compose.mix([s[1] for s in sounds.values()])
     pic = cfg.agent.picture
     outputs.append(
@@ -248,6 +238,22 @@ def _voice(audio: Any) -> Any:
     )
 
 
+def _canvas(cfg: AgentConfig, pictures: dict[str, Any], encoder: str) -> Any:
+    """The room's composed picture as `encoder` ("record" or "live") draws it: the room's
+    layout, its cards from the agent's slate folder, the switcher's commands on that
+    encoder's own control endpoint."""
+    comp = cfg.agent.composition
+    return compose.canvas(
+        cfg.agent.views,
+        comp,
+        pictures,
+        comp.layout,
+        None,
+        stills=cfg.data_dir / "slate",
+        control=compose.control(cfg.data_dir, encoder),
+    )
+
+
 def _live_rooms(
     cfg: AgentConfig, target: PublishTarget, mask: Mask, work: Path, run: int
 ) -> list[str]:
@@ -260,16 +266,7 @@ def _live_rooms(
     for ch in spec.channels:
         sound = compose.channel_input(ch, cache)
         sounds.append(_voice(sound) if ch.voice_shift or mask.voice else sound)
-    video = compose.canvas(
-        spec.views,
-        comp,
-        pictures,
-        comp.layout,
-        None,
-        stills=cfg.data_dir / "slate",
-        control=compose.control(cfg.data_dir, "live"),
-    )
-    video = _clock(video, work)
+    video = _clock(_canvas(cfg, pictures, "live"), work)
     for r in mask.regions:
         box = {"x": f"iw*{r.x}", "y": f"ih*{r.y}", "w": f"iw*{r.w}", "h": f"ih*{r.h}"}
         video = video.filter("drawbox", color="black", t="fill", **box)
