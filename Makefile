@@ -4,11 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # pytest workers (pytest-xdist); every test has its own database, topics, ports and temp dir.
-# Three on two cores: most tests wait on real time (ffmpeg at -re, a broker, a browser), so
-# three workers keep about 1.4 cores busy and the suite takes 6 min 14 s, against 8 min 24 s
-# with two (`/usr/bin/time .venv/bin/pytest -n 3 --dist loadgroup`). The heavy group
-# (a demo day, the browser) still runs one test at a time.
-WORKERS ?= 3
+WORKERS ?= 2
 
 .PHONY: demo test test-fast test-postgres lint clean
 

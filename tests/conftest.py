@@ -27,7 +27,7 @@ pytest_plugins = ["tests.court_support"]  # the `court_` fixture: streamd on a r
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under several workers (`make test`), the tests that load the machine longest (a whole
+    """Under two workers (`make test`), the tests that load the machine longest (a whole
     demo day, a browser beside a court) share one xdist group, so no two of them run at
     once and their real-time checks see the machine they would see alone."""
     for item in items:
