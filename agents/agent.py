@@ -25,8 +25,9 @@ from agents.config import AgentConfig
 from agents.journal import Journal
 from agents.machine import Effect, Snapshot, decide
 from agents.publisher import Publisher
-from agents.recorder import Recorder, session_folder
+from agents.recorder import Recorder
 from agents.shipper import Shipper, supervise
+from agents.units import session_folder
 from agents.version import VERSION
 from streamd_protocol import (
     Ack,

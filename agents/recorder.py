@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 import logging
 import shutil
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from agents import compose, pipelines
+from agents import pipelines
 from agents.config import AgentConfig
 from agents.process import Exit, Progress, Supervised
+from agents.units import Unit, read_segment_list, track_kind, units
 from streamd_protocol import (
     EventKind,
     GapEntry,
@@ -41,31 +40,6 @@ from streamd_protocol import manifest as mf
 log = logging.getLogger(__name__)
 GAP_TOLERANCE = 0.05  # any longer hole between two runs is a gap, however quick the restart
 Emit = Callable[..., Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class Unit:
-    """One stream ffmpeg segments: the record's video or audio, or one view or channel."""
-
-    kind: str
-    track: str | None
-    folder: str  # relative to the session
-    prefix: str
-
-    def segment_list(self, run: int) -> str:
-        name = self.kind if self.track is None else f"{self.kind}_{self.track}"
-        return f"r{run:03d}_{name}.csv"
-
-    @property
-    def gaps(self) -> bool:
-        """Gaps are judged on the record's video and on every view and channel."""
-        return self.kind != "audio"
-
-
-def units(cfg: AgentConfig) -> list[Unit]:
-    record = [Unit("video", None, "video", "v"), Unit("audio", None, "audio", "a")]
-    extra = compose.tracks(list(cfg.agent.views), list(cfg.agent.channels))
-    return record + [Unit(t.kind, t.name, t.folder, t.prefix) for t in extra]
 
 
 class Recorder:
@@ -299,7 +273,9 @@ class Recorder:
         entry = self._run(run)
         if entry is None:
             return
-        rows = {u: _segment_list(self.folder / "runs" / u.segment_list(run)) for u in self.units}
+        rows = {
+            u: read_segment_list(self.folder / "runs" / u.segment_list(run)) for u in self.units
+        }
         if entry.anchor is None:
             if not (final or any(rows.values())):
                 return
@@ -369,7 +345,7 @@ class Recorder:
         path = self.folder / rel
         digest = await asyncio.to_thread(mf.sha256_file, path)
         seg = SegmentEntry(
-            kind=_kind(unit.kind),
+            kind=track_kind(unit.kind),
             track=unit.track,
             file=rel,
             run=run,
@@ -429,34 +405,3 @@ class Recorder:
 
     def _save(self) -> None:
         mf.save(self.folder, self.manifest)
-
-
-_KINDS: dict[str, mf.TrackKind] = {
-    "video": "video",
-    "audio": "audio",
-    "view": "view",
-    "channel": "channel",
-}
-
-
-def _kind(kind: str) -> mf.TrackKind:
-    return _KINDS[kind]
-
-
-def _segment_list(path: Path) -> list[tuple[str, float, float]]:
-    """Complete rows of a segment list; a row being written is skipped until it is whole."""
-    if not path.exists():
-        return []
-    text = path.read_text(errors="replace")
-    if not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    rows = []
-    for row in csv.reader(text.splitlines()):
-        with contextlib.suppress(ValueError, IndexError):
-            rows.append((row[0], float(row[1]), float(row[2])))
-    return rows
-
-
-def session_folder(data_dir: Path, hearing_id: int, now: datetime | None = None) -> Path:
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
-    return data_dir / "recordings" / str(hearing_id) / stamp
