@@ -23,7 +23,8 @@ from agents import selftest, status
 from agents.composer import Director
 from agents.config import AgentConfig
 from agents.journal import Journal
-from agents.machine import Effect, Snapshot, decide
+from agents.machine import Effect, Snapshot, decide, resume_effects
+from agents.pretrial import Pretrial
 from agents.publisher import Publisher
 from agents.recorder import Recorder
 from agents.shipper import Shipper, supervise
@@ -31,19 +32,15 @@ from agents.units import session_folder
 from agents.version import VERSION
 from streamd_protocol import (
     Ack,
-    AgentPhase,
     Command,
     Compose,
     ErrorCode,
     Event,
     EventKind,
-    GoLive,
     Leaf,
     Mask,
-    Pause,
     Prepare,
     ProtocolError,
-    RestartPublisher,
     SelfTest,
     Topics,
     no_delay,
@@ -54,21 +51,12 @@ from streamd_protocol import (
 
 log = logging.getLogger(__name__)
 RECONNECT_CAP = 1.0
-RECORDING = (AgentPhase.READY, AgentPhase.LIVE, AgentPhase.PAUSED)
-# What a restarted agent redoes to put a room back in the phase its journal says.
-RESUME_EFFECTS = {
-    AgentPhase.READY: (Effect.START_RECORDING,),
-    AgentPhase.LIVE: (Effect.START_RECORDING, Effect.PUBLISH_LIVE),
-    AgentPhase.PAUSED: (Effect.START_RECORDING, Effect.PUBLISH_SLATE),
-}
 
 
 class Agent:
     def __init__(self, cfg: AgentConfig, *, probes: selftest.Probes | None = None) -> None:
         self.cfg = cfg
-        self.probes = probes  # the self-test's probes; None: the real ones
-        self.last_selftest: SelfTest | None = None
-        self._selftest: asyncio.Task[None] | None = None
+        self.pretrial = Pretrial(cfg, self._publish_selftest, probes)
         self.topics = Topics(cfg.court, cfg.room.code)
         self.journal = Journal(cfg.data_dir)
         self.slate_image = slate.render(
@@ -112,8 +100,7 @@ class Agent:
         # The command in hand is finished, not cancelled half-way; then media closes.
         self._commands.put_nowait(None)
         await worker
-        if self._selftest is not None:
-            self._selftest.cancel()
+        self.pretrial.cancel()
         await self._close_media()
         if self.director is not None:
             await self.director.stop()
@@ -130,9 +117,10 @@ class Agent:
     async def _recover(self) -> None:
         """Carry on where a killed agent was: same session, same public output."""
         st = self.journal.state
-        if st.phase not in RECORDING:
+        effects = resume_effects(st.phase)
+        if not effects:
             return
-        await self._apply(RESUME_EFFECTS[st.phase])
+        await self._apply(effects)
         await self.emit(
             EventKind.RECOVERED,
             f"resumed {st.phase.value} for hearing {st.hearing_id} after a restart",
@@ -204,6 +192,11 @@ class Agent:
         state = status.state_of(self.cfg, self.journal.state, self.recorder, self.publisher)
         await self._publish(self.topics.state, state.to_bytes(), qos=1, retain=True)
 
+    async def _publish_selftest(self, report: SelfTest) -> bool:
+        return await self._publish(
+            self.topics[Leaf.SELFTEST], report.to_bytes(), qos=1, retain=True
+        )
+
     async def emit(self, kind: EventKind, message: str = "", **data: Any) -> None:
         hearing_id = data.pop("hearing_id", None)
         seq = self.journal.count
@@ -225,10 +218,8 @@ class Agent:
     async def _drain_loop(self, client: aiomqtt.Client) -> None:
         """On connect the state first; then logged events in order, and held-back acks."""
         await self.publish_state()
-        if self.last_selftest is not None:
-            await self._publish(
-                self.topics[Leaf.SELFTEST], self.last_selftest.to_bytes(), qos=1, retain=True
-            )
+        if self.pretrial.last is not None:
+            await self._publish_selftest(self.pretrial.last)
         while True:
             self._events_ready.clear()
             await self._flush()
@@ -332,21 +323,10 @@ class Agent:
             await self._reject(cmd, decision.error, decision.message, cmd.id)
             return
         # Persist the decision before acting on it: a crash from here on resumes it.
-        st.phase, st.hearing_id = decision.after.phase, decision.after.hearing_id
-        st.last_command_id = cmd.id
+        session = None
         if Effect.START_RECORDING in decision.effects:
-            st.session = str(session_folder(self.cfg.data_dir, cmd.hearing_id or 0))
-        if isinstance(cmd, GoLive):
-            st.target, st.mask = cmd.target, cmd.mask
-        if isinstance(cmd, RestartPublisher) and cmd.target is not None and st.target is not None:
-            st.target = cmd.target  # another line: the old one went down
-        if isinstance(cmd, Pause):
-            st.pause_reason = cmd.reason
-        if isinstance(cmd, Compose) and decision.effects:
-            st.pin = None if cmd.releases else (cmd.pin or st.pin)
-            st.layout = cmd.layout or st.layout
-        if decision.after.phase is AgentPhase.IDLE:
-            st.session = st.target = st.mask = st.pause_reason = None
+            session = str(session_folder(self.cfg.data_dir, cmd.hearing_id or 0))
+        st.follow(cmd, decision, session)
         self.journal.save()
         error: str | None = None
         try:
@@ -369,32 +349,7 @@ class Agent:
         await self._answer(ack)
         await self.publish_state()
         if isinstance(cmd, Prepare) and error is None:
-            self._start_self_test(cmd)
-
-    def _start_self_test(self, cmd: Prepare) -> None:
-        """庭前设备自检, beside the recording (already running), never in its way."""
-        if self._selftest is not None:
-            self._selftest.cancel()
-        self._selftest = asyncio.create_task(
-            self._self_test(cmd), name=f"agent[{self.cfg.room.code}].selftest"
-        )
-
-    async def _self_test(self, cmd: Prepare) -> None:
-        try:
-            report = await selftest.run(
-                self.cfg,
-                hearing_id=cmd.hearing_id,
-                planned_seconds=cmd.planned_seconds,
-                target=cmd.target,
-                probes=self.probes,
-            )
-        except Exception:  # a broken check must not take the agent with it
-            log.exception("self-test failed to run")
-            return
-        self.last_selftest = report
-        for check in report.failed:
-            log.warning("self-test: %s %s", check.name.value, check.detail_en)
-        await self._publish(self.topics[Leaf.SELFTEST], report.to_bytes(), qos=1, retain=True)
+            self.pretrial.start(cmd)
 
     async def _apply(self, effects: tuple[Effect, ...]) -> None:
         """Carry out effects as the journal (already saved) describes the room."""

@@ -14,7 +14,20 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from streamd_protocol import Ack, AgentPhase, Event, Mask, PublishTarget, write_atomic
+from agents.machine import Decision
+from streamd_protocol import (
+    Ack,
+    AgentPhase,
+    Command,
+    Compose,
+    Event,
+    GoLive,
+    Mask,
+    Pause,
+    PublishTarget,
+    RestartPublisher,
+    write_atomic,
+)
 
 KEEP_ACKS = 1000
 
@@ -34,6 +47,26 @@ class State(BaseModel):
     last_command_id: str | None = None
     acks: dict[str, str] = Field(default_factory=dict)
     rejected: dict[str, int] = Field(default_factory=dict)
+
+    def follow(self, cmd: Command, decision: Decision, session: str | None) -> None:
+        """Take the room's state after `cmd` as `decision` says, before anything is done:
+        a crash from here on resumes it. `session`: the new recording's folder, if one
+        starts."""
+        self.phase, self.hearing_id = decision.after.phase, decision.after.hearing_id
+        self.last_command_id = cmd.id
+        if session is not None:
+            self.session = session
+        if isinstance(cmd, GoLive):
+            self.target, self.mask = cmd.target, cmd.mask
+        if isinstance(cmd, RestartPublisher) and cmd.target is not None and self.target is not None:
+            self.target = cmd.target  # another line: the old one went down
+        if isinstance(cmd, Pause):
+            self.pause_reason = cmd.reason
+        if isinstance(cmd, Compose) and decision.effects:
+            self.pin = None if cmd.releases else (cmd.pin or self.pin)
+            self.layout = cmd.layout or self.layout
+        if decision.after.phase is AgentPhase.IDLE:
+            self.session = self.target = self.mask = self.pause_reason = None
 
 
 class Journal:

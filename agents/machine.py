@@ -46,6 +46,19 @@ class Snapshot:
         return self.phase in (AgentPhase.READY, AgentPhase.LIVE, AgentPhase.PAUSED)
 
 
+# What a restarted agent redoes to put a room back in the phase its journal says.
+_RESUME: dict[AgentPhase, tuple[Effect, ...]] = {
+    AgentPhase.READY: (Effect.START_RECORDING,),
+    AgentPhase.LIVE: (Effect.START_RECORDING, Effect.PUBLISH_LIVE),
+    AgentPhase.PAUSED: (Effect.START_RECORDING, Effect.PUBLISH_SLATE),
+}
+
+
+def resume_effects(phase: AgentPhase) -> tuple[Effect, ...]:
+    """The effects that bring a restarted agent back to `phase`; none unless it recorded."""
+    return _RESUME.get(phase, ())
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     after: Snapshot
