@@ -22,8 +22,16 @@ from pydantic import BaseModel, ValidationError
 
 from streamd.casenumber import CaseNumberError, parse_case_number
 from streamd.importer import HEADERS, ImportFailed, parse_file
-from streamd_protocol import Ack, AgentState, Event, Telemetry, parse_command
-from streamd_protocol.messages import VERSION, ProtocolError, parse_transcript
+from streamd_protocol import (
+    VERSION,
+    Ack,
+    AgentState,
+    Event,
+    ProtocolError,
+    Telemetry,
+    parse_command,
+    parse_transcript,
+)
 from tests.conftest import hearing_body
 
 EXAMPLES = int(os.environ.get("STREAMD_FUZZ_EXAMPLES", "60"))
