@@ -33,7 +33,8 @@ import sqlalchemy as sa
 
 from streamd import approvals, court, sample
 from streamd.hearings import upsert_hearing
-from streamd.importer import _columns_of, _Refs, import_file, read_records, validate_records
+from streamd.import_read import read_records
+from streamd.importer import _columns_of, _Refs, import_file, validate_records
 from streamd.planning import Timing
 from streamd.policy import load_rules
 from streamd.store import Database, upgrade

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from streamd.casenumber import CaseNumberError, parse_case_number
-from streamd.importer import HEADERS, ImportFailed, parse_file
+from streamd.import_read import HEADERS
+from streamd.importer import ImportFailed, parse_file
 from streamd_protocol import (
     VERSION,
     Ack,

@@ -16,8 +16,8 @@ from sqlmodel import select
 from streamd.bulk import insert_many
 from streamd.domain import Procedure, SessionKind
 from streamd.hearings import HearingCreate
+from streamd.import_read import normalise, read_records
 from streamd.import_rows import fast_row
-from streamd.importer import _normalise, read_records
 from streamd.models import Courtroom, Department, Hearing
 from streamd.store import Database
 from tests.conftest import SAMPLE_CSV
@@ -188,7 +188,7 @@ def test_every_field_at_its_edges_agrees_with_the_model() -> None:
 
 
 def test_the_sample_courts_rows_all_take_the_fast_path() -> None:
-    rows = [_normalise(record) for _, record in read_records(SAMPLE_CSV)]
+    rows = [normalise(record) for _, record in read_records(SAMPLE_CSV)]
     assert rows and all(fast_row(r, zone=ZONE) is not None for r in rows)
 
 
