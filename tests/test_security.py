@@ -23,7 +23,7 @@ from streamd.models import Booking, Court, Department
 from streamd.policy import load_rules
 from streamd.store import Database
 from streamd.web import create_app
-from streamd.web.console_api import last_event_id
+from streamd.web.operations_api import last_event_id
 from streamd.web.pages import local_path
 from tests.conftest import Client, hearing_body, make_hearing, token
 from tests.test_pages import login

@@ -32,6 +32,7 @@ from streamd.web.court_api import register_court
 from streamd.web.coverage_api import register_coverage
 from streamd.web.docket_api import register_docket
 from streamd.web.lines_api import register_lines
+from streamd.web.operations_api import register_operations
 from streamd.web.problems import ApiProblem
 from streamd.web.record_access_api import register_record_access
 from streamd.web.record_api import register_record
@@ -303,8 +304,10 @@ def build_api(
         db=db,
         orchestrator=orchestrator,
         zone=zone,
-        heartbeat=settings.feed_heartbeat_seconds,
         replica=replica_name(settings.replica, settings.host, settings.port),
+    )
+    register_operations(
+        api, db=db, orchestrator=orchestrator, heartbeat=settings.feed_heartbeat_seconds
     )
     register_coverage(api, db=db, settings=settings)
     register_record(api, db=db, settings=settings)

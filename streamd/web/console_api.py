@@ -1,4 +1,4 @@
-"""The hearing console, the agents, alerts and the live feed (server-sent events).
+"""The hearing console: the clerk's buttons, the picture, the transcript, interruptions.
 
 Console calls are idempotent by meaning: a second press of the same button finds the step
 already taken and does nothing (`noop: true`); transcript lines carry a client key.
@@ -29,15 +29,9 @@ from streamd.orchestrator import (
 )
 from streamd.store import Database
 from streamd.web.console_schemas import (
-    AgentList,
-    AgentOut,
-    AlertList,
-    AlertOut,
-    AlertQuery,
     CommandOut,
     ComposeIn,
     EventOut,
-    FeedQuery,
     InterruptionIn,
     OutcomeOut,
     PendingOut,
@@ -47,10 +41,10 @@ from streamd.web.console_schemas import (
     TranscriptIn,
     TranscriptOut,
     TransitionOut,
-    _alert_out,
     _outcome,
 )
-from streamd.web.problems import ApiProblem, not_found
+from streamd.web.operations_api import running_of
+from streamd.web.problems import ApiProblem
 from streamd.web.routing import Api, Call, Empty, dump
 
 WATCH = frozenset(Role)
@@ -62,32 +56,16 @@ Act = authz.Act
 RUN, PAUSE = Act.STREAM_RUN, Act.STREAM_PAUSE
 
 
-HEARTBEAT_SECONDS = 15.0
-
-
-def last_event_id(header: str) -> int | None:
-    """The id a reconnecting browser sends back; anything that is not one of ours (they
-    fit in 18 digits) starts the feed afresh rather than failing an open stream."""
-    text = header.strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
-        return None
-    return int(text)
-
-
 def register_console(
     api: Api,
     *,
     db: Database,
     orchestrator: Callable[[], Orchestrator | None],
     zone: Any,
-    heartbeat: float = HEARTBEAT_SECONDS,
     replica: str = "streamd",
 ) -> None:
     def running() -> Orchestrator:
-        orch = orchestrator()
-        if orch is None:
-            raise ApiProblem(503, "Service unavailable", "the orchestrator is not running")
-        return orch
+        return running_of(orchestrator)
 
     async def guarded(fn: Any) -> web.StreamResponse:
         try:
@@ -362,84 +340,3 @@ def register_console(
                 raise ApiProblem(404, "Not found", str(exc)) from None
 
         return dump(await db.run(work))
-
-    @api.route(
-        "GET",
-        "/agents",
-        summary="Every courtroom agent: online, phase, processes, telemetry",
-        tag="operations",
-        roles=WATCH,
-        responses={200: AgentList},
-        errors=(503,),
-    )
-    async def list_agents(call: Call) -> web.StreamResponse:
-        orch = running()
-        items = [AgentOut(**a.public()) for _, a in sorted(orch.agents.items())]
-        return dump(AgentList(items=items))
-
-    @api.route(
-        "GET",
-        "/alerts",
-        summary="Alerts, newest first",
-        tag="operations",
-        roles=WATCH,
-        query=AlertQuery,
-        responses={200: AlertList},
-    )
-    async def list_alerts(call: Call) -> web.StreamResponse:
-        rows = await db.run(records.list_alerts, open_only=call.query.open, limit=call.query.limit)
-        return dump(AlertList(items=[_alert_out(r) for r in rows]))
-
-    @api.route(
-        "POST",
-        "/alerts/{alert_id}/acknowledge",
-        summary="Acknowledge an alert (idempotent)",
-        tag="operations",
-        act=Act.OPERATE,
-        body=Empty,
-        responses={200: AlertOut},
-    )
-    async def acknowledge_alert(call: Call) -> web.StreamResponse:
-        assert call.user is not None
-        try:
-            row = await db.run(
-                records.acknowledge_alert,
-                alert_id=call.params["alert_id"],
-                user=call.user.username,
-            )
-        except LookupError:
-            raise not_found("alert", call.params["alert_id"]) from None
-        return dump(_alert_out(row))
-
-    @api.route(
-        "GET",
-        "/feed",
-        summary="Live feed (text/event-stream): stream states, alerts, events, telemetry, plan",
-        tag="operations",
-        roles=WATCH,
-        query=FeedQuery,
-        responses={200: None},
-        errors=(503,),
-    )
-    async def feed(call: Call) -> web.StreamResponse:
-        orch = running()
-        types = call.query.types.split(",") if call.query.types else None
-        after = last_event_id(call.request.headers.get("Last-Event-ID", ""))
-        response = web.StreamResponse(
-            headers={
-                "Content-Type": "text/event-stream; charset=utf-8",
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            }
-        )
-        await response.prepare(call.request)
-        await response.write(b": streamd live feed\nretry: 2000\n\n")
-        messages = orch.feed.listen(types, after=after, heartbeat=heartbeat)
-        try:
-            async for msg in messages:
-                await response.write(msg.sse() if msg is not None else b": keep-alive\n\n")
-        except ConnectionResetError:
-            pass  # the page went away
-        finally:
-            await messages.aclose()  # type: ignore[attr-defined]
-        return response
