@@ -24,7 +24,8 @@ from datetime import UTC, date, datetime, tzinfo
 from sqlmodel import Session, col, select
 
 from streamd import approvals, streamed
-from streamd.approvals import LEVEL_ZH, Status
+from streamd.approval_view import LEVEL_ZH
+from streamd.approvals import Status
 from streamd.cells import csv_cell, xml_safe
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Booking, Courtroom, Department, Hearing, Stream

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from streamd import approvals, authz
+from streamd import approval_view, approvals, authz
 from streamd.domain import Role
 from streamd.models import Approval, Hearing
 from streamd.policy import Ruleset
@@ -21,7 +21,7 @@ from streamd.store import Database, paged
 from streamd.web.problems import ApiProblem, not_found, refusal
 from streamd.web.routing import Api, Call, dump, page_of
 
-ApprovalPage = page_of(approvals.ApprovalOut)
+ApprovalPage = page_of(approval_view.ApprovalOut)
 DecisionMakers = frozenset({Role.DEPARTMENT_HEAD, Role.COURT_LEADER})
 Planner = Callable[[Session, Hearing, str], None]
 
@@ -85,7 +85,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         tag="approvals",
         act=authz.Act.APPROVAL_APPLY,
         body=approvals.Apply,
-        responses={201: approvals.ApprovalOut, 200: approvals.ApprovalOut},
+        responses={201: approval_view.ApprovalOut, 200: approval_view.ApprovalOut},
         errors=(403, 404, 409),
         links={
             "GetApproval": ("get_approval", {"approval_id": "$response.body#/id"}),
@@ -107,7 +107,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
                 raise _problem(exc) from None
             if created:
                 replan(session, row, call.user.username)
-            return approvals.to_public(session=session, row=row), created
+            return approval_view.to_public(session=session, row=row), created
 
         out, created = await db.run(work)
         return dump(out, 201 if created else 200)
@@ -120,7 +120,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
             tag="approvals",
             act=authz.Act.APPROVAL_DECIDE,
             body=approvals.StepRequest,
-            responses={200: approvals.ApprovalOut},
+            responses={200: approval_view.ApprovalOut},
             errors=(403, 404, 409),
         )
         async def step(call: Call) -> web.StreamResponse:
@@ -137,7 +137,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
                     raise _problem(exc) from None
                 if result.changed:
                     replan(session, result.row, call.user.username)
-                return approvals.to_public(session=session, row=result.row)
+                return approval_view.to_public(session=session, row=result.row)
 
             return dump(await db.run(work))
 
@@ -163,7 +163,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         def work(session: Session) -> BaseModel:
             assert call.user is not None
             rows = approvals.queue(session=session, user=call.user)
-            items = [approvals.to_public(session=session, row=r) for r in rows]
+            items = [approval_view.to_public(session=session, row=r) for r in rows]
             return ApprovalPage(items=items, total=len(items))
 
         return dump(await db.run(work))
@@ -187,7 +187,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
             if q.status:
                 stmt = stmt.where(Approval.status == q.status.value)
             page, total = paged(session, stmt, col(Approval.id), offset=q.offset, limit=q.limit)
-            items = [approvals.to_public(session=session, row=r) for r in page]
+            items = [approval_view.to_public(session=session, row=r) for r in page]
             return ApprovalPage(items=items, total=total)
 
         return dump(await db.run(work))
@@ -198,13 +198,13 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         summary="One approval record with its steps",
         tag="approvals",
         roles=frozenset(Role),
-        responses={200: approvals.ApprovalOut},
+        responses={200: approval_view.ApprovalOut},
     )
     async def get_approval(call: Call) -> web.StreamResponse:
         def work(session: Session) -> BaseModel:
             row = session.get(Approval, call.params["approval_id"])
             if row is None:
                 raise not_found("approval", call.params["approval_id"])
-            return approvals.to_public(session=session, row=row)
+            return approval_view.to_public(session=session, row=row)
 
         return dump(await db.run(work))

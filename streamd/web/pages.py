@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session, col, select
 
-from streamd import approvals, bookings, hearings, outages, reports
+from streamd import approval_view, approvals, bookings, hearings, outages, reports
 from streamd.archive import ledger as archive_ledger
 from streamd.config import Settings
 from streamd.domain import Role
@@ -149,12 +149,12 @@ def add_pages(
     # ---- approvers ---------------------------------------------------------------------
 
     async def approvals_page(request: web.Request, who: Viewer) -> dict[str, Any]:
-        def work(session: Session) -> list[approvals.ApprovalOut]:
+        def work(session: Session) -> list[approval_view.ApprovalOut]:
             from streamd.models import User
 
             user = session.exec(select(User).where(User.username == who.username)).one()
             rows = approvals.queue(session=session, user=user)
-            return [approvals.to_public(session=session, row=r) for r in rows]
+            return [approval_view.to_public(session=session, row=r) for r in rows]
 
         return {"queue": await db.run(work)}
 
