@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from streamd.config import Settings
 from streamd.domain import Role
-from streamd.models import AuthToken, Department, User, utcnow
+from streamd.models import AuthToken, Court, Department, User, utcnow
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{2,64}$"
 MIN_PASSWORD_LENGTH = 8
@@ -70,14 +70,19 @@ def create_user(
     roles: Iterable[Role],
     display_name: str = "",
     department: str | None = None,
+    court: str | None = None,
     password_hasher: PasswordHasher | None = None,
 ) -> User:
-    """`department` is a department code; department heads decide for that department only."""
+    """`department` is a department code; department heads decide for that department only.
+    `court` is the court's code; it may be left out while the deployment holds one court."""
     if session.exec(select(User).where(User.username == username)).first():
         raise UserExistsError(f"user {username!r} already exists")
+    court_id = _court_id(session, court)
     department_id = None
     if department is not None:
-        dept = session.exec(select(Department).where(Department.code == department)).first()
+        dept = session.exec(
+            select(Department).where(Department.code == department, Department.court_id == court_id)
+        ).first()
         if dept is None:
             raise ValueError(f"unknown department {department!r}")
         department_id = dept.id
@@ -89,11 +94,25 @@ def create_user(
         display_name=display_name or username,
         password_hash=hash_password(password, password_hasher),
         roles=role_list,
+        court_id=court_id,
         department_id=department_id,
     )
     session.add(user)
     session.flush()
     return user
+
+
+def _court_id(session: Session, code: str | None) -> int | None:
+    """The named court, or the only one; None while no court is loaded."""
+    if code is not None:
+        found = session.exec(select(Court).where(Court.code == code)).first()
+        if found is None:
+            raise ValueError(f"unknown court {code!r}")
+        return found.id
+    courts = session.exec(select(Court.id)).all()
+    if len(courts) > 1:
+        raise ValueError("this deployment holds several courts: name the user's court")
+    return courts[0] if courts else None
 
 
 def authenticate(

@@ -9,6 +9,11 @@ layer loads the target (`load_target`) and calls `check`; nothing else decides.
 Court-wide roles are listed per act, department-scoped ones too; a role in neither may not
 act at all. Department scoping fails closed: an account with no department is refused
 every department-scoped act.
+
+Before all of that, the court: one deployment holds several courts (the two-level
+platform), and an account sees only its own court's objects. Another court's object is
+answered 404 exactly as a missing one, for reads (`sees`) and writes alike, so nothing
+about another court leaks, not even that the id exists.
 """
 
 from __future__ import annotations
@@ -18,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from streamd.domain import Role
 from streamd.lifecycle import RECORDING, TERMINAL, StreamState
-from streamd.models import Approval, Booking, Department, Hearing, Stream, User
+from streamd.models import Approval, Booking, Department, Hearing, Line, Stream, User
 
 __all__ = [
     "Act",
@@ -34,6 +39,7 @@ __all__ = [
     "decide",
     "load_target",
     "roles_for",
+    "sees",
 ]
 
 
@@ -100,6 +106,7 @@ class Actor:
     username: str
     roles: frozenset[Role]
     department_id: int | None
+    court_id: int | None = None
 
     @classmethod
     def of(cls, user: User) -> Actor:
@@ -107,6 +114,7 @@ class Actor:
             username=user.username,
             roles=frozenset(Role(r) for r in user.roles),
             department_id=user.department_id,
+            court_id=user.court_id,
         )
 
 
@@ -118,6 +126,7 @@ class Target:
     departments: frozenset[int] = frozenset()
     stream_state: StreamState | None = None
     exists: bool = True
+    courts: frozenset[int] = frozenset()  # the courts it belongs to; empty: none named
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +137,7 @@ class Decision:
 
 
 ALLOW = Decision(True)
+HIDDEN = Decision(False, 404, "not found")
 
 
 def roles_for(act: Act) -> frozenset[Role]:
@@ -141,6 +151,8 @@ def decide(act: Act, actor: Actor, target: Target) -> Decision:
     """Whether `actor` may take `act` on `target`: role, then department, then state."""
     if act in OPEN_ACTS:
         return ALLOW
+    if not (seen := sees(actor, target)).allowed:
+        return seen
     wide = COURT_WIDE[act] & actor.roles
     scoped = IN_DEPARTMENT.get(act, frozenset()) & actor.roles
     if not wide and not scoped:
@@ -152,6 +164,14 @@ def decide(act: Act, actor: Actor, target: Target) -> Decision:
         if target.departments != {actor.department_id}:
             return Decision(False, 403, "the hearing belongs to another department")
     return _state(act, target)
+
+
+def sees(actor: Actor, target: Target) -> Decision:
+    """Whether the object exists for `actor` at all: only their own court's do. An account
+    with no court sees none (fail closed)."""
+    if target.courts and target.courts != {actor.court_id}:
+        return HIDDEN
+    return ALLOW
 
 
 def _state(act: Act, target: Target) -> Decision:
@@ -173,8 +193,11 @@ class Denied(Exception):
         self.status = decision.status
 
 
-def check(act: Act, user: User, target: Target) -> None:
-    decision = decide(act, Actor.of(user), target)
+def check(act: Act | None, user: User, target: Target) -> None:
+    """Raise `Denied` unless `user` may take `act` on `target`; `act` None: a read, which
+    needs only that the object is the user's court's."""
+    actor = Actor.of(user)
+    decision = sees(actor, target) if act is None else decide(act, actor, target)
     if not decision.allowed:
         raise Denied(decision)
 
@@ -182,16 +205,25 @@ def check(act: Act, user: User, target: Target) -> None:
 # ---- the target, read from the database -------------------------------------------------
 
 
-def _department_ids(session: Session, codes: Iterable[str]) -> set[int]:
-    """Department ids by code or name; an unknown one is left to the handler's 422."""
+def _department_ids(session: Session, codes: Iterable[str], court_id: int | None) -> set[int]:
+    """Department ids by code or name, in the asker's court (codes repeat between courts);
+    an unknown one is left to the handler's 422."""
     wanted = set(codes)
     if not wanted:
         return set()
     return {
         d.id
-        for d in session.exec(select(Department)).all()
+        for d in session.exec(select(Department).where(Department.court_id == court_id)).all()
         if d.id is not None and (d.code in wanted or d.name in wanted)
     }
+
+
+def _courts_of(session: Session, department_ids: Iterable[int]) -> set[int]:
+    ids = list(department_ids)
+    if not ids:
+        return set()
+    rows = session.exec(select(Department.court_id).where(col(Department.id).in_(ids))).all()
+    return set(rows)
 
 
 def load_target(
@@ -200,12 +232,27 @@ def load_target(
     hearing_id: int | None = None,
     booking_id: int | None = None,
     approval_id: int | None = None,
+    line_id: int | None = None,
+    user_id: int | None = None,
     departments: Iterable[str] = (),
     case_key: tuple[str, datetime] | None = None,
     with_state: bool = False,
+    court_id: int | None = None,
 ) -> Target:
-    """The departments and stream state a write reaches. A missing object yields
-    `exists=False`, so the handler answers its own 404 after the role check."""
+    """The courts, departments and stream state a call reaches. A missing object yields
+    `exists=False`, so the handler answers its own 404 after the role check. `court_id`:
+    the asker's court, where department codes are looked up."""
+    courts: set[int] = set()
+    if line_id is not None:
+        line = session.get(Line, line_id)
+        if line is None:
+            return Target(exists=False)
+        courts.add(line.court_id)
+    if user_id is not None:
+        account = session.get(User, user_id)
+        if account is None:
+            return Target(exists=False)
+        courts.add(account.court_id if account.court_id is not None else -1)
     if booking_id is not None:
         booking = session.get(Booking, booking_id)
         if booking is None:
@@ -216,7 +263,7 @@ def load_target(
         if approval is None:
             return Target(exists=False)
         hearing_id = approval.hearing_id
-    depts = _department_ids(session, departments)
+    depts = _department_ids(session, departments, court_id)
     if case_key is not None:  # an upsert reaches the hearing it would update
         existing = session.exec(
             select(Hearing).where(
@@ -234,4 +281,5 @@ def load_target(
         if with_state:  # only the acts that depend on it read the stream (a pause must not)
             stream = session.exec(select(Stream).where(Stream.hearing_id == hearing_id)).first()
             state = StreamState(stream.state) if stream is not None else None
-    return Target(departments=frozenset(depts), stream_state=state)
+    courts |= _courts_of(session, depts)
+    return Target(departments=frozenset(depts), stream_state=state, courts=frozenset(courts))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit
+from streamd import approvals, audit, hearings
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Alert, Booking, Hearing, Line, User, utcnow
 from streamd.policy import Eligibility, Ruleset
@@ -194,8 +194,12 @@ def cancel(session: Session, *, booking_id: int, data: BookingCancel, user: User
     return booking
 
 
-def list_bookings(session: Session, *, query: BookingQuery) -> tuple[list[Booking], int]:
-    stmt = select(Booking)
+def list_bookings(
+    session: Session, *, query: BookingQuery, court_id: int | None
+) -> tuple[list[Booking], int]:
+    """The court's bookings that `query` asks for (a booking is its hearing's court's)."""
+    court_hearings = select(Hearing.id).where(hearings.of_court(court_id))
+    stmt = select(Booking).where(col(Booking.hearing_id).in_(court_hearings))
     if query.status:
         stmt = stmt.where(Booking.status == query.status.value)
     if query.hearing_id:

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, or_, select
 from streamd import audit
 from streamd.casenumber import CaseNumber, parse_case_number
 from streamd.domain import HearingStatus, Procedure, SessionKind
-from streamd.models import Booking, Courtroom, Department, Hearing, utcnow
+from streamd.models import Booking, Court, Courtroom, Department, Hearing, User, utcnow
 from streamd.store import paged
 from streamd.validation import SaneDate, SaneDateTime
 
@@ -200,15 +200,33 @@ def check_consistency(
         raise ValueError("a session cannot last more than 24 hours")
 
 
-def _resolve(session: Session, *, department: str, courtroom: str) -> tuple[int, int]:
-    """Departments and courtrooms are named by code, or by name as court exports do."""
+def _court_of(session: Session, actor: str) -> int | None:
+    """The court `actor` writes for: an account's own; for the deployment itself (the
+    command line, a test), its court while it holds only one."""
+    user = session.exec(select(User).where(User.username == actor)).first()
+    if user is not None:
+        return user.court_id
+    courts = session.exec(select(Court.id)).all()
+    return courts[0] if len(courts) == 1 else None
+
+
+def _resolve(session: Session, *, department: str, courtroom: str, actor: str) -> tuple[int, int]:
+    """Departments and courtrooms are named by code, or by name as court exports do, in the
+    court of the account that writes (codes repeat between the courts of one platform)."""
+    court_id = _court_of(session, actor)
     dept = session.exec(
-        select(Department).where(or_(Department.code == department, Department.name == department))
+        select(Department).where(
+            or_(Department.code == department, Department.name == department),
+            Department.court_id == court_id,
+        )
     ).first()
     if dept is None:
         raise UnknownReference("department", f"unknown department {department!r}")
     room = session.exec(
-        select(Courtroom).where(or_(Courtroom.code == courtroom, Courtroom.name == courtroom))
+        select(Courtroom).where(
+            or_(Courtroom.code == courtroom, Courtroom.name == courtroom),
+            Courtroom.court_id == court_id,
+        )
     ).first()
     if room is None:
         raise UnknownReference("courtroom", f"unknown courtroom {courtroom!r}")
@@ -244,7 +262,9 @@ def upsert_hearing(session: Session, *, data: HearingCreate, actor: str) -> tupl
     Returns the row and what happened: "created", "updated" or "unchanged".
     """
     parsed = parse_case_number(data.case_number)
-    dept_id, room_id = _resolve(session, department=data.department, courtroom=data.courtroom)
+    dept_id, room_id = _resolve(
+        session, department=data.department, courtroom=data.courtroom, actor=actor
+    )
     values = columns(data, parsed, dept_id, room_id)
     existing = session.exec(
         select(Hearing).where(
@@ -287,7 +307,9 @@ def update_hearing(
     )
     data = HearingCreate.model_validate(merged)  # whole-object validation, raises on conflict
     parsed = parse_case_number(data.case_number)
-    dept_id, room_id = _resolve(session, department=data.department, courtroom=data.courtroom)
+    dept_id, room_id = _resolve(
+        session, department=data.department, courtroom=data.courtroom, actor=actor
+    )
     clash = session.exec(
         select(Hearing).where(
             Hearing.case_number == parsed.canonical,
@@ -304,10 +326,18 @@ def update_hearing(
     return row
 
 
+def of_court(court_id: int | None) -> Any:
+    """The condition "the hearing is this court's": hearings belong to a court through their
+    department. No court: no hearing (an account without one sees nothing)."""
+    departments = select(Department.id).where(Department.court_id == court_id)
+    return col(Hearing.department_id).in_(departments)
+
+
 def list_hearings(
-    session: Session, *, query: HearingQuery, zone: ZoneInfo
+    session: Session, *, query: HearingQuery, zone: ZoneInfo, court_id: int | None
 ) -> tuple[list[Hearing], int]:
-    stmt = select(Hearing)
+    """The court's hearings that `query` asks for, a page of them and how many in all."""
+    stmt = select(Hearing).where(of_court(court_id))
     if query.on is not None:
         day_start = datetime.combine(query.on, time.min, tzinfo=zone)
         stmt = stmt.where(

@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", action="append", required=True, choices=[r.value for r in Role])
     p.add_argument("--display-name")
     p.add_argument("--department", help="department code (department heads decide for it)")
+    p.add_argument("--court", help="the court's code (needed once the deployment holds several)")
     p.set_defaults(func=cmd_users_create)
     p = u.add_parser("unlock", help="lift the lockout wrong passwords set on an account")
     p.add_argument("name")

@@ -142,6 +142,7 @@ def cmd_users_create(settings: Settings, args: argparse.Namespace) -> None:
             roles=[Role(r) for r in args.role],
             display_name=args.display_name or args.name,
             department=args.department,
+            court=args.court,
             password_hasher=hasher_for(settings),
         )
     except (UserExistsError, ValueError) as exc:

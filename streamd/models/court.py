@@ -82,6 +82,9 @@ class User(SQLModel, table=True):
     display_name: str = _text(128, default="")
     password_hash: str = _text(256)
     roles: list[str] = _json(default=list)
+    # The court the account works for: every read and write is scoped to it. None: no
+    # court (created before any was loaded), which sees nothing a court owns.
+    court_id: int | None = Field(default=None, foreign_key="court.id")
     department_id: int | None = Field(default=None, foreign_key="department.id")
     active: bool = True
     created_at: datetime = _time(default_factory=utcnow)

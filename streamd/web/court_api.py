@@ -113,8 +113,15 @@ def register_court(api: Api, *, db: Database) -> None:
         responses={200: DepartmentPage},
     )
     async def list_departments(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        court_id = call.user.court_id
+
         def work(session: Session) -> BaseModel:
-            rows = session.exec(select(Department).order_by(col(Department.code))).all()
+            rows = session.exec(
+                select(Department)
+                .where(Department.court_id == court_id)
+                .order_by(col(Department.code))
+            ).all()
             items = [DepartmentOut.model_validate(r, from_attributes=True) for r in rows]
             return DepartmentPage(items=items, total=len(items))
 
@@ -129,8 +136,15 @@ def register_court(api: Api, *, db: Database) -> None:
         responses={200: CourtroomPage},
     )
     async def list_courtrooms(call: Call) -> web.StreamResponse:
+        assert call.user is not None
+        court_id = call.user.court_id
+
         def work(session: Session) -> BaseModel:
-            rooms = session.exec(select(Courtroom).order_by(col(Courtroom.code))).all()
+            rooms = session.exec(
+                select(Courtroom)
+                .where(Courtroom.court_id == court_id)
+                .order_by(col(Courtroom.code))
+            ).all()
             depts = {d.id: d.code for d in session.exec(select(Department)).all()}
             items = [
                 CourtroomOut(
@@ -154,8 +168,12 @@ def register_court(api: Api, *, db: Database) -> None:
         assert call.user is not None
         show_url = bool({Role.TECHNICIAN, Role.ADMIN} & {Role(r) for r in call.user.roles})
 
+        court_id = call.user.court_id
+
         def work(session: Session) -> BaseModel:
-            rows = session.exec(select(Line).order_by(col(Line.code))).all()
+            rows = session.exec(
+                select(Line).where(Line.court_id == court_id).order_by(col(Line.code))
+            ).all()
             items = [
                 LineOut(
                     id=r.id or 0,

@@ -50,7 +50,10 @@ def register_docket(
     )
     async def list_hearings(call: Call) -> web.StreamResponse:
         def work(session: Session) -> BaseModel:
-            rows, total = hearings.list_hearings(session=session, query=call.query, zone=zone)
+            assert call.user is not None
+            rows, total = hearings.list_hearings(
+                session=session, query=call.query, zone=zone, court_id=call.user.court_id
+            )
             items = [hearings.to_public(session=session, hearing=h, zone=zone) for h in rows]
             return HearingPage(items=items, total=total)
 
@@ -162,7 +165,10 @@ def register_docket(
     )
     async def list_bookings(call: Call) -> web.StreamResponse:
         def work(session: Session) -> BaseModel:
-            rows, total = bookings.list_bookings(session=session, query=call.query)
+            assert call.user is not None
+            rows, total = bookings.list_bookings(
+                session=session, query=call.query, court_id=call.user.court_id
+            )
             items = [bookings.to_public(session=session, booking=b) for b in rows]
             return BookingPage(items=items, total=total)
 

@@ -80,6 +80,7 @@ class Viewer:
     roles: frozenset[Role]
     department: str | None
     csrf: str
+    court_id: int | None = None  # what the pages show is this court's only
 
     def may(self, roles: Iterable[Role]) -> bool:
         return bool(self.roles & set(roles))
@@ -157,6 +158,7 @@ class PageKit:
                 frozenset(Role(r) for r in user.roles),
                 dept.code if dept else None,
                 row.csrf_token or "",
+                user.court_id,
             )
 
         return await self.db.run(work)

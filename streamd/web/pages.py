@@ -80,7 +80,9 @@ def add_pages(
 
         def work(session: Session) -> list[dict[str, Any]]:
             query = hearings.HearingQuery(on=day, department=who.department, limit=500)
-            found, _ = hearings.list_hearings(session=session, query=query, zone=zone)
+            found, _ = hearings.list_hearings(
+                session=session, query=query, zone=zone, court_id=who.court_id
+            )
             rows = []
             for h in found:
                 assert h.id is not None

@@ -56,7 +56,7 @@ class Call:
 
 
 HandlerFn = Callable[[Call], Awaitable[web.StreamResponse]]
-Authorizer = Callable[[authz.Act, Call], Awaitable[None]]
+Authorizer = Callable[[authz.Act | None, Call], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -205,7 +205,10 @@ class Api:
                     )
                 body = route.body.model_validate(await _read_json(request))
             call = Call(request=request, user=user, body=body, query=query, params=params)
-            if route.act is not None and route.act not in authz.OPEN_ACTS:
+            # Writes are decided whole; reads of an object named in the path are checked
+            # for its court, so another court's object is a 404 like a missing one.
+            scoped_read = route.act is None and user is not None and bool(params)
+            if (route.act is not None and route.act not in authz.OPEN_ACTS) or scoped_read:
                 assert self._authorize is not None, "a write route needs an authoriser"
                 try:
                     await self._authorize(route.act, call)
@@ -312,7 +315,7 @@ class Api:
         }
 
 
-_TITLES = {403: "Forbidden", 409: "Conflict"}
+_TITLES = {403: "Forbidden", 404: "Not found", 409: "Conflict"}
 _DESCRIPTIONS = {
     200: "OK",
     201: "Created",

@@ -1,0 +1,127 @@
+"""Several courts on one deployment (the two-level platform): an account sees and touches
+only its own court's objects, and another court's object is a 404 exactly like a missing
+one, so nothing about it leaks, not even that its id exists.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from streamd import court
+from streamd.auth import create_user, hasher_for
+from streamd.authz import Act, Actor, Target, decide
+from streamd.config import Settings
+from streamd.domain import Role
+from streamd.lifecycle import StreamState
+from streamd.store import Database
+from tests.conftest import COURT_DIR, PASSWORD, Client, hearing_body, make_hearing, token
+
+COURT_B = "粤0112"
+
+
+def add_court_b(database: Database, settings: Settings) -> None:
+    """A second basic court: the sample's departments and rooms (codes repeat between
+    courts), its own lines, and a clerk of its civil-1."""
+    sample = court.read_structure(COURT_DIR)
+    lines = [ln.model_copy(update={"code": f"b-{ln.code}"}) for ln in sample.lines]
+    spec = sample.court.model_copy(update={"code": COURT_B, "name": "另一基层法院"})
+    structure = sample.model_copy(update={"court": spec, "lines": lines})
+    database.call(court.apply_structure, structure=structure, actor="test")
+    for name, roles, dept in (
+        ("clerk_b", [Role.CLERK], "civil-1"),
+        ("admin_b", [Role.ADMIN], None),
+    ):
+        database.call(
+            create_user,
+            username=name,
+            password=PASSWORD,
+            roles=roles,
+            department=dept,
+            court=COURT_B,
+            password_hasher=hasher_for(settings),
+        )
+
+
+# ---- the pure rule -----------------------------------------------------------------------
+
+ACTS = [a for a in Act if a not in (Act.LOGIN, Act.LOGOUT)]
+
+
+@given(
+    act=st.sampled_from(ACTS),
+    roles=st.frozensets(st.sampled_from(list(Role)), min_size=1),
+    state=st.none() | st.sampled_from(list(StreamState)),
+)
+def test_another_courts_object_is_not_found_whatever_the_role(
+    act: Act, roles: frozenset[Role], state: StreamState | None
+) -> None:
+    """Role, department and state are never even asked: the answer is the one a missing
+    object gets, so a refusal cannot tell an id of court B from no id at all."""
+    actor = Actor(username="u", roles=roles, department_id=1, court_id=1)
+    theirs = Target(departments=frozenset({1}), stream_state=state, courts=frozenset({2}))
+    decision = decide(act, actor, theirs)
+    assert (decision.allowed, decision.status) == (False, 404)
+    courtless = Actor(username="u", roles=roles, department_id=1, court_id=None)
+    assert decide(act, courtless, Target(courts=frozenset({1}))).status == 404
+
+
+def test_with_several_courts_a_new_account_must_name_its_court(
+    database: Database, settings: Settings
+) -> None:
+    add_court_b(database, settings)
+    with pytest.raises(ValueError, match="several courts"):
+        database.call(create_user, username="x", password=PASSWORD, roles=[Role.ADMIN])
+    with pytest.raises(ValueError, match="unknown court"):
+        database.call(
+            create_user, username="x", password=PASSWORD, roles=[Role.ADMIN], court="粤9999"
+        )
+
+
+# ---- through the API ---------------------------------------------------------------------
+
+
+async def test_a_user_of_court_b_sees_nothing_of_court_a(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    hearing = await make_hearing(client)
+    add_court_b(database, settings)
+    b_clerk, b_admin = await token(client, "clerk_b"), await token(client, "admin_b")
+    hid = hearing["id"]
+
+    for path in (f"/api/v1/hearings/{hid}", f"/api/v1/hearings/{hid}/decision"):
+        resp = await client.get(path, headers=b_clerk)
+        assert resp.status == 404, (path, await resp.text())
+        assert str(hid) not in (await resp.json()).get("title", "")
+    resp = await client.post("/api/v1/bookings", json={"hearing_id": hid}, headers=b_clerk)
+    assert resp.status == 404, await resp.text()
+    resp = await client.patch(f"/api/v1/hearings/{hid}", json={"cause": "改"}, headers=b_admin)
+    assert resp.status == 404, await resp.text()
+
+    listed = await (await client.get("/api/v1/hearings", headers=b_clerk)).json()
+    assert listed["total"] == 0
+    # The same department codes in both courts: court B's user sees court B's alone.
+    a_depts = await (
+        await client.get("/api/v1/departments", headers=await token(client, "admin"))
+    ).json()
+    b_depts = await (await client.get("/api/v1/departments", headers=b_admin)).json()
+    assert {d["code"] for d in a_depts["items"]} == {d["code"] for d in b_depts["items"]}
+    assert not {d["id"] for d in a_depts["items"]} & {d["id"] for d in b_depts["items"]}
+    b_lines = await (await client.get("/api/v1/lines", headers=b_admin)).json()
+    assert b_lines["items"] and all(ln["code"].startswith("b-") for ln in b_lines["items"])
+
+    # Court A's own clerk still has it, and court B's clerk files into court B.
+    assert (
+        await client.get(f"/api/v1/hearings/{hid}", headers=await token(client, "clerk"))
+    ).status == 200
+    mine = await client.post(
+        "/api/v1/hearings", json=hearing_body(case_number="（2026）粤0112民初7号"), headers=b_clerk
+    )
+    assert mine.status == 201, await mine.text()
+    listed = await (await client.get("/api/v1/hearings", headers=b_clerk)).json()
+    assert [h["case_number"] for h in listed["items"]] == ["（2026）粤0112民初7号"]
+    a_listed = await (
+        await client.get("/api/v1/hearings", headers=await token(client, "clerk"))
+    ).json()
+    assert [h["id"] for h in a_listed["items"]] == [hid]
