@@ -37,6 +37,7 @@ __all__ = [
     "Target",
     "check",
     "decide",
+    "hidden",
     "load_target",
     "roles_for",
     "sees",
@@ -168,10 +169,19 @@ def decide(act: Act, actor: Actor, target: Target) -> Decision:
 
 def sees(actor: Actor, target: Target) -> Decision:
     """Whether the object exists for `actor` at all: only their own court's do. An account
-    with no court sees none (fail closed)."""
-    if target.courts and target.courts != {actor.court_id}:
+    with no court sees none (fail closed). A missing object gets the same answer, so the
+    two cannot be told apart."""
+    if not target.exists or (target.courts and target.courts != {actor.court_id}):
         return HIDDEN
     return ALLOW
+
+
+def hidden(session: Session, *, court_id: int | None, hearing_id: int) -> bool:
+    """Whether the hearing is missing or another court's, for an account of `court_id`:
+    the pages answer both alike (404), as the API does."""
+    target = load_target(session, hearing_id=hearing_id)
+    viewer = Actor(username="", roles=frozenset(), department_id=None, court_id=court_id)
+    return not sees(viewer, target).allowed
 
 
 def _state(act: Act, target: Target) -> Decision:
@@ -240,8 +250,8 @@ def load_target(
     court_id: int | None = None,
 ) -> Target:
     """The courts, departments and stream state a call reaches. A missing object yields
-    `exists=False`, so the handler answers its own 404 after the role check. `court_id`:
-    the asker's court, where department codes are looked up."""
+    `exists=False`: 404, as for another court's. `court_id`: the asker's court, where
+    department codes are looked up."""
     courts: set[int] = set()
     if line_id is not None:
         line = session.get(Line, line_id)

@@ -420,3 +420,78 @@ async def test_abort_only_once_started_and_an_admin_reopens_it(court_: Court) ->
         "/api/v1/audit?object_type=stream&limit=100", headers=await court_.auth("admin")
     )
     assert "stream.reopen" in {e["action"] for e in (await resp.json())["items"]}
+
+
+# ---- another court: every route, every role ------------------------------------------------
+
+COURT_SCOPED = ("{hearing_id}", "{booking_id}", "{approval_id}", "{line_id}", "{user_id}")
+
+
+async def test_every_route_answers_another_courts_object_as_a_missing_one(
+    aiohttp_client: MakeClient, app: web.Application, database: Database, settings: Settings
+) -> None:
+    """Court B's accounts, whatever their role, name court A's objects on every route that
+    takes one: each answer is exactly the one an id that exists nowhere gets (404 where the
+    role may use the route, the route's own 403 where it may not), never a success."""
+    from tests.test_courts import COURT_B, add_court_b
+    from tests.test_pages import login as login_page
+
+    client = await aiohttp_client(app)
+    ids = await _objects(client)
+    ids["user_id"] = 1
+    missing = {k: 987654 for k in ids}
+    add_court_b(database, settings)
+    for role in Role:
+        database.call(
+            create_user,
+            username=f"{role.value}-b",
+            password=PASSWORD,
+            roles=[role],
+            department="civil-1",
+            court=COURT_B,
+            password_hasher=hasher_for(settings),
+        )
+    tokens = {role: await token(client, f"{role.value}-b") for role in Role}
+    bodies = {
+        "hearing": hearing_body(),
+        "booking": {"hearing_id": ids["hearing_id"]},
+        "outage": {"reason": "测试"},
+    }
+    routes = {k: v[1] for k, v in TABLE.items() if v[0] is not None}
+    wrong = []
+    not_found = 0
+    for (method, pattern), body in routes.items():
+        if not any(p in pattern for p in COURT_SCOPED):
+            continue
+        payload = bodies.get(body, body) if isinstance(body, str) else body
+        if isinstance(payload, dict) and "hearing_id" in payload:
+            payload_missing = payload | {"hearing_id": missing["hearing_id"]}
+        else:
+            payload_missing = payload
+        for role, headers in tokens.items():
+            theirs = await client.request(
+                method, pattern.format(**ids), json=payload, headers=headers
+            )
+            nowhere = await client.request(
+                method, pattern.format(**missing), json=payload_missing, headers=headers
+            )
+            not_found += theirs.status == 404
+            if theirs.status != nowhere.status or theirs.status < 400:
+                wrong.append(
+                    f"{method} {pattern} {role.value}: {theirs.status}, "
+                    f"a missing id {nowhere.status}"
+                )
+    for _, pattern in PAGES:
+        if not any(p in pattern for p in COURT_SCOPED):
+            continue
+        for role in Role:
+            await login_page(client, f"{role.value}-b")
+            theirs = await client.get(pattern.format(**ids), allow_redirects=False)
+            nowhere = await client.get(pattern.format(**missing), allow_redirects=False)
+            not_found += theirs.status == 404
+            if theirs.status != nowhere.status or theirs.status < 300:
+                wrong.append(
+                    f"{pattern} {role.value}: {theirs.status}, a missing id {nowhere.status}"
+                )
+    assert not_found > 50
+    assert not wrong, "\n".join(wrong)

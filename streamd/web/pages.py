@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session, col, select
 
-from streamd import approval_view, approvals, bookings, hearings, outages, reports
+from streamd import approval_view, approvals, authz, bookings, hearings, outages, reports
 from streamd.archive import ledger as archive_ledger
 from streamd.config import Settings
 from streamd.domain import Role
@@ -111,7 +111,7 @@ def add_pages(
 
         def work(session: Session) -> dict[str, Any]:
             h = session.get(Hearing, hearing_id)
-            if h is None:
+            if h is None or authz.hidden(session, court_id=who.court_id, hearing_id=hearing_id):
                 raise web.HTTPNotFound()
             stream = records.stream_row(session=session, hearing_id=hearing_id)
             history = (

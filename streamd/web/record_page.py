@@ -45,9 +45,15 @@ def loader(
 
         def work(session: Session) -> dict[str, Any]:
             hearing = session.get(Hearing, hearing_id) if hearing_id else None
-            if hearing is None:
+            if hearing is None or authz.hidden(
+                session, court_id=who.court_id, hearing_id=hearing_id
+            ):
                 raise web.HTTPNotFound()
-            dept = session.exec(select(Department).where(Department.code == who.department)).first()
+            dept = session.exec(
+                select(Department).where(
+                    Department.code == who.department, Department.court_id == who.court_id
+                )
+            ).first()
             actor = authz.Actor(who.username, who.roles, dept.id if dept else None)
             decision = authz.decide(
                 authz.Act.RECORD_VIEW, actor, authz.Target(frozenset({hearing.department_id}))
