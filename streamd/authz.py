@@ -260,9 +260,9 @@ def load_target(
         courts.add(line.court_id)
     if user_id is not None:
         account = session.get(User, user_id)
-        if account is None:
+        if account is None or account.court_id is None:  # no court's: no one's to touch
             return Target(exists=False)
-        courts.add(account.court_id if account.court_id is not None else -1)
+        courts.add(account.court_id)
     if booking_id is not None:
         booking = session.get(Booking, booking_id)
         if booking is None:

@@ -23,6 +23,8 @@ from streamd.store import Database
 from streamd.web import create_app
 from tests.conftest import PASSWORD, Client, MakeClient, hearing_body, token
 from tests.court_support import Court
+from tests.test_courts import COURT_B, add_court_b
+from tests.test_pages import login as login_page
 
 R = Role
 OWN, OTHER = 1, 2
@@ -433,9 +435,6 @@ async def test_every_route_answers_another_courts_object_as_a_missing_one(
     """Court B's accounts, whatever their role, name court A's objects on every route that
     takes one: each answer is exactly the one an id that exists nowhere gets (404 where the
     role may use the route, the route's own 403 where it may not), never a success."""
-    from tests.test_courts import COURT_B, add_court_b
-    from tests.test_pages import login as login_page
-
     client = await aiohttp_client(app)
     ids = await _objects(client)
     ids["user_id"] = 1

@@ -81,9 +81,14 @@ class Viewer:
     department: str | None
     csrf: str
     court_id: int | None = None  # what the pages show is this court's only
+    department_id: int | None = None
 
     def may(self, roles: Iterable[Role]) -> bool:
         return bool(self.roles & set(roles))
+
+    def actor(self) -> authz.Actor:
+        """Who asks, as the one authorisation decision takes it."""
+        return authz.Actor(self.username, self.roles, self.department_id, self.court_id)
 
 
 Load = Callable[[web.Request, Viewer], Awaitable[dict[str, Any]]]
@@ -159,6 +164,7 @@ class PageKit:
                 dept.code if dept else None,
                 row.csrf_token or "",
                 user.court_id,
+                user.department_id,
             )
 
         return await self.db.run(work)

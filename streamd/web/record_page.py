@@ -14,11 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from streamd import authz
 from streamd.config import Settings
-from streamd.models import Courtroom, Department, Hearing
+from streamd.models import Courtroom, Hearing
 from streamd.record import access, service
 from streamd.store import Database
 
@@ -49,12 +49,7 @@ def loader(
                 session, court_id=who.court_id, hearing_id=hearing_id
             ):
                 raise web.HTTPNotFound()
-            dept = session.exec(
-                select(Department).where(
-                    Department.code == who.department, Department.court_id == who.court_id
-                )
-            ).first()
-            actor = authz.Actor(who.username, who.roles, dept.id if dept else None)
+            actor = who.actor()
             decision = authz.decide(
                 authz.Act.RECORD_VIEW, actor, authz.Target(frozenset({hearing.department_id}))
             )
