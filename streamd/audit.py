@@ -7,9 +7,21 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from streamd.models import AuditEntry
+from streamd.models import (
+    Approval,
+    AuditEntry,
+    Booking,
+    Court,
+    Courtroom,
+    Department,
+    Hearing,
+    Line,
+    Stream,
+    User,
+)
 
 REDACTED_FIELDS = frozenset(
     {"password_hash", "stream_key", "token_hash", "csrf_token", "code_hash", "session_hash"}
@@ -82,8 +94,10 @@ def list_entries(
     object_id: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    court_id: int | None,
 ) -> tuple[list[AuditEntry], int]:
-    query = select(AuditEntry)
+    """The court's entries: what its accounts did, and what was done to its objects."""
+    query = select(AuditEntry).where(of_court(court_id))
     if object_type:
         query = query.where(AuditEntry.object_type == object_type)
     if object_id:
@@ -91,3 +105,32 @@ def list_entries(
     total = session.exec(select(func.count()).select_from(query.subquery())).one()
     rows = session.exec(query.order_by(col(AuditEntry.id)).offset(offset).limit(limit)).all()
     return list(rows), int(total)
+
+
+def of_court(court_id: int | None) -> Any:
+    """The condition "the entry is this court's": written by one of its accounts, or about
+    one of its objects (its structure, its accounts, its hearings and what hangs on them).
+    Anything else (another court's, or a system entry about nothing of this court's) is
+    not shown: fail closed."""
+    ident = sa.cast(col(AuditEntry.object_id), sa.String)
+    in_court = select(Department.id).where(Department.court_id == court_id)
+    court_hearings = select(Hearing.id).where(col(Hearing.department_id).in_(in_court))
+
+    def ids(stmt: Any) -> Any:
+        return select(sa.cast(stmt.subquery().c[0], sa.String))
+
+    def about(table: str, stmt: Any) -> Any:
+        return sa.and_(col(AuditEntry.object_type) == table, ident.in_(ids(stmt)))
+
+    return sa.or_(
+        col(AuditEntry.actor).in_(select(User.username).where(User.court_id == court_id)),
+        about("court", select(Court.id).where(Court.id == court_id)),
+        about("department", in_court),
+        about("courtroom", select(Courtroom.id).where(Courtroom.court_id == court_id)),
+        about("line", select(Line.id).where(Line.court_id == court_id)),
+        about("user", select(User.id).where(User.court_id == court_id)),
+        about("hearing", court_hearings),
+        about("booking", select(Booking.id).where(col(Booking.hearing_id).in_(court_hearings))),
+        about("approval", select(Approval.id).where(col(Approval.hearing_id).in_(court_hearings))),
+        about("stream", select(Stream.id).where(col(Stream.hearing_id).in_(court_hearings))),
+    )

@@ -18,8 +18,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from streamd.config import Settings
+from streamd.court import court_by_code
 from streamd.domain import Role
-from streamd.models import AuthToken, Court, Department, User, utcnow
+from streamd.models import AuthToken, Department, User, utcnow
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{2,64}$"
 MIN_PASSWORD_LENGTH = 8
@@ -77,7 +78,7 @@ def create_user(
     `court` is the court's code; it may be left out while the deployment holds one court."""
     if session.exec(select(User).where(User.username == username)).first():
         raise UserExistsError(f"user {username!r} already exists")
-    court_id = _court_id(session, court)
+    court_id = court_by_code(session, court)
     department_id = None
     if department is not None:
         dept = session.exec(
@@ -100,19 +101,6 @@ def create_user(
     session.add(user)
     session.flush()
     return user
-
-
-def _court_id(session: Session, code: str | None) -> int | None:
-    """The named court, or the only one; None while no court is loaded."""
-    if code is not None:
-        found = session.exec(select(Court).where(Court.code == code)).first()
-        if found is None:
-            raise ValueError(f"unknown court {code!r}")
-        return found.id
-    courts = session.exec(select(Court.id)).all()
-    if len(courts) > 1:
-        raise ValueError("this deployment holds several courts: name the user's court")
-    return courts[0] if courts else None
 
 
 def authenticate(

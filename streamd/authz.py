@@ -27,7 +27,18 @@ from sqlmodel import Session, col, select
 
 from streamd.domain import Role
 from streamd.lifecycle import RECORDING, TERMINAL, StreamState
-from streamd.models import Approval, Booking, Department, Hearing, Line, Stream, User
+from streamd.models import (
+    Alert,
+    Approval,
+    Booking,
+    Courtroom,
+    Department,
+    Hearing,
+    Line,
+    LineOutage,
+    Stream,
+    User,
+)
 
 __all__ = [
     "Act",
@@ -244,6 +255,8 @@ def load_target(
     approval_id: int | None = None,
     line_id: int | None = None,
     user_id: int | None = None,
+    outage_id: int | None = None,
+    alert_id: int | None = None,
     departments: Iterable[str] = (),
     case_key: tuple[str, datetime] | None = None,
     with_state: bool = False,
@@ -253,6 +266,22 @@ def load_target(
     `exists=False`: 404, as for another court's. `court_id`: the asker's court, where
     department codes are looked up."""
     courts: set[int] = set()
+    if outage_id is not None:
+        outage = session.get(LineOutage, outage_id)
+        if outage is None:
+            return Target(exists=False)
+        line_id = outage.line_id
+    if alert_id is not None:
+        alert = session.get(Alert, alert_id)
+        if alert is None:
+            return Target(exists=False)
+        if alert.hearing_id is not None:
+            hearing_id = alert.hearing_id
+        elif alert.room is not None:  # a room's alert: the court holding that room
+            courts |= set(
+                session.exec(select(Courtroom.court_id).where(Courtroom.code == alert.room)).all()
+            )
+        # Neither: the platform's own (the archive's disk), every court's technicians' to see.
     if line_id is not None:
         line = session.get(Line, line_id)
         if line is None:

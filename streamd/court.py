@@ -25,6 +25,20 @@ class CourtConfigError(InputError):
     pass
 
 
+def court_by_code(session: Session, code: str | None) -> int | None:
+    """The named court's id, or the only court's; None while no court is loaded. A command
+    that acts for one court must name it once the deployment holds several."""
+    if code is not None:
+        found = session.exec(select(Court).where(Court.code == code)).first()
+        if found is None:
+            raise ValueError(f"unknown court {code!r}")
+        return found.id
+    courts = session.exec(select(Court.id)).all()
+    if len(courts) > 1:
+        raise ValueError("this deployment holds several courts: name the court (--court)")
+    return courts[0] if courts else None
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

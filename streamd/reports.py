@@ -88,9 +88,16 @@ def monthly(
     department: str | None,
     zone: tzinfo,
     rules: Ruleset,
+    court_id: int | None,
     now: datetime | None = None,
 ) -> MonthlyReport:
-    departments = list(session.exec(select(Department).order_by(col(Department.code))))
+    """The report of one court (each court files its own): its departments, or the one
+    named. No court: nothing to report on (an account without a court sees nothing)."""
+    departments = list(
+        session.exec(
+            select(Department).where(Department.court_id == court_id).order_by(col(Department.code))
+        )
+    )
     if department is not None:
         departments = [d for d in departments if d.code == department]
         if not departments:

@@ -17,6 +17,7 @@ from streamd.domain import Role
 from streamd.lifecycle import StreamState
 from streamd.store import Database
 from tests.conftest import COURT_DIR, PASSWORD, Client, hearing_body, make_hearing, token
+from tests.test_pages import login as login_page
 
 COURT_B = "粤0112"
 
@@ -125,3 +126,93 @@ async def test_a_user_of_court_b_sees_nothing_of_court_a(
         await client.get("/api/v1/hearings", headers=await token(client, "clerk"))
     ).json()
     assert [h["id"] for h in a_listed["items"]] == [hid]
+
+
+async def test_each_court_streams_on_its_own_lines(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    """Five hearings at once in court A, which has four lines: the fifth has no line,
+    though court B's lines stand free (a court's lines are its own)."""
+    add_court_b(database, settings)
+    clerk = await token(client, "clerk")
+    for n in range(1, 6):
+        hearing = await make_hearing(
+            client, courtroom=f"room-0{n}", case_number=f"（2026）粤0111民初{n}号"
+        )
+        resp = await client.post(
+            "/api/v1/bookings", json={"hearing_id": hearing["id"]}, headers=clerk
+        )
+        assert resp.status == 201, await resp.text()
+    listed = await (await client.get("/api/v1/bookings", headers=clerk)).json()
+    given = sorted((b["line"], b["line_status"]) for b in listed["items"] if b["line"])
+    assert [code for code, _ in given] == ["L1", "L2", "L3", "L4"]
+    statuses = sorted(b["line_status"] for b in listed["items"])
+    assert statuses == ["assigned"] * 4 + ["no_line"]
+    # Court B's hearing at the same hour gets court B's line.
+    b_clerk = await token(client, "clerk_b")
+    resp = await client.post(
+        "/api/v1/hearings", json=hearing_body(case_number="（2026）粤0112民初1号"), headers=b_clerk
+    )
+    assert resp.status == 201, await resp.text()
+    resp = await client.post(
+        "/api/v1/bookings", json={"hearing_id": (await resp.json())["id"]}, headers=b_clerk
+    )
+    assert resp.status == 201, await resp.text()
+    assert (await resp.json())["line"] == "b-L1"
+
+
+async def test_court_b_reads_none_of_court_a_in_reports_audit_alerts_and_the_wall(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    from datetime import UTC, datetime
+
+    from streamd.models import Alert
+
+    hearing = await make_hearing(client)
+    add_court_b(database, settings)
+    with database.session() as s:
+        s.add(
+            Alert(
+                key="k:room-01:1",
+                kind="encoder_down",
+                severity="critical",
+                room="room-01",
+                hearing_id=hearing["id"],
+                message_zh="甲院告警",
+                message_en="court A's alert",
+            )
+        )
+        s.commit()
+    b_admin, a_admin = await token(client, "admin_b"), await token(client, "admin")
+    month = datetime.fromisoformat(hearing["start"]).astimezone(UTC).strftime("%Y-%m")
+
+    def departments(report: dict[str, object]) -> list[object]:
+        (ratio,) = [t for t in report["tables"] if t["sheet"] == "直播率"]  # type: ignore[attr-defined]
+        return [(r[0], r[1]) for r in ratio["rows"]]
+
+    url = f"/api/v1/reports/monthly?month={month}"
+    a_report = await (await client.get(url, headers=a_admin)).json()
+    b_report = await (await client.get(url, headers=b_admin)).json()
+    assert sum(n for _, n in departments(a_report)) == 1  # type: ignore[misc]
+    assert sum(n for _, n in departments(b_report)) == 0  # type: ignore[misc]
+    assert len(departments(b_report)) == len(departments(a_report))  # its own departments
+
+    a_audit = await (await client.get("/api/v1/audit?limit=500", headers=a_admin)).json()
+    b_audit = await (await client.get("/api/v1/audit?limit=500", headers=b_admin)).json()
+    assert any(e["object_type"] == "hearing" for e in a_audit["items"])
+    assert not any(e["object_type"] == "hearing" for e in b_audit["items"])
+    assert not {e["id"] for e in a_audit["items"]} & {e["id"] for e in b_audit["items"]}
+
+    a_alerts = await (await client.get("/api/v1/alerts", headers=a_admin)).json()
+    b_alerts = await (await client.get("/api/v1/alerts", headers=b_admin)).json()
+    assert [a["message_zh"] for a in a_alerts["items"]] == ["甲院告警"]
+    assert b_alerts["items"] == []
+    alert_id = a_alerts["items"][0]["id"]
+    resp = await client.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={}, headers=b_admin)
+    assert resp.status == 404, await resp.text()
+
+    await login_page(client, "admin_b")
+    wall = await (await client.get("/wall")).text()
+    assert "甲院告警" not in wall
+    await login_page(client, "admin")
+    assert "甲院告警" in await (await client.get("/wall")).text()

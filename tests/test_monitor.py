@@ -34,7 +34,9 @@ async def coverage(court: Court, hearing: int) -> dict[str, Any]:
 
 
 def alerts_of(court: Court, hearing: int) -> list[Alert]:
-    rows = court.db.call(records.list_alerts, open_only=False, limit=1000)
+    rows = court.db.call(
+        records.list_alerts, open_only=False, limit=1000, court_id=None, every_court=True
+    )
     return [a for a in rows if a.hearing_id == hearing]
 
 

@@ -84,7 +84,9 @@ async def _booking(court: Court, hearing: int) -> dict[str, Any]:
 
 
 def _alert(court: Court, kind: str, hearing: int) -> Any:
-    rows = court.db.call(records.list_alerts, open_only=False, limit=1000)
+    rows = court.db.call(
+        records.list_alerts, open_only=False, limit=1000, court_id=None, every_court=True
+    )
     return next(a for a in rows if a.kind == kind and a.hearing_id == hearing)
 
 

@@ -80,7 +80,9 @@ async def test_a_full_disk_alerts_before_the_hearing_and_shows_on_console_and_wa
         await court_.press(hearing, "adjourned")
     alert = next(
         a
-        for a in court_.db.call(records.list_alerts, open_only=False, limit=100)
+        for a in court_.db.call(
+            records.list_alerts, open_only=False, limit=100, court_id=None, every_court=True
+        )
         if a.kind == "selftest_disk"
     )
     assert "磁盘空间" in alert.message_zh and alert.severity == "critical"

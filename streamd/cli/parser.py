@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = r.add_parser("monthly", help="the monthly report (不直播案件, 直播率, 同比, ...)")
     p.add_argument("--month", required=True, help="YYYY-MM")
     p.add_argument("--department", help="one department's code (default: all)")
+    p.add_argument("--court", help="the court's code (needed once several courts are loaded)")
     p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
     p.add_argument("--output", "-o", help="file to write (- for standard output)")
     p.set_defaults(func=cmd_report_monthly)

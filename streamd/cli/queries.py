@@ -73,18 +73,21 @@ def cmd_policy_evaluate(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> None:
     from streamd import reports
+    from streamd.court import court_by_code
 
     db = _db(settings)
     try:
         month = reports.parse_month(args.month)
+        court_id = db.call(court_by_code, code=args.court)
         report = db.call(
             reports.monthly,
             month=month,
             department=args.department,
             zone=settings.zone,
             rules=_rules(settings),
+            court_id=court_id,
         )
-    except reports.ReportError as exc:
+    except (reports.ReportError, ValueError) as exc:
         raise CliError(str(exc)) from None
     finally:
         db.dispose()

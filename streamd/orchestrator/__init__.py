@@ -2,7 +2,7 @@
 
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.casefile import case_file
-from streamd.orchestrator.feed import Feed
+from streamd.orchestrator.feed import Feed, Message
 from streamd.orchestrator.leadership import (
     Leadership,
     Lease,
@@ -27,6 +27,7 @@ __all__ = [
     "Leadership",
     "Lease",
     "LeaseTiming",
+    "Message",
     "Orchestrator",
     "Refused",
     "Room",

@@ -42,7 +42,9 @@ async def recover(orch: Orchestrator) -> None:
     orch.journal.compact()
     for view in await orch.work.call(records.active_streams):
         orch.views[view.hearing_id] = view
-    for alert in await orch.work.call(records.list_alerts, open_only=True, limit=10_000):
+    for alert in await orch.work.call(
+        records.list_alerts, open_only=True, limit=10_000, court_id=None, every_court=True
+    ):
         orch.alerts.open_keys.add(alert.key)
     log.info("orchestrator: %d active streams after recovery", len(orch.views))
 

@@ -7,7 +7,9 @@ different hearing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -70,6 +72,40 @@ def replan(
     # A stream that is over holds no line and its booking keeps the line it had.
     rows = [r for r in rows if r[3] is None or r[3].state not in DONE]
     every = session.exec(select(Line).order_by(col(Line.code))).all()
+    policy = approvals.decisions(session, [h for _, h, _, _ in rows], rules)
+    # Each court streams its hearings on its own lines (the two-level platform holds
+    # several): one plan per court, each remembered apart.
+    changes: list[LineChange] = []
+    for court_id in sorted({room.court_id for _, _, room, _ in rows}):
+        changes += _plan_court(
+            session,
+            rows=[r for r in rows if r[2].court_id == court_id],
+            every=[line for line in every if line.court_id == court_id],
+            policy=policy,
+            window=(court_id, day_start, day_end),
+            clock=_Clock(zone, now),
+            timing=timing,
+            starting=starting,
+            now=now,
+            actor=actor,
+        )
+    return changes
+
+
+def _plan_court(
+    session: Session,
+    *,
+    rows: list[Any],
+    every: Sequence[Line],
+    policy: dict[int, Any],
+    window: tuple[int, datetime, datetime],
+    clock: _Clock,
+    timing: Timing,
+    starting: int | None,
+    now: datetime,
+    actor: str,
+) -> list[LineChange]:
+    _, day_start, day_end = window
     lines = [line for line in every if line.active]
     # Outages anywhere near: a hearing on air may hold its line past the window.
     down = outages.overlapping(
@@ -86,12 +122,12 @@ def replan(
             line.code: "；".join(o.reason for o in down.get(line.id or 0, [])) for line in lines
         },
         retired={line.id: line for line in every if not line.active},
-        policy=approvals.decisions(session, [h for _, h, _, _ in rows], rules),
-        clock=_Clock(zone, now),
+        policy=policy,
+        clock=clock,
         timing=timing,
     )
     problem = day.problem(starting=starting, now=now)
-    plan = _REPAIRS.repair((day_start, day_end), problem)
+    plan = _REPAIRS.repair(window, problem)
     return day.write(session, problem, plan, actor)
 
 

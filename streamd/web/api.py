@@ -188,6 +188,8 @@ def build_api(
                 approval_id=params.get("approval_id"),
                 line_id=params.get("line_id"),
                 user_id=params.get("user_id"),
+                outage_id=params.get("outage_id"),
+                alert_id=params.get("alert_id"),
                 departments=departments,
                 case_key=case_key,
                 with_state=act in authz.STATEFUL_ACTS,

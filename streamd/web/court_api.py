@@ -239,6 +239,7 @@ def register_court(api: Api, *, db: Database) -> None:
                 object_id=q.object_id,
                 limit=q.limit,
                 offset=q.offset,
+                court_id=call.user.court_id if call.user is not None else None,
             )
             return AuditPage(items=[_audit_out(r) for r in rows], total=total)
 

@@ -10,19 +10,30 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from streamd import reports
+from streamd import hearings, reports
 from streamd.domain import LineStatus
 from streamd.models import Booking, Hearing, Line, Stream
 from streamd.monitor import records as monitor_records
 from streamd.policy import Ruleset
 
 
-def utilisation(session: Session, month: date, zone: Any) -> dict[str, Any]:
+def utilisation(
+    session: Session, month: date, zone: Any, *, court_id: int | None
+) -> dict[str, Any]:
     """Share of the court's line-hours (08:30-17:30, working days) carrying a stream."""
     start, end = reports.month_bounds(month, zone)
-    lines = len(list(session.exec(select(Line).where(Line.active == True))))  # noqa: E712
+    lines = len(
+        list(
+            session.exec(
+                select(Line).where(Line.active == True, Line.court_id == court_id)  # noqa: E712
+            )
+        )
+    )
     streams = session.exec(
-        select(Stream).where(
+        select(Stream)
+        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
+        .where(
+            hearings.of_court(court_id),
             col(Stream.discipline_at).is_not(None),
             col(Stream.discipline_at) >= start,
             col(Stream.discipline_at) < end,
@@ -55,13 +66,14 @@ def utilisation(session: Session, month: date, zone: Any) -> dict[str, Any]:
 
 
 def coverage_rows(
-    session: Session, month: date, zone: Any, allowance: float
+    session: Session, month: date, zone: Any, allowance: float, *, court_id: int | None
 ) -> list[dict[str, Any]]:
     start, end = reports.month_bounds(month, zone)
     rows = session.exec(
         select(Stream, Hearing)
         .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
         .where(
+            hearings.of_court(court_id),
             col(Stream.discipline_at).is_not(None),
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,
@@ -81,7 +93,9 @@ def coverage_rows(
     return out
 
 
-def what_if(session: Session, month: date, zone: Any, rules: Ruleset) -> list[tuple[int, int, int]]:
+def what_if(
+    session: Session, month: date, zone: Any, rules: Ruleset, *, court_id: int | None
+) -> list[tuple[int, int, int]]:
     """(lines, hearings streamed, demand) for 1..N lines over the month's bookings."""
     from streamd.allocation import Hearing as Slot
     from streamd.allocation import capacity_curve
@@ -91,6 +105,7 @@ def what_if(session: Session, month: date, zone: Any, rules: Ruleset) -> list[tu
         select(Booking, Hearing)
         .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
         .where(
+            hearings.of_court(court_id),
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,
             Booking.status != "cancelled",
@@ -106,7 +121,7 @@ def what_if(session: Session, month: date, zone: Any, rules: Ruleset) -> list[tu
         )
         for b, h in rows
     ]
-    lines = len(list(session.exec(select(Line))))
+    lines = len(list(session.exec(select(Line).where(Line.court_id == court_id))))
     if not slots:
         return []
     demand = sum(1 for s in slots if s.eligible)

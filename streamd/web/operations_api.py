@@ -5,12 +5,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
+from sqlmodel import Session, select
 
 from streamd import authz
 from streamd.domain import Role
-from streamd.orchestrator import Orchestrator, records
+from streamd.models import Courtroom
+from streamd.orchestrator import Message, Orchestrator, records
 from streamd.store import Database
 from streamd.web.console_schemas import (
     AgentList,
@@ -24,7 +27,14 @@ from streamd.web.console_schemas import (
 from streamd.web.problems import ApiProblem, not_found
 from streamd.web.routing import Api, Call, Empty, dump
 
-__all__ = ["HEARTBEAT_SECONDS", "last_event_id", "register_operations", "running_of"]
+__all__ = [
+    "HEARTBEAT_SECONDS",
+    "court_rooms",
+    "last_event_id",
+    "ours",
+    "register_operations",
+    "running_of",
+]
 
 WATCH = frozenset(Role)
 HEARTBEAT_SECONDS = 15.0
@@ -38,6 +48,24 @@ def last_event_id(header: str) -> int | None:
     if not (text.isascii() and text.isdigit() and len(text) <= 18):
         return None
     return int(text)
+
+
+def court_rooms(session: Session, *, court_id: int | None) -> frozenset[str]:
+    """The room codes of one court: what its staff see of the agents and the feed."""
+    rows = session.exec(select(Courtroom.code).where(Courtroom.court_id == court_id)).all()
+    return frozenset(rows)
+
+
+def ours(message: Message, rooms: frozenset[str]) -> bool:
+    """Whether a feed message is about one of `rooms`, or the platform's own (no room):
+    another court's rooms never reach this court's wall."""
+    data = message.data
+    if message.type == "alert_cleared":  # the key names the room: kind:room:hearing
+        parts = str(data.get("key", "")).split(":")
+        room: Any = parts[1] if len(parts) == 3 and parts[1] != "-" else None
+    else:
+        room = data.get("room")
+    return room is None or room in rooms
 
 
 def running_of(orchestrator: Callable[[], Orchestrator | None]) -> Orchestrator:
@@ -69,7 +97,9 @@ def register_operations(
     )
     async def list_agents(call: Call) -> web.StreamResponse:
         orch = running()
-        items = [AgentOut(**a.public()) for _, a in sorted(orch.agents.items())]
+        assert call.user is not None
+        rooms = await db.run(court_rooms, court_id=call.user.court_id)
+        items = [AgentOut(**a.public()) for r, a in sorted(orch.agents.items()) if r in rooms]
         return dump(AgentList(items=items))
 
     @api.route(
@@ -82,7 +112,13 @@ def register_operations(
         responses={200: AlertList},
     )
     async def list_alerts(call: Call) -> web.StreamResponse:
-        rows = await db.run(records.list_alerts, open_only=call.query.open, limit=call.query.limit)
+        assert call.user is not None
+        rows = await db.run(
+            records.list_alerts,
+            open_only=call.query.open,
+            limit=call.query.limit,
+            court_id=call.user.court_id,
+        )
         return dump(AlertList(items=[_alert_out(r) for r in rows]))
 
     @api.route(
@@ -118,6 +154,8 @@ def register_operations(
     )
     async def feed(call: Call) -> web.StreamResponse:
         orch = running()
+        assert call.user is not None
+        rooms = await db.run(court_rooms, court_id=call.user.court_id)
         types = call.query.types.split(",") if call.query.types else None
         after = last_event_id(call.request.headers.get("Last-Event-ID", ""))
         response = web.StreamResponse(
@@ -132,7 +170,10 @@ def register_operations(
         messages = orch.feed.listen(types, after=after, heartbeat=heartbeat)
         try:
             async for msg in messages:
-                await response.write(msg.sse() if msg is not None else b": keep-alive\n\n")
+                if msg is None:
+                    await response.write(b": keep-alive\n\n")
+                elif ours(msg, rooms):
+                    await response.write(msg.sse())
         except ConnectionResetError:
             pass  # the page went away
         finally:

@@ -23,7 +23,7 @@ from streamd.archive import ledger as archive_ledger
 from streamd.config import Settings
 from streamd.domain import Role
 from streamd.lifecycle import StreamState
-from streamd.models import Alert, Courtroom, Hearing, Line, Stream, utcnow
+from streamd.models import Courtroom, Hearing, Line, Stream, utcnow
 from streamd.orchestrator import Orchestrator, records
 from streamd.policy import Ruleset
 from streamd.store import Database
@@ -166,32 +166,38 @@ def add_pages(
         orch = orchestrator()
 
         def work(session: Session) -> dict[str, Any]:
-            rooms = list(session.exec(select(Courtroom).order_by(col(Courtroom.code))))
-            alerts = list(
+            # The wall shows the technician's own court: its rooms, alerts, streams, lines.
+            rooms = list(
                 session.exec(
-                    select(Alert)
-                    .where(col(Alert.cleared_at).is_(None))
-                    .order_by(col(Alert.raised_at).desc())
-                    .limit(100)
+                    select(Courtroom)
+                    .where(Courtroom.court_id == who.court_id)
+                    .order_by(col(Courtroom.code))
                 )
             )
+            codes = {r.code for r in rooms}
+            alerts = records.list_alerts(session, open_only=True, limit=100, court_id=who.court_id)
             live = {
                 s.room: s
                 for s in session.exec(
                     select(Stream).where(
+                        col(Stream.room).in_(codes),
                         col(Stream.state).in_(
                             [
                                 StreamState.LIVE.value,
                                 StreamState.PAUSED.value,
                                 StreamState.READY.value,
                             ]
-                        )
+                        ),
                     )
                 )
             }
             now = utcnow()
             lines = list(
-                session.exec(select(Line).where(Line.active == True).order_by(col(Line.code)))  # noqa: E712
+                session.exec(
+                    select(Line)
+                    .where(Line.active == True, Line.court_id == who.court_id)  # noqa: E712
+                    .order_by(col(Line.code))
+                )
             )
             down = outages.overlapping(
                 session, [ln.id for ln in lines if ln.id is not None], now, now + timedelta(days=7)
@@ -254,13 +260,21 @@ def add_pages(
         month = _month(request, zone)
 
         def work(session: Session) -> dict[str, Any]:
+            court_id = who.court_id
             report = reports.monthly(
-                session=session, month=month, department=None, zone=zone, rules=rules()
+                session=session,
+                month=month,
+                department=None,
+                zone=zone,
+                rules=rules(),
+                court_id=court_id,
             )
             tables = {t.sheet: t for t in report.tables}
-            use = utilisation(session, month, zone)
-            verdicts = coverage_rows(session, month, zone, settings.monitor_allowance_seconds)
-            curve = what_if(session, month, zone, rules())
+            use = utilisation(session, month, zone, court_id=court_id)
+            verdicts = coverage_rows(
+                session, month, zone, settings.monitor_allowance_seconds, court_id=court_id
+            )
+            curve = what_if(session, month, zone, rules(), court_id=court_id)
             return {"tables": tables, "use": use, "verdicts": verdicts, "curve": curve}
 
         data = await db.run(work)

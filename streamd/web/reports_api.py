@@ -63,6 +63,7 @@ def register_reports(api: Api, *, db: Database, settings: Settings, rules: Rules
                     department=q.department,
                     zone=settings.zone,
                     rules=rules,
+                    court_id=call.user.court_id if call.user is not None else None,
                 )
             except reports.ReportError as exc:
                 field = "query.department" if "department" in str(exc) else "query.month"

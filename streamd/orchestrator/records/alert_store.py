@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from streamd import audit
 from streamd.models import (
     Alert,
+    Courtroom,
+    Department,
+    Hearing,
     utcnow,
 )
 
@@ -77,8 +81,29 @@ def acknowledge_alert(session: Session, *, alert_id: int, user: str) -> Alert:
     return row
 
 
-def list_alerts(session: Session, *, open_only: bool, limit: int) -> list[Alert]:
+def list_alerts(
+    session: Session,
+    *,
+    open_only: bool,
+    limit: int,
+    court_id: int | None,
+    every_court: bool = False,
+) -> list[Alert]:
+    """Newest first: the court's (its hearings', its rooms') and the platform's own (no
+    room, no hearing: the archive's disk), never another court's; `every_court` for the
+    orchestrator's own recovery, which serves them all."""
     stmt = select(Alert)
+    if not every_court:
+        departments = select(Department.id).where(Department.court_id == court_id)
+        hearings = select(Hearing.id).where(col(Hearing.department_id).in_(departments))
+        rooms = select(Courtroom.code).where(Courtroom.court_id == court_id)
+        stmt = stmt.where(
+            sa.or_(
+                col(Alert.hearing_id).in_(hearings),
+                sa.and_(col(Alert.hearing_id).is_(None), col(Alert.room).in_(rooms)),
+                sa.and_(col(Alert.hearing_id).is_(None), col(Alert.room).is_(None)),
+            )
+        )
     if open_only:
         stmt = stmt.where(col(Alert.cleared_at).is_(None))
     return list(session.exec(stmt.order_by(col(Alert.id).desc()).limit(limit)).all())
