@@ -173,7 +173,15 @@ def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str,
 
 def apply_structure(session: Session, *, structure: CourtStructure, actor: str) -> dict[str, int]:
     """Upsert the structure by code; nothing is deleted (hearings may still point at it)."""
-    court = _upsert(session, Court, {"code": structure.court.code}, {"name": structure.court.name})
+    court = _upsert(
+        session,
+        Court,
+        {"code": structure.court.code},
+        {
+            "name": structure.court.name,
+            "stream_target_ratio": structure.court.stream_target_ratio,
+        },
+    )
     departments = {
         d.code: _upsert(
             session,
@@ -187,9 +195,8 @@ def apply_structure(session: Session, *, structure: CourtStructure, actor: str) 
         _upsert(
             session,
             Line,
-            {"code": ln.code},
+            {"court_id": court.id, "code": ln.code},
             {
-                "court_id": court.id,
                 "name": ln.name,
                 "push_url": ln.push_url,
                 "stream_key": ln.stream_key,

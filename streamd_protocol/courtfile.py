@@ -18,6 +18,12 @@ class _Strict(BaseModel):
 class CourtSpec(_Strict):
     code: str = Field(min_length=2, max_length=16, description="Court code used in case numbers.")
     name: str = Field(min_length=1, max_length=128)
+    stream_target_ratio: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="The court's stream target (直播率目标), set by the intermediate court.",
+    )
 
 
 class RoomSpec(_Strict):

@@ -216,3 +216,25 @@ async def test_court_b_reads_none_of_court_a_in_reports_audit_alerts_and_the_wal
     assert "甲院告警" not in wall
     await login_page(client, "admin")
     assert "甲院告警" in await (await client.get("/wall")).text()
+
+
+def test_two_courts_may_name_their_lines_alike(database: Database, settings: Settings) -> None:
+    """Court B loads lines coded L1..L4 as court A's are: each court keeps its own."""
+    from sqlmodel import col, select
+
+    from streamd.models import Court, Line
+
+    sample = court.read_structure(COURT_DIR)
+    spec = sample.court.model_copy(
+        update={"code": COURT_B, "name": "另一基层法院", "stream_target_ratio": 0.6}
+    )
+    database.call(
+        court.apply_structure, structure=sample.model_copy(update={"court": spec}), actor="t"
+    )
+    with database.session() as s:
+        by_court: dict[str, list[str]] = {}
+        for line, c in s.exec(select(Line, Court).join(Court).order_by(col(Line.code))).all():
+            by_court.setdefault(c.code, []).append(line.code)
+        targets = {c.code: c.stream_target_ratio for c in s.exec(select(Court))}
+    assert by_court == {"粤0111": ["L1", "L2", "L3", "L4"], COURT_B: ["L1", "L2", "L3", "L4"]}
+    assert targets[COURT_B] == 0.6

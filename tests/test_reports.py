@@ -223,7 +223,13 @@ async def test_a_month_that_is_over_plans_nothing_more(
     rules = load_rules(settings.policy_file)
     with database.session() as s:
         report = reports.monthly(
-            session=s, month=month, department="civil-1", zone=ZONE, rules=rules, now=after
+            session=s,
+            month=month,
+            department="civil-1",
+            zone=ZONE,
+            rules=rules,
+            now=after,
+            court_id=1,
         )
     (ratio,) = [t for t in report.tables if t.sheet == reports.RATIO]
     assert ratio.rows == [("民事审判第一庭", 5, 2, 0, 0.4, 0.85, "否")]

@@ -17,6 +17,9 @@ class Court(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = _text(16, unique=True)  # e.g. 粤0111, as in case numbers
     name: str = _text(128)
+    # The share of its streamable public hearings the court must stream (set by the
+    # intermediate court; the roll-up report ranks the courts against it).
+    stream_target_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class Department(SQLModel, table=True):
@@ -43,9 +46,10 @@ class Line(SQLModel, table=True):
     """A licensed streaming line. The stream key is a secret: never logged, never shown whole."""
 
     __tablename__ = "line"
+    __table_args__ = (sa.UniqueConstraint("court_id", "code", name="uq_line_court_code"),)
     id: int | None = Field(default=None, primary_key=True)
     court_id: int = Field(foreign_key="court.id")
-    code: str = _text(32, unique=True)
+    code: str = _text(32)
     name: str = _text(128)
     push_url: str = _text(512)
     stream_key: str = _text(256)
