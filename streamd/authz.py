@@ -13,7 +13,9 @@ every department-scoped act.
 Before all of that, the court: one deployment holds several courts (the two-level
 platform), and an account sees only its own court's objects. Another court's object is
 answered 404 exactly as a missing one, for reads (`sees`) and writes alike, so nothing
-about another court leaks, not even that the id exists.
+about another court leaks, not even that the id exists. One role reads across courts: the
+intermediate court's judicial-openness office (`Role.CITY_OFFICE`), which compares them
+and may write nothing anywhere (it is in no act's table). `scope` is what a list shows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Final, Literal
 
 from sqlmodel import Session, col, select
 
@@ -51,8 +54,13 @@ __all__ = [
     "hidden",
     "load_target",
     "roles_for",
+    "scope",
     "sees",
 ]
+
+EVERY_COURT: Final = "*"  # a list's scope for the roles that read every court
+READS_EVERY_COURT = frozenset({Role.CITY_OFFICE})
+Scope = int | None | Literal["*"]
 
 
 class Act(StrEnum):
@@ -178,13 +186,24 @@ def decide(act: Act, actor: Actor, target: Target) -> Decision:
     return _state(act, target)
 
 
-def sees(actor: Actor, target: Target) -> Decision:
-    """Whether the object exists for `actor` at all: only their own court's do. An account
-    with no court sees none (fail closed). A missing object gets the same answer, so the
-    two cannot be told apart."""
-    if not target.exists or (target.courts and target.courts != {actor.court_id}):
+def sees(actor: Actor, target: Target, *, reading: bool = False) -> Decision:
+    """Whether the object exists for `actor` at all: only their own court's do (a reading
+    city office: every court's). An account with no court sees none (fail closed). A
+    missing object gets the same answer, so the two cannot be told apart."""
+    if not target.exists:
+        return HIDDEN
+    if reading and actor.roles & READS_EVERY_COURT:
+        return ALLOW
+    if target.courts and target.courts != {actor.court_id}:
         return HIDDEN
     return ALLOW
+
+
+def scope(user: User) -> Scope:
+    """Which courts a list shows `user`: their own, or every court for the city office."""
+    if {Role(r) for r in user.roles} & READS_EVERY_COURT:
+        return EVERY_COURT
+    return user.court_id
 
 
 def hidden(session: Session, *, court_id: int | None, hearing_id: int) -> bool:
@@ -218,7 +237,7 @@ def check(act: Act | None, user: User, target: Target) -> None:
     """Raise `Denied` unless `user` may take `act` on `target`; `act` None: a read, which
     needs only that the object is the user's court's."""
     actor = Actor.of(user)
-    decision = sees(actor, target) if act is None else decide(act, actor, target)
+    decision = sees(actor, target, reading=True) if act is None else decide(act, actor, target)
     if not decision.allowed:
         raise Denied(decision)
 

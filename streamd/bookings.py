@@ -10,6 +10,7 @@ engine decides which requested bookings get a line.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
@@ -195,7 +196,7 @@ def cancel(session: Session, *, booking_id: int, data: BookingCancel, user: User
 
 
 def list_bookings(
-    session: Session, *, query: BookingQuery, court_id: int | None
+    session: Session, *, query: BookingQuery, court_id: int | Literal["*"] | None
 ) -> tuple[list[Booking], int]:
     """The court's bookings that `query` asks for (a booking is its hearing's court's)."""
     court_hearings = select(Hearing.id).where(hearings.of_court(court_id))

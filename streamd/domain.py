@@ -26,6 +26,9 @@ class Role(StrEnum):
     COURT_LEADER = "court_leader"
     TECHNICIAN = "technician"
     ADMIN = "admin"
+    # The intermediate court's judicial-openness office (司法公开办) on the two-level
+    # platform: reads every court's figures and hearings, compares them, writes nothing.
+    CITY_OFFICE = "city_office"
 
 
 class SessionKind(StrEnum):
@@ -84,6 +87,7 @@ LABELS_ZH: dict[str, str] = {
     Role.COURT_LEADER: "分管院领导",
     Role.TECHNICIAN: "技术人员",
     Role.ADMIN: "司法公开办管理员",
+    Role.CITY_OFFICE: "中院司法公开办",
     SessionKind.HEARING: "开庭",
     SessionKind.EVIDENCE_EXCHANGE: "庭前证据交换",
     SessionKind.CROSS_EXAMINATION: "质证",

@@ -7,9 +7,10 @@ the API would refuse can never come in through a file, and the other way round.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -326,15 +327,18 @@ def update_hearing(
     return row
 
 
-def of_court(court_id: int | None) -> Any:
+def of_court(court_id: int | Literal["*"] | None) -> Any:
     """The condition "the hearing is this court's": hearings belong to a court through their
-    department. No court: no hearing (an account without one sees nothing)."""
+    department. No court: no hearing (an account without one sees nothing); "*" (the city
+    office's scope, streamd.authz.scope): every court's."""
+    if court_id == "*":
+        return sa.true()
     departments = select(Department.id).where(Department.court_id == court_id)
     return col(Hearing.department_id).in_(departments)
 
 
 def list_hearings(
-    session: Session, *, query: HearingQuery, zone: ZoneInfo, court_id: int | None
+    session: Session, *, query: HearingQuery, zone: ZoneInfo, court_id: int | Literal["*"] | None
 ) -> tuple[list[Hearing], int]:
     """The court's hearings that `query` asks for, a page of them and how many in all."""
     stmt = select(Hearing).where(of_court(court_id))

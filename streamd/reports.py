@@ -19,16 +19,17 @@ import io
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any
 
 from sqlmodel import Session, col, select
 
-from streamd import approvals, streamed
+from streamd import approvals, hearings, streamed
 from streamd.approval_view import LEVEL_ZH
 from streamd.approvals import Status
 from streamd.cells import csv_cell, xml_safe
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
-from streamd.models import Booking, Courtroom, Department, Hearing, Stream
+from streamd.models import Booking, Courtroom, Department, Hearing, Line, Stream
 from streamd.policy import ApprovalLevel, Eligibility, Ruleset
 from streamd.store import in_batches
 from streamd.validation import check_year
@@ -239,16 +240,69 @@ def _streamed_by_month(
     return counts
 
 
+def utilisation(
+    session: Session, month: date, zone: Any, *, court_id: int | None
+) -> dict[str, Any]:
+    """Share of the court's line-hours (08:30-17:30, working days) carrying a stream."""
+    start, end = month_bounds(month, zone)
+    lines = len(
+        list(
+            session.exec(
+                select(Line).where(Line.active == True, Line.court_id == court_id)  # noqa: E712
+            )
+        )
+    )
+    streams = session.exec(
+        select(Stream)
+        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
+        .where(
+            hearings.of_court(court_id),
+            col(Stream.discipline_at).is_not(None),
+            col(Stream.discipline_at) >= start,
+            col(Stream.discipline_at) < end,
+            col(Stream.line_id).is_not(None),
+        )
+    ).all()
+    used: dict[date, float] = {}
+    now = datetime.now(UTC)
+    for s in streams:
+        assert s.discipline_at is not None
+        until = s.adjourned_at or (s.state_at if s.state in ("ended", "aborted") else now)
+        day = s.discipline_at.astimezone(zone).date()
+        used[day] = used.get(day, 0.0) + max(0.0, (until - s.discipline_at).total_seconds())
+    capacity = max(1, lines) * 9 * 3600
+    days = []
+    d = start.date()
+    while d < end.date():
+        if d.weekday() < 5:
+            days.append((d.strftime("%m-%d"), round(used.get(d, 0.0) / capacity, 4)))
+        d += timedelta(days=1)
+    weeks: dict[str, list[float]] = {}
+    for label, share in days:
+        week = datetime.strptime(f"{month.year}-{label}", "%Y-%m-%d").strftime("%G-W%V")
+        weeks.setdefault(week, []).append(share)
+    return {
+        "lines": lines,
+        "days": days,
+        "weeks": [(w, round(sum(v) / len(v), 4)) for w, v in weeks.items()],
+    }
+
+
 # ---- writers ------------------------------------------------------------------------------
 
 
 def to_xlsx(report: MonthlyReport) -> bytes:
+    return tables_to_xlsx(report.tables)
+
+
+def tables_to_xlsx(tables: Sequence[Table]) -> bytes:
+    """One sheet per table, bold frozen headers, text cells never formulas."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
     book = Workbook()
     book.remove(book.active)  # type: ignore[arg-type]
-    for table in report.tables:
+    for table in tables:
         sheet = book.create_sheet(table.sheet)
         sheet.append(list(table.headers))
         for cell in sheet[1]:

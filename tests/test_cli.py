@@ -115,7 +115,8 @@ def server(
         )
         assert out.returncode == 0, out.stderr
     # The fuzzer acts in every role, so that no route answers it with 403 alone.
-    every = [arg for role in ("admin", "clerk", "judge", "department_head", "court_leader")
+    every = [arg for role in ("admin", "clerk", "judge", "department_head", "court_leader",
+                              "city_office")
              for arg in ("--role", role)]  # fmt: skip
     out = run(
         env | {"STREAMD_PASSWORD": "a-long-password"},
@@ -214,7 +215,7 @@ def test_schemathesis_finds_no_server_error(
     )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "Authentication failed" not in out.stdout  # the run really got past the login
-    assert "61 selected / 63 total" in out.stdout, out.stdout[-3000:]
+    assert "62 selected / 64 total" in out.stdout, out.stdout[-3000:]
     assert "Stateful" in out.stdout, out.stdout[-3000:]
 
 

@@ -14,7 +14,13 @@ from collections.abc import Sequence
 
 from streamd.archive import commands as archive_commands
 from streamd.cli.common import DEMO_DATA_DIR, EXIT_BAD_INPUT, CliError
-from streamd.cli.queries import cmd_allocate, cmd_coverage, cmd_policy_evaluate, cmd_report_monthly
+from streamd.cli.queries import (
+    cmd_allocate,
+    cmd_coverage,
+    cmd_policy_evaluate,
+    cmd_report_monthly,
+    cmd_report_rollup,
+)
 from streamd.cli.running import cmd_demo, cmd_serve
 from streamd.cli.setup import (
     cmd_agent_key,
@@ -107,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("xlsx", "csv"), default="xlsx")
     p.add_argument("--output", "-o", help="file to write (- for standard output)")
     p.set_defaults(func=cmd_report_monthly)
+    p = r.add_parser("rollup", help="every court's month ranked (one sheet per court)")
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument("--output", "-o", help="file to write (- for standard output)")
+    p.set_defaults(func=cmd_report_rollup)
 
     p = sub.add_parser("coverage", help="coverage ledger: 漏播 gaps and 多播 extra per hearing")
     p.add_argument("hearing", nargs="?", type=int, help="a hearing id (prints a table)")

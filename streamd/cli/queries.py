@@ -102,6 +102,32 @@ def cmd_report_monthly(settings: Settings, args: argparse.Namespace) -> None:
     print(f"wrote {out} ({counts})")
 
 
+def cmd_report_rollup(settings: Settings, args: argparse.Namespace) -> None:
+    from streamd import reports, rollup
+
+    db = _db(settings)
+    try:
+        month = reports.parse_month(args.month)
+        result = db.call(
+            rollup.rollup,
+            month=month,
+            zone=settings.zone,
+            rules=_rules(settings),
+            allowance_seconds=settings.monitor_allowance_seconds,
+        )
+    except reports.ReportError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        db.dispose()
+    data = rollup.to_xlsx(result)
+    out = Path(args.output or f"rollup-{args.month}.xlsx")
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    out.write_bytes(data)
+    print(f"wrote {out} ({len(result.courts)} courts)")
+
+
 def cmd_coverage(settings: Settings, args: argparse.Namespace) -> None:
     """One hearing's coverage as a table (or JSON), or every hearing's as a JSON list."""
     from datetime import UTC

@@ -48,6 +48,7 @@ DEMO_USERS: tuple[tuple[str, Role, str, str | None], ...] = (
     ("leader", Role.COURT_LEADER, "分管院领导 周华", None),
     ("tech", Role.TECHNICIAN, "技术人员 赵强", None),
     ("admin", Role.ADMIN, "司法公开办 刘洋", None),
+    ("city", Role.CITY_OFFICE, "中院司法公开办 陈静", None),
 )
 PASSWORD_SUFFIX = "-demo-2026"  # demo logins: NAME-demo-2026, printed at start
 LEAD_SECONDS = 8.0  # from booking the day to its first hearing

@@ -52,7 +52,7 @@ def register_docket(
         def work(session: Session) -> BaseModel:
             assert call.user is not None
             rows, total = hearings.list_hearings(
-                session=session, query=call.query, zone=zone, court_id=call.user.court_id
+                session=session, query=call.query, zone=zone, court_id=authz.scope(call.user)
             )
             items = [hearings.to_public(session=session, hearing=h, zone=zone) for h in rows]
             return HearingPage(items=items, total=total)
@@ -167,7 +167,7 @@ def register_docket(
         def work(session: Session) -> BaseModel:
             assert call.user is not None
             rows, total = bookings.list_bookings(
-                session=session, query=call.query, court_id=call.user.court_id
+                session=session, query=call.query, court_id=authz.scope(call.user)
             )
             items = [bookings.to_public(session=session, booking=b) for b in rows]
             return BookingPage(items=items, total=total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -15,54 +15,6 @@ from streamd.domain import LineStatus
 from streamd.models import Booking, Hearing, Line, Stream
 from streamd.monitor import records as monitor_records
 from streamd.policy import Ruleset
-
-
-def utilisation(
-    session: Session, month: date, zone: Any, *, court_id: int | None
-) -> dict[str, Any]:
-    """Share of the court's line-hours (08:30-17:30, working days) carrying a stream."""
-    start, end = reports.month_bounds(month, zone)
-    lines = len(
-        list(
-            session.exec(
-                select(Line).where(Line.active == True, Line.court_id == court_id)  # noqa: E712
-            )
-        )
-    )
-    streams = session.exec(
-        select(Stream)
-        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
-        .where(
-            hearings.of_court(court_id),
-            col(Stream.discipline_at).is_not(None),
-            col(Stream.discipline_at) >= start,
-            col(Stream.discipline_at) < end,
-            col(Stream.line_id).is_not(None),
-        )
-    ).all()
-    used: dict[date, float] = {}
-    now = datetime.now(UTC)
-    for s in streams:
-        assert s.discipline_at is not None
-        until = s.adjourned_at or (s.state_at if s.state in ("ended", "aborted") else now)
-        day = s.discipline_at.astimezone(zone).date()
-        used[day] = used.get(day, 0.0) + max(0.0, (until - s.discipline_at).total_seconds())
-    capacity = max(1, lines) * 9 * 3600
-    days = []
-    d = start.date()
-    while d < end.date():
-        if d.weekday() < 5:
-            days.append((d.strftime("%m-%d"), round(used.get(d, 0.0) / capacity, 4)))
-        d += timedelta(days=1)
-    weeks: dict[str, list[float]] = {}
-    for label, share in days:
-        week = datetime.strptime(f"{month.year}-{label}", "%Y-%m-%d").strftime("%G-W%V")
-        weeks.setdefault(week, []).append(share)
-    return {
-        "lines": lines,
-        "days": days,
-        "weeks": [(w, round(sum(v) / len(v), 4)) for w, v in weeks.items()],
-    }
 
 
 def coverage_rows(

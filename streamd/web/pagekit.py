@@ -45,6 +45,7 @@ HOME = {
     Role.COURT_LEADER: "/approvals",
     Role.TECHNICIAN: "/wall",
     Role.ADMIN: "/admin",
+    Role.CITY_OFFICE: "/city",
 }
 
 
@@ -58,6 +59,7 @@ NAV = (
     ),
     ("/wall", "设备监看", "Courtroom wall", frozenset({Role.TECHNICIAN, Role.ADMIN})),
     ("/admin", "统计", "Statistics", frozenset({Role.ADMIN, Role.COURT_LEADER})),
+    ("/city", "辖区汇总", "Courts compared", frozenset({Role.CITY_OFFICE})),
 )
 
 

@@ -26,16 +26,16 @@ from streamd.lifecycle import StreamState
 from streamd.models import Courtroom, Hearing, Line, Stream, utcnow
 from streamd.orchestrator import Orchestrator, records
 from streamd.policy import Ruleset
+from streamd.reports import utilisation
 from streamd.store import Database
 from streamd.validation import MAX_YEAR, MIN_YEAR, check_year
-from streamd.web import record_page
+from streamd.web import city_page, record_page
 from streamd.web.figures import (
     bar_chart,
     coverage_rows,
     line_chart,
     pair_chart,
     sparkline,
-    utilisation,
     what_if,
 )
 from streamd.web.pagekit import HOME, STATIC, PageKit, Viewer
@@ -333,6 +333,14 @@ def add_pages(
     app.router.add_get("/wall", page("wall.html", frozenset({Role.TECHNICIAN, Role.ADMIN}), wall))
     app.router.add_get(
         "/admin", page("admin.html", frozenset({Role.ADMIN, Role.COURT_LEADER}), admin)
+    )
+    app.router.add_get(
+        "/city",
+        page(
+            "city.html",
+            city_page.ROLES,
+            city_page.loader(db, settings, rules, lambda request: _month(request, zone)),
+        ),
     )
     app.router.add_static("/static/", STATIC, append_version=True)
 
