@@ -93,7 +93,7 @@ async def orchestrator(url: str, court: str, rooms: int, folder: Path) -> AsyncI
     orch = Orchestrator(
         db=db,
         settings=settings,
-        structure=structure(court, rooms),
+        courts=[structure(court, rooms)],
         rules=load_rules(None),
         mqtt_url=url,
     )

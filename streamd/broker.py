@@ -12,7 +12,7 @@ import logging
 import socket
 import tempfile
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,16 +42,15 @@ class Account:
     topics: tuple[str, ...]
 
 
-def court_accounts(structure: CourtStructure, secret: str) -> dict[str, Account]:
-    """The production broker's logins and ACL (streamd.mqtt_acl): streamd the court's
+def court_accounts(courts: Sequence[CourtStructure], secret: str) -> dict[str, Account]:
+    """The production broker's logins and ACL (streamd.mqtt_acl): streamd every court's
     tree, each agent its own room's. Passwords derive from the court secret."""
-    court_code = structure.court.code
-    accounts = {
-        STREAMD_USER: Account(mqtt_password(secret, STREAMD_USER), (f"court/{court_code}/#",))
-    }
-    for room in structure.rooms:
-        base = Topics(court_code, room.code).base
-        accounts[room.code] = Account(mqtt_password(secret, room.code), (f"{base}/#",))
+    trees = tuple(f"court/{c.court.code}/#" for c in courts)
+    accounts = {STREAMD_USER: Account(mqtt_password(secret, STREAMD_USER), trees)}
+    for structure in courts:
+        for room in structure.rooms:
+            base = Topics(structure.court.code, room.code).base
+            accounts[room.code] = Account(mqtt_password(secret, room.code), (f"{base}/#",))
     return accounts
 
 

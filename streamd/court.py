@@ -156,6 +156,32 @@ def read_structure(directory: Path) -> CourtStructure:
     )
 
 
+def read_courts(directory: Path) -> list[CourtStructure]:
+    """The deployment's courts: `directory` is one court's folder (it holds court.toml), or
+    the two-level platform's, one court's folder under it per court. Room codes are the
+    agents' broker logins and key every room's state, so they are unique across the
+    deployment, not only within a court (e.g. 0111-t01, 0112-t01)."""
+    if (directory / COURT_FILE).is_file():
+        return [read_structure(directory)]
+    folders = sorted(p for p in directory.iterdir() if (p / COURT_FILE).is_file())
+    if not folders:
+        raise CourtConfigError(
+            f"{directory}: no {COURT_FILE} in it, nor in any folder under it (one per court)"
+        )
+    courts = [read_structure(f) for f in folders]
+    for kind, codes in (
+        ("court", [c.court.code for c in courts]),
+        ("courtroom", [r.code for c in courts for r in c.rooms]),
+    ):
+        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        if dupes:
+            raise CourtConfigError(
+                f"{directory}: {kind} code(s) {', '.join(dupes)} in more than one court"
+                + ("" if kind == "court" else " (room codes are unique across the platform)")
+            )
+    return courts
+
+
 def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> Any:
     query = select(model)
     for name, value in key.items():

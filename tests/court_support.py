@@ -29,8 +29,9 @@ from tests.simagent import simulated
 SECRET = "court-secret-for-the-tests-0123456789"
 
 
-def write_court(folder: Path, code: str, rooms: int = 2, lines: int = 1) -> None:
-    """The test court: L1 airs the room's own HLS output; any further line pushes RTMP."""
+def write_court(folder: Path, code: str, rooms: int = 2, lines: int = 1, prefix: str = "") -> None:
+    """The test court: L1 airs the room's own HLS output; any further line pushes RTMP.
+    `prefix` on its room codes: another court's on the same platform (codes are unique)."""
     folder.mkdir(parents=True, exist_ok=True)
     more = "".join(
         f'[[lines]]\ncode = "L{n}"\nname = "直播线路{n}"\n'
@@ -45,7 +46,7 @@ def write_court(folder: Path, code: str, rooms: int = 2, lines: int = 1) -> None
     )
     for n in range(1, rooms + 1):
         (folder / f"room-0{n}.toml").write_text(
-            f'[room]\ncode = "room-0{n}"\nname = "第{n}法庭"\ndepartment = "civil-1"\n',
+            f'[room]\ncode = "{prefix}room-0{n}"\nname = "第{n}法庭"\ndepartment = "civil-1"\n',
             encoding="utf-8",
         )
 

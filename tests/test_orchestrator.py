@@ -297,7 +297,7 @@ async def test_a_pause_only_in_the_journal_reaches_the_database_on_restart(court
     restarted = Orchestrator(
         db=court_.db,
         settings=court_.settings,
-        structure=court.read_structure(court_.settings.court_config_dir),
+        courts=court.read_courts(court_.settings.court_config_dir),
         rules=load_rules(None),
         mqtt_url=court_.settings.mqtt_url or "",
     )

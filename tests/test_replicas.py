@@ -28,6 +28,7 @@ import sqlalchemy as sa
 from streamd import court
 from streamd.auth import create_user, hasher_for
 from streamd.config import load_settings
+from streamd.domain import Role
 from streamd.orchestrator.rooms import room_key
 from streamd.store import Database, upgrade
 from streamd_protocol import AgentPhase, Topics
@@ -112,12 +113,12 @@ class Platform:
             return {"Authorization": f"Bearer {(await resp.json())['token']}"}
 
     async def press(
-        self, replica: Replica, hearing_id: int, action: str, **body: Any
+        self, replica: Replica, hearing_id: int, action: str, user: str = "clerk", **body: Any
     ) -> tuple[int, dict[str, Any]]:
         async with self.http.post(
             f"{replica.base}/api/v1/hearings/{hearing_id}/stream/{action}",
             json=body,
-            headers=await self.auth(replica),
+            headers=await self.auth(replica, user),
         ) as resp:
             return resp.status, dict(await resp.json())
 
@@ -129,14 +130,21 @@ class Platform:
             assert resp.status == 200, await resp.text()
             return dict(await resp.json())
 
-    async def hearing(self, replica: Replica) -> int:
+    async def get(self, replica: Replica, path: str, user: str) -> tuple[int, Any]:
+        async with self.http.get(
+            f"{replica.base}/api/v1{path}", headers=await self.auth(replica, user)
+        ) as resp:
+            return resp.status, await resp.json()
+
+    async def hearing(self, replica: Replica, user: str = "clerk", room: str = "room-01") -> int:
         start = datetime.now(UTC) + timedelta(minutes=3)
         body = hearing_body(
+            courtroom=room,
             start=start.isoformat(),
             end=(start + timedelta(hours=1)).isoformat(),
             case_number=f"（2026）粤0111民初{uuid.uuid4().int % 90000 + 1}号",
         )
-        clerk = await self.auth(replica)
+        clerk = await self.auth(replica, user)
         async with self.http.post(f"{replica.base}/api/v1/hearings", json=body, headers=clerk) as r:
             assert r.status == 201, await r.text()
             hearing_id = int((await r.json())["id"])
@@ -148,8 +156,8 @@ class Platform:
             assert r.status == 201, await r.text()
         return hearing_id
 
-    def agent(self) -> Any:
-        topics = Topics(self.code, "room-01")
+    def agent(self, code: str | None = None, room: str = "room-01") -> Any:
+        topics = Topics(code or self.code, room)
         return simulated(self.host, self.broker_port, topics, room_key(SECRET, topics))
 
 
@@ -181,11 +189,19 @@ async def observer(
             await task
 
 
-def prepare(pg_url: str, folder: Path) -> tuple[dict[str, str], str, str, int, Any]:
-    """A fresh court on the database, its clerk, and the replicas' environment."""
+def prepare(
+    pg_url: str, folder: Path, *, second: bool = False
+) -> tuple[dict[str, str], str, str, int, Any]:
+    """A fresh court on the database, its clerk, and the replicas' environment. `second`:
+    the two-level platform, a second court (rooms b-room-0N) with its clerk `clerk_b`,
+    and the intermediate court's office (`city`), in one config folder per court."""
     host, port, private = shared_broker(folder)
     code = f"t{uuid.uuid4().hex[:10]}"
-    write_court(folder / "court", code, rooms=1)
+    if second:
+        write_court(folder / "court" / "a", code, rooms=1)
+        write_court(folder / "court" / "b", f"{code}b", rooms=1, prefix="b-")
+    else:
+        write_court(folder / "court", code, rooms=1)
     base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMD_")}
     env = base | {
         "STREAMD_DATABASE_URL": pg_url,
@@ -200,15 +216,21 @@ def prepare(pg_url: str, folder: Path) -> tuple[dict[str, str], str, str, int, A
     settings = load_settings(environ=env)
     db = Database.from_url(pg_url)
     upgrade(db.engine)
-    db.call(court.apply_structure, structure=court.read_structure(folder / "court"), actor="t")
-    db.call(
-        create_user,
-        username="clerk",
-        password=PASSWORD,
-        roles=["clerk"],
-        department="civil-1",
-        password_hasher=hasher_for(settings),
-    )
+    for structure in court.read_courts(folder / "court"):
+        db.call(court.apply_structure, structure=structure, actor="t")
+    people = [("clerk", Role.CLERK, code)]
+    if second:
+        people += [("clerk_b", Role.CLERK, f"{code}b"), ("city", Role.CITY_OFFICE, code)]
+    for name, role, of in people:
+        db.call(
+            create_user,
+            username=name,
+            password=PASSWORD,
+            roles=[role],
+            department="civil-1" if role is Role.CLERK else None,
+            court=of,
+            password_hasher=hasher_for(settings),
+        )
     db.dispose()
     return env, code, host, port, private
 
@@ -225,6 +247,26 @@ def platform_env(pg_url: str, tmp_path: Path) -> Iterator[tuple[dict[str, str], 
 async def platform(
     platform_env: tuple[dict[str, str], str, str, int], tmp_path: Path
 ) -> AsyncIterator[Platform]:
+    async with running(platform_env, tmp_path) as p:
+        yield p
+
+
+@pytest.fixture
+async def two_courts(pg_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
+    env, code, host, port, private = prepare(pg_url, tmp_path, second=True)
+    try:
+        async with running((env, code, host, port), tmp_path) as p:
+            yield p
+    finally:
+        if private:
+            private.kill()
+
+
+@contextlib.asynccontextmanager
+async def running(
+    platform_env: tuple[dict[str, str], str, str, int], tmp_path: Path
+) -> AsyncIterator[Platform]:
+    """The replicas a test starts, every one killed at the end."""
     env, code, host, port = platform_env
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         p = Platform(env, code, host, port, http, tmp_path, {})
@@ -360,3 +402,58 @@ async def test_a_replica_cut_from_the_database_sends_nothing_once_its_lease_may_
     assert len(resent) > 3  # A resent while it still led (the test can see a resend)
     assert between == [], f"{len(between)} commands sent while neither replica could lead"
     assert led - deadline <= margin + 1.5 + 1.0  # the lease ran out, B took it
+
+
+async def test_two_courts_on_two_replicas_each_sees_its_own(two_courts: Platform) -> None:
+    """The two-level platform: one config folder per court, one orchestrator for both.
+    Each court's hearing goes live and pauses through either replica; each court's clerk
+    sees nothing of the other's (lists, ids, the agents' wall); the city office sees both."""
+    p = two_courts
+    a = p.start("a")
+    await p.until_ready(a, leader=True)
+    b = p.start("b")
+    await p.until_ready(b, leader=False)
+    code_b = f"{p.code}b"
+    async with (
+        p.agent() as room_a,
+        p.agent(code_b, "b-room-01") as room_b,
+        observer(p.host, p.broker_port, p.code) as seen_a,
+        observer(p.host, p.broker_port, code_b) as seen_b,
+    ):
+        ours = await p.hearing(b, "clerk")
+        theirs = await p.hearing(a, "clerk_b", "b-room-01")
+        await _phase(room_a, AgentPhase.READY, 20)
+        await _phase(room_b, AgentPhase.READY, 20)
+        for replica, hearing, user in ((b, ours, "clerk"), (a, theirs, "clerk_b")):
+            status, out = await p.press(replica, hearing, "discipline-announced", user)
+            assert status == 200 and out["delivery"] == "acked", out
+        for replica, hearing, user in ((a, ours, "clerk"), (b, theirs, "clerk_b")):
+            status, out = await p.press(replica, hearing, "pause", user, reason="旁听人员喧哗")
+            assert status == 200 and out["delivery"] == "acked", out
+        await _phase(room_a, AgentPhase.PAUSED, 5)
+        await _phase(room_b, AgentPhase.PAUSED, 5)
+
+        for replica in (a, b):
+            for user, mine, other, room in (
+                ("clerk", ours, theirs, "room-01"),
+                ("clerk_b", theirs, ours, "b-room-01"),
+            ):
+                status, listed = await p.get(replica, "/hearings", user)
+                assert [h["id"] for h in listed["items"]] == [mine], (replica.name, user)
+                status, _ = await p.get(replica, f"/hearings/{other}", user)
+                assert status == 404
+                status, out = await p.press(replica, other, "pause", user, reason="越权")
+                assert status == 404, out
+                status, agents = await p.get(replica, "/agents", user)
+                assert [x["room"] for x in agents["items"]] == [room], (replica.name, user)
+            status, listed = await p.get(replica, "/hearings", "city")
+            assert sorted(h["id"] for h in listed["items"]) == sorted([ours, theirs])
+            status, out = await p.press(replica, ours, "resume", "city")
+            assert status == 403, out
+        await asyncio.sleep(0.5)
+        commands_a = [c.kind.value for c in room_a.commands]
+        commands_b = [c.kind.value for c in room_b.commands]
+    # Each room got its own court's commands, each once; none crossed between courts.
+    assert commands_a.count("pause") == 1 and commands_b.count("pause") == 1
+    assert all(n == 1 for n in seen_a.values()) and all(n == 1 for n in seen_b.values())
+    assert len(seen_a) == len(commands_a) and len(seen_b) == len(commands_b)

@@ -35,11 +35,14 @@ def cmd_court_load(settings: Settings, args: argparse.Namespace) -> None:
         sample.court_dir() if args.sample else Path(args.directory or settings.court_config_dir)
     )
     try:
-        structure = court.read_structure(directory)
+        courts = court.read_courts(directory)
     except court.CourtConfigError as exc:
         raise CliError(str(exc)) from exc
-    summary = _db(settings).call(court.apply_structure, structure=structure, actor="cli")
-    print("court loaded: " + ", ".join(f"{v} {k}" for k, v in summary.items()))
+    db = _db(settings)
+    for structure in courts:  # each court in its own transaction, in the folder's order
+        summary = db.call(court.apply_structure, structure=structure, actor="cli")
+        counts = ", ".join(f"{v} {k}" for k, v in summary.items())
+        print(f"court loaded: {structure.court.code} {structure.court.name}: {counts}")
 
 
 def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
@@ -50,7 +53,7 @@ def cmd_agent_key(settings: Settings, args: argparse.Namespace) -> None:
     from streamd.orchestrator import court_secret, rooms_of
 
     secret = court_secret(settings)
-    rooms = rooms_of(court.read_structure(settings.court_config_dir), secret)
+    rooms = rooms_of(court.read_courts(settings.court_config_dir), secret)
     if args.room not in rooms:
         known = ", ".join(sorted(rooms)) or "none"
         raise CliError(f"no courtroom {args.room!r} in {settings.court_config_dir} ({known})")
@@ -68,13 +71,13 @@ def cmd_mqtt_acl(settings: Settings, args: argparse.Namespace) -> None:
     from streamd.mqtt_acl import generate, process_env
 
     secret = court_secret_of(settings)
-    structure = court.read_structure(settings.court_config_dir)
-    files = generate(structure, secret)
+    courts = court.read_courts(settings.court_config_dir)
+    files = generate(courts, secret)
     out = Path(args.out)
     _write_private(out, {"passwd": files.passwd, "acl": files.acl})
     print(f"wrote {out / 'passwd'} and {out / 'acl'}")
     print("mosquitto.conf: allow_anonymous false, password_file and acl_file set to these")
-    envs = process_env(structure, secret, broker=args.broker)
+    envs = process_env(courts, secret, broker=args.broker)
     if args.env_dir:
         _write_private(Path(args.env_dir), {f"{name}.env": text for name, text in envs.items()})
         print(f"wrote {', '.join(f'{name}.env' for name in envs)} in {args.env_dir}")

@@ -197,7 +197,7 @@ async def run(base_settings: Settings, options: Options) -> int:
     url = broker.url.replace("://", "://" + login, 1)
     settings = stage_mod.settings_for(base_settings, stage, mqtt_url=url, speed=options.speed)
     stage_mod.write_court(stage, options.sample_dir, settings)
-    broker.accounts = court_accounts(court.read_structure(stage.court_dir), secret)
+    broker.accounts = court_accounts(court.read_courts(stage.court_dir), secret)
     await broker.start()
     db = await asyncio.to_thread(_prepare_database, settings, stage)
 

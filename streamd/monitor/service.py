@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -151,7 +151,7 @@ class Watcher:
 
     async def _ensure_slate(self) -> None:
         if self.classifier.slate is None:
-            self.classifier.slate = await self.monitor.slate_thumbnail()
+            self.classifier.slate = await self.monitor.slate_thumbnail(self.target.room)
 
     def take(self, samples: list[Sample]) -> None:
         self.monitor.stats.samples += len(samples)
@@ -215,7 +215,7 @@ class Monitor:
         work: Worker,
         alerts: AlertDesk,
         settings: Settings,
-        court_name: str,
+        court_names: Mapping[str, str],
         pushing: Callable[[str], bool] | None = None,
     ) -> None:
         """`pushing(room)`: whether the room's publisher is sending now (the agent's own
@@ -224,7 +224,7 @@ class Monitor:
         self.work = work
         self.alerts = alerts
         self.settings = settings
-        self.court_name = court_name
+        self.court_names = court_names  # room -> its court's name, for the pause slate
         self.limits = alarms.Limits(
             allowance_ms=round(settings.monitor_allowance_seconds * 1000),
             stall_ms=round(settings.monitor_stall_seconds * 1000),
@@ -234,18 +234,21 @@ class Monitor:
         self.stats = MonitorStats()
         self.http: aiohttp.ClientSession | None = None
         self._owned: set[str] = set()  # outputs a watcher has had since streamd started
-        self._slate: picture.Thumb | None = None
+        self._slates: dict[str, picture.Thumb] = {}
         self._slate_lock = asyncio.Lock()
 
-    async def slate_thumbnail(self) -> picture.Thumb:
-        """The court's pause slate as the agents draw it, for matching. The thumbnail is the
-        same at every picture size the agents use (16:9), so one is drawn at 1280×720."""
+    async def slate_thumbnail(self, room: str | None) -> picture.Thumb:
+        """The room's court's pause slate as the agents draw it, for matching. The thumbnail
+        is the same at every picture size the agents use (16:9), so one is drawn at
+        1280×720, once per court."""
+        names = self.court_names
+        name = names.get(room or "") or next(iter(sorted(names.values())), "")
         async with self._slate_lock:
-            if self._slate is None:
+            if name not in self._slates:
                 folder = Path(self.settings.data_dir) / "monitor"
-                image = await asyncio.to_thread(slate.render, folder, self.court_name, (1280, 720))
-                self._slate = await asyncio.to_thread(image_thumbnail, image)
-            return self._slate
+                image = await asyncio.to_thread(slate.render, folder, name, (1280, 720))
+                self._slates[name] = await asyncio.to_thread(image_thumbnail, image)
+            return self._slates[name]
 
     async def run(self) -> None:
         async with aiohttp.ClientSession() as http:

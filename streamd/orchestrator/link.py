@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -35,12 +35,12 @@ class Link:
     def __init__(
         self,
         *,
-        court: str,
+        courts: Sequence[str],
         mqtt_url: str,
         timeout: float,
         may_send: Callable[[], bool] | None = None,
     ) -> None:
-        self.court = court
+        self.courts = tuple(courts)
         url = urlsplit(mqtt_url)
         self._host, self._port = url.hostname or "127.0.0.1", url.port or 1883
         self._tls = url.scheme == "mqtts"
@@ -52,7 +52,8 @@ class Link:
         self.connected = asyncio.Event()
 
     def _client_args(self) -> dict[str, Any]:
-        digest = hashlib.sha256(self.court.encode()).hexdigest()[:12]
+        # The same on every replica: a new leader resumes the session the last one had.
+        digest = hashlib.sha256(",".join(self.courts).encode()).hexdigest()[:12]
         args: dict[str, Any] = {
             "hostname": self._host,
             "port": self._port,
@@ -76,12 +77,17 @@ class Link:
     ) -> None:
         """Stay connected until cancelled, handing every message to `on_message`."""
         delay = 0.2
-        base = f"court/{self.court}/room/+"
         while True:
             try:
                 async with aiomqtt.Client(**self._client_args()) as client:
                     no_delay(client)
-                    await client.subscribe([(f"{base}/{leaf.value}", qos) for leaf, qos in LISTENS])
+                    await client.subscribe(
+                        [
+                            (f"court/{court}/room/+/{leaf.value}", qos)
+                            for court in self.courts
+                            for leaf, qos in LISTENS
+                        ]
+                    )
                     self._client = client
                     self.connected.set()
                     delay = 0.2

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,7 +76,7 @@ class AgentWatch:
     def __init__(
         self,
         *,
-        court: str,
+        courts: Sequence[str],
         settings: Settings,
         agents: dict[str, AgentView],
         views: dict[int, StreamView],
@@ -87,7 +87,7 @@ class AgentWatch:
         delivery: Delivery,
         reconcile: Callable[[str, AgentState], None],
     ) -> None:
-        self.court = court
+        self.courts = frozenset(courts)
         self.settings = settings
         self.agents = agents
         self.views = views
@@ -102,7 +102,7 @@ class AgentWatch:
     def dispatch(self, topic: str, payload: Any) -> None:
         try:
             parsed = parse_topic(topic)
-            if parsed is None or parsed[0].court != self.court:
+            if parsed is None or parsed[0].court not in self.courts:
                 return
             topics, leaf = parsed
             room = topics.room

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,11 +50,15 @@ class Room:
     name: str
     topics: Topics
     key: str
+    court_name: str = ""  # shown on the room's pause slate
 
 
-def rooms_of(structure: CourtStructure, secret: str) -> dict[str, Room]:
+def rooms_of(courts: Sequence[CourtStructure], secret: str) -> dict[str, Room]:
+    """Every court's rooms, by code (unique across the deployment: streamd.court)."""
     out: dict[str, Room] = {}
-    for spec in structure.rooms:
-        topics = Topics(structure.court.code, spec.code)
-        out[spec.code] = Room(spec.code, spec.name, topics, room_key(secret, topics))
+    for structure in courts:
+        for spec in structure.rooms:
+            topics = Topics(structure.court.code, spec.code)
+            key = room_key(secret, topics)
+            out[spec.code] = Room(spec.code, spec.name, topics, key, structure.court.name)
     return out

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -56,7 +56,7 @@ class Orchestrator:
         *,
         db: Database,
         settings: Settings,
-        structure: CourtStructure,
+        courts: Sequence[CourtStructure],
         rules: Ruleset,
         mqtt_url: str,
         feed: Feed | None = None,
@@ -65,13 +65,13 @@ class Orchestrator:
         self.db = db
         self.settings = settings
         self.rules = rules
-        self.court = structure.court.code
-        self.rooms: dict[str, Room] = rooms_of(structure, court_secret(settings))
+        self.courts = tuple(c.court.code for c in courts)
+        self.rooms: dict[str, Room] = rooms_of(courts, court_secret(settings))
         self.feed = feed or Feed()
         # Several replicas: only while this one leads (streamd.orchestrator.leadership),
         # checked at every send, so a replica that lost its lease stops at once.
         self.link = Link(
-            court=self.court,
+            courts=self.courts,
             mqtt_url=mqtt_url,
             timeout=settings.ack_timeout_seconds,
             may_send=may_send,
@@ -92,7 +92,7 @@ class Orchestrator:
             stats=self.stats,
         )
         self.watch = AgentWatch(
-            court=self.court,
+            courts=self.courts,
             settings=settings,
             agents=self.agents,
             views=self.views,

@@ -183,16 +183,16 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         log.warning("no %s: courtrooms are not orchestrated", settings.court_config_dir)
         yield
         return
-    structure = court.read_structure(settings.court_config_dir)
+    courts = court.read_courts(settings.court_config_dir)
     # An embedded broker gets production's logins and ACL: no anonymous client may
     # publish telemetry or commands on the court's tree.
-    accounts = court_accounts(structure, court_secret(settings))
+    accounts = court_accounts(courts, court_secret(settings))
     async with broker_url(settings.mqtt_url, accounts) as url:
         # Forwarded console requests wait for the leader's answer, which waits for an ack.
         client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=1.0))
         app[RELAY_KEY].current = client
         task = asyncio.create_task(
-            leadership.run(lambda: _lead(app, structure, url)),
+            leadership.run(lambda: _lead(app, courts, url)),
             name=f"leadership[{leadership.replica}]",
         )
         try:
@@ -206,14 +206,14 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             await client.close()
 
 
-async def _lead(app: web.Application, structure: court.CourtStructure, url: str) -> None:
+async def _lead(app: web.Application, courts: list[court.CourtStructure], url: str) -> None:
     """The single-instance work, for as long as this replica leads (cancelled when not)."""
     settings, db, slot = app[SETTINGS_KEY], app[DB_KEY], app[SLOT_KEY]
     leadership = app[LEADERSHIP_KEY]
     orch = Orchestrator(
         db=db,
         settings=settings,
-        structure=structure,
+        courts=courts,
         rules=load_rules(settings.policy_file),
         mqtt_url=url,
         may_send=lambda: leadership.leading,
@@ -222,7 +222,7 @@ async def _lead(app: web.Application, structure: court.CourtStructure, url: str)
         work=orch.work,
         alerts=orch.alerts,
         settings=settings,
-        court_name=structure.court.name,
+        court_names={code: room.court_name for code, room in orch.rooms.items()},
         pushing=orch.pushing,
     )
     try:
