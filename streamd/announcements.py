@@ -83,8 +83,11 @@ def upcoming(
     zone: tzinfo,
     mask: PartyMask,
     watch_url: str,
+    court_id: int | None = None,
 ) -> list[Announcement]:
-    """Streamed hearings that have not ended and start within `days`, earliest first."""
+    """Streamed hearings that have not ended and start within `days`, earliest first; one
+    court's (`court_id`) or, on the platform's own page, every court's."""
+    where = [] if court_id is None else [col(Courtroom.court_id) == court_id]
     rows = session.exec(
         select(Hearing, Booking, Courtroom)
         .join(Booking, col(Booking.hearing_id) == col(Hearing.id))
@@ -96,6 +99,7 @@ def upcoming(
             Hearing.is_public == True,  # noqa: E712 (SQL, belt and braces: never announce these)
             col(Hearing.planned_end) > now,
             col(Hearing.planned_start) < now + timedelta(days=days),
+            *where,
         )
         .order_by(col(Hearing.planned_start), col(Hearing.id))
     ).all()

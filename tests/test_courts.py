@@ -5,6 +5,8 @@ one, so nothing about it leaks, not even that its id exists.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -238,3 +240,66 @@ def test_two_courts_may_name_their_lines_alike(database: Database, settings: Set
         targets = {c.code: c.stream_target_ratio for c in s.exec(select(Court))}
     assert by_court == {"粤0111": ["L1", "L2", "L3", "L4"], COURT_B: ["L1", "L2", "L3", "L4"]}
     assert targets[COURT_B] == 0.6
+
+
+async def test_each_court_has_its_own_public_announcements(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    add_court_b(database, settings)
+    for who, number in (
+        ("clerk", "（2026）粤0111民初501号"),
+        ("clerk_b", "（2026）粤0112民初502号"),
+    ):
+        headers = await token(client, who)
+        resp = await client.post(
+            "/api/v1/hearings", json=hearing_body(case_number=number), headers=headers
+        )
+        assert resp.status == 201, await resp.text()
+        resp = await client.post(
+            "/api/v1/bookings", json={"hearing_id": (await resp.json())["id"]}, headers=headers
+        )
+        assert resp.status == 201, await resp.text()
+
+    async def cases(path: str) -> list[str]:
+        resp = await client.get(path)
+        assert resp.status == 200, await resp.text()
+        return sorted(i["case_number"] for i in (await resp.json())["items"])
+
+    assert await cases("/public/粤0111/announcements.json") == ["（2026）粤0111民初501号"]
+    assert await cases(f"/public/{COURT_B}/announcements.json") == ["（2026）粤0112民初502号"]
+    assert len(await cases("/public/announcements.json")) == 2  # the platform's, every court
+    page = await (await client.get(f"/public/{COURT_B}/announcements")).text()
+    assert "另一基层法院" in page and "粤0112民初502号" in page and "粤0111民初501号" not in page
+    ics = await (await client.get(f"/public/{COURT_B}/announcements.ics")).text()
+    assert "粤0112民初502号" in ics and "粤0111民初501号" not in ics
+    for path in ("/public/粤9999/announcements", "/public/粤9999/announcements.json"):
+        assert (await client.get(path)).status == 404
+
+
+def test_the_platform_folder_holds_one_folder_per_court(
+    database: Database,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from streamd.cli import main
+    from tests.court_support import write_court
+
+    write_court(tmp_path / "mid", "粤01", rooms=2)
+    write_court(tmp_path / "basic", COURT_B, rooms=2, prefix="b-")
+    courts = court.read_courts(tmp_path)
+    assert [c.court.code for c in courts] == [COURT_B, "粤01"]  # by folder name
+    monkeypatch.setenv("STREAMD_DATABASE_URL", settings.effective_database_url)
+    assert main(["court", "load", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"court loaded: {COURT_B}" in out and "court loaded: 粤01" in out
+    # Room codes are the agents' broker logins: the same code in two courts is refused.
+    write_court(tmp_path / "clash", "粤02", rooms=1)
+    with pytest.raises(court.CourtConfigError, match="room-01 in more than one court"):
+        court.read_courts(tmp_path)
+    assert main(["court", "load", str(tmp_path)]) == 2
+    assert "more than one court" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(court.CourtConfigError, match="one per court"):
+        court.read_courts(tmp_path / "empty")

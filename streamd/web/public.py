@@ -7,7 +7,7 @@ from datetime import datetime
 
 import jinja2
 from aiohttp import web
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from streamd import announcements
 from streamd.config import Settings
@@ -44,8 +44,15 @@ TEMPLATES = jinja2.Environment(
 def add_public_routes(app: web.Application, *, db: Database, settings: Settings) -> None:
     mask = announcements.PartyMask(settings.announce_party_mask)
 
-    def load(session: Session) -> tuple[str, list[announcements.Announcement], datetime]:
-        court = session.exec(select(Court)).first()
+    def load(
+        session: Session, code: str | None
+    ) -> tuple[str, list[announcements.Announcement], datetime]:
+        """One court's announcements (`code`), or every court's; an unknown court: 404."""
+        courts = list(session.exec(select(Court).order_by(col(Court.code))))
+        if code is not None:
+            courts = [c for c in courts if c.code == code]
+            if not courts:
+                raise web.HTTPNotFound(text="no such court")
         now = utcnow()
         items = announcements.upcoming(
             session=session,
@@ -54,25 +61,30 @@ def add_public_routes(app: web.Application, *, db: Database, settings: Settings)
             zone=settings.zone,
             mask=mask,
             watch_url=settings.watch_url_template,
+            court_id=courts[0].id if code is not None else None,
         )
-        return (court.name if court else "streamd"), items, now
+        name = courts[0].name if len(courts) == 1 else ("辖区各法院" if courts else "streamd")
+        return name, items, now
+
+    def court_of(request: web.Request) -> str | None:
+        return request.match_info.get("court")
 
     async def page(request: web.Request) -> web.Response:
         lang = "en" if request.query.get("lang") == "en" else "zh"
-        court, items, _ = await db.run(load)
+        court, items, _ = await db.run(load, code=court_of(request))
         html = TEMPLATES.get_template("announcements.html").render(
             court=court, items=items, lang=lang, t=lambda zh, en: zh if lang == "zh" else en
         )
         return web.Response(text=html, content_type="text/html", headers=_cache())
 
     async def as_json(request: web.Request) -> web.Response:
-        _, items, _ = await db.run(load)
+        _, items, _ = await db.run(load, code=court_of(request))
         return web.json_response(
             {"items": announcements.to_json(items)}, headers=_cache(), dumps=_dumps
         )
 
     async def as_ics(request: web.Request) -> web.Response:
-        court, items, now = await db.run(load)
+        court, items, now = await db.run(load, code=court_of(request))
         return web.Response(
             body=announcements.to_ics(items, court=court, now=now),
             content_type="text/calendar",
@@ -83,6 +95,10 @@ def add_public_routes(app: web.Application, *, db: Database, settings: Settings)
     app.router.add_get("/public/announcements", page)
     app.router.add_get("/public/announcements.json", as_json)
     app.router.add_get("/public/announcements.ics", as_ics)
+    # Each court's own, on the two-level platform (the court's code, e.g. 粤0111).
+    app.router.add_get("/public/{court}/announcements", page)
+    app.router.add_get("/public/{court}/announcements.json", as_json)
+    app.router.add_get("/public/{court}/announcements.ics", as_ics)
 
 
 def _cache() -> dict[str, str]:
