@@ -71,8 +71,8 @@ def test_the_compose_file_is_valid_and_everything_it_reads_exists(deployment: Pa
     spec = yaml.safe_load((deployment / "compose.yaml").read_text(encoding="utf-8"))
     services = spec["services"]
     assert {
-        "postgres", "mosquitto", "rtmp", "prometheus", "grafana", "streamd",
-        "agent-room-01", "agent-room-02",
+        "postgres", "mosquitto", "rtmp", "prometheus", "grafana", "streamd-a", "streamd-b",
+        "proxy", "agent-room-01", "agent-room-02",
     } <= set(services)  # fmt: skip
     for name, svc in services.items():
         for env_file in svc.get("env_file", []):
@@ -93,6 +93,16 @@ def test_the_compose_file_is_valid_and_everything_it_reads_exists(deployment: Pa
     room1 = (deployment / "generated/env/room-01.env").read_text()
     assert "STREAMD_AGENT_MQTT_URL=mqtt://mosquitto:1883" in room1
     assert SECRET not in room1
+    # Two replicas, each its own name and disk, on the same database, behind the proxy.
+    a, b = services["streamd-a"], services["streamd-b"]
+    assert (a["environment"]["STREAMD_REPLICA"], b["environment"]["STREAMD_REPLICA"]) == ("a", "b")
+    assert a["environment"]["STREAMD_DATABASE_URL"] == b["environment"]["STREAMD_DATABASE_URL"]
+    assert {v.split(":")[0] for v in a["volumes"]} ^ {v.split(":")[0] for v in b["volumes"]} == {
+        "streamd-a",
+        "streamd-b",
+    }
+    proxied = (deployment / "nginx/streamd.conf").read_text()
+    assert "server streamd-a:8080" in proxied and "server streamd-b:8080" in proxied
     streamd = (deployment / "generated/env/streamd.env").read_text()
     assert f"STREAMD_MQTT_URL=mqtt://{STREAMD_USER}:" in streamd and "@mosquitto:1883" in streamd
     compose = shutil.which("docker-compose")

@@ -8,7 +8,9 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -187,6 +189,50 @@ async def observer(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
             await task
+
+
+@contextlib.contextmanager
+def proxy_in_front(folder: Path, *replicas: Replica) -> Iterator[str]:
+    """Debian's nginx with the compose file's proxy config (docker/nginx/streamd.conf),
+    pointed at these replicas: the base URL a court's load balancer would give."""
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(nginx).exists():
+        pytest.skip("needs nginx (.ci/run installs it)")
+    port = free_port()
+    conf = (ROOT / "docker" / "nginx" / "streamd.conf").read_text(encoding="utf-8")
+    for name, replica in zip(("streamd-a", "streamd-b"), replicas, strict=True):
+        conf = conf.replace(f"{name}:8080", f"127.0.0.1:{replica.port}")
+    conf = conf.replace("listen 8080;", f"listen 127.0.0.1:{port};")
+    root = folder / "nginx"
+    root.mkdir()
+    (root / "streamd.conf").write_text(conf, encoding="utf-8")
+    temp = " ".join(
+        f"{kind}_temp_path {root / kind};" for kind in ("client_body", "proxy", "fastcgi")
+    )
+    (root / "nginx.conf").write_text(
+        f"worker_processes 1; pid {root / 'nginx.pid'}; error_log {root / 'error.log'};\n"
+        "events { worker_connections 256; }\n"
+        f"http {{ access_log off; {temp} uwsgi_temp_path {root / 'uwsgi'}; "
+        f"scgi_temp_path {root / 'scgi'}; include {root / 'streamd.conf'}; }}\n",
+        encoding="utf-8",
+    )
+    proc = subprocess.Popen(
+        [nginx, "-p", str(root), "-c", str(root / "nginx.conf"), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                break
+            assert proc.poll() is None, (root / "error.log").read_text()
+            assert time.monotonic() < deadline, "nginx did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def prepare(
@@ -450,10 +496,35 @@ async def test_two_courts_on_two_replicas_each_sees_its_own(two_courts: Platform
             assert sorted(h["id"] for h in listed["items"]) == sorted([ours, theirs])
             status, out = await p.press(replica, ours, "resume", "city")
             assert status == 403, out
+        # Behind the compose file's proxy: either replica answers, the console works, and
+        # the live feed comes through unbuffered.
+        with proxy_in_front(p.folder, a, b) as front:
+            names = set()
+            for _ in range(6):
+                async with p.http.get(f"{front}/readyz") as resp:
+                    assert resp.status == 200
+                    names.add((await resp.json())["replica"])
+            assert names == {"a", "b"}
+            headers = await p.auth(a)
+            async with p.http.get(f"{front}/api/v1/feed", headers=headers) as feed:
+                assert feed.status == 200
+                async with p.http.post(
+                    f"{front}/api/v1/hearings/{ours}/stream/resume", json={}, headers=headers
+                ) as resp:
+                    assert resp.status == 200, await resp.text()
+                    assert (await resp.json())["delivery"] == "acked"
+                seen_live = False
+                deadline = time.monotonic() + 5
+                while not seen_live and time.monotonic() < deadline:
+                    line = await asyncio.wait_for(feed.content.readline(), 5)
+                    seen_live = b'"state":"live"' in line
+                assert seen_live, "the resume never reached the feed through the proxy"
+            await _phase(room_a, AgentPhase.LIVE, 5)
         await asyncio.sleep(0.5)
         commands_a = [c.kind.value for c in room_a.commands]
         commands_b = [c.kind.value for c in room_b.commands]
     # Each room got its own court's commands, each once; none crossed between courts.
     assert commands_a.count("pause") == 1 and commands_b.count("pause") == 1
+    assert commands_a.count("resume") == 1 and "resume" not in commands_b
     assert all(n == 1 for n in seen_a.values()) and all(n == 1 for n in seen_b.values())
     assert len(seen_a) == len(commands_a) and len(seen_b) == len(commands_b)
