@@ -31,6 +31,7 @@ from streamd import court
 from streamd.auth import create_user, hasher_for
 from streamd.config import load_settings
 from streamd.domain import Role
+from streamd.monitor.share import owner
 from streamd.orchestrator.rooms import room_key
 from streamd.store import Database, upgrade
 from streamd_protocol import AgentPhase, Topics
@@ -106,6 +107,12 @@ class Platform:
         line = next(x for x in text.splitlines() if x.startswith("streamd_leader{"))
         assert f'replica="{replica.name}"' in line
         return float(line.split()[-1])
+
+    async def gauge(self, replica: Replica, name: str) -> float:
+        async with self.http.get(f"{replica.base}/metrics") as resp:
+            text = await resp.text()
+        line = next((x for x in text.splitlines() if x.startswith(f"{name} ")), None)
+        return float(line.split()[-1]) if line else 0.0
 
     async def auth(self, replica: Replica, user: str = "clerk") -> dict[str, str]:
         async with self.http.post(
@@ -455,9 +462,10 @@ async def test_two_courts_on_two_replicas_each_sees_its_own(two_courts: Platform
     Each court's hearing goes live and pauses through either replica; each court's clerk
     sees nothing of the other's (lists, ids, the agents' wall); the city office sees both."""
     p = two_courts
-    a = p.start("a")
+    # Named so that each replica owns one of the two rooms (streamd.monitor.share).
+    a = p.start("left")
     await p.until_ready(a, leader=True)
-    b = p.start("b")
+    b = p.start("right")
     await p.until_ready(b, leader=False)
     code_b = f"{p.code}b"
     async with (
@@ -478,6 +486,20 @@ async def test_two_courts_on_two_replicas_each_sees_its_own(two_courts: Platform
             assert status == 200 and out["delivery"] == "acked", out
         await _phase(room_a, AgentPhase.PAUSED, 5)
         await _phase(room_b, AgentPhase.PAUSED, 5)
+
+        # The monitor's rooms are shared: each replica watches the ones it owns, none twice.
+        rooms = ["room-01", "b-room-01"]
+        expected = {
+            r.name: sum(owner(x, [a.name, b.name]) == r.name for x in rooms) for r in (a, b)
+        }
+        assert expected == {"left": 1, "right": 1}
+        deadline = time.monotonic() + 15
+        while True:
+            got = {r.name: await p.gauge(r, "streamd_monitor_streams_watched") for r in (a, b)}
+            if got == expected:
+                break
+            assert time.monotonic() < deadline, f"watched {got}, owned {expected}"
+            await asyncio.sleep(0.2)
 
         for replica in (a, b):
             for user, mine, other, room in (
@@ -504,7 +526,7 @@ async def test_two_courts_on_two_replicas_each_sees_its_own(two_courts: Platform
                 async with p.http.get(f"{front}/readyz") as resp:
                     assert resp.status == 200
                     names.add((await resp.json())["replica"])
-            assert names == {"a", "b"}
+            assert names == {"left", "right"}
             headers = await p.auth(a)
             async with p.http.get(f"{front}/api/v1/feed", headers=headers) as feed:
                 assert feed.status == 200

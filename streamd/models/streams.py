@@ -172,6 +172,15 @@ class LeaderLease(SQLModel, table=True):
     expires_at: datetime | None = _time(nullable=True, default=None)
 
 
+class ReplicaMember(SQLModel, table=True):
+    """A replica that said it is alive (`seen_at`, the database's clock): the monitor's
+    rooms are shared among those seen within one lease (streamd.monitor.share)."""
+
+    __tablename__ = "replica_member"
+    name: str = Field(sa_type=sa.String(160), primary_key=True)
+    seen_at: datetime = _time()
+
+
 class ConsoleRequest(SQLModel, table=True):
     """A console action that arrived while no replica led: carried out by the next leader,
     shown as pending until then (never lost, never silently dropped)."""

@@ -217,9 +217,13 @@ class Monitor:
         settings: Settings,
         court_names: Mapping[str, str],
         pushing: Callable[[str], bool] | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         """`pushing(room)`: whether the room's publisher is sending now (the agent's own
-        word, used only to tell a platform's fault from the encoder's, never for coverage)."""
+        word, used only to tell a platform's fault from the encoder's, never for coverage).
+        `owns(room)`: whether this replica watches the room (streamd.monitor.share); None:
+        every room."""
+        self.owns = owns
         self.pushing = pushing
         self.work = work
         self.alerts = alerts
@@ -270,6 +274,8 @@ class Monitor:
             now=datetime.now(UTC),
             linger_seconds=self.settings.monitor_linger_seconds,
         )
+        if self.owns is not None:
+            found = [t for t in found if self.owns(t.room)]
         wanted = {
             t.hearing_id: (t, where)
             for where, t in records.owners(found, self.settings.monitor_hls).items()

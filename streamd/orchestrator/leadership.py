@@ -137,6 +137,26 @@ class Lease:
             ).scalar()
         return got is not None
 
+    def beat(self, member: str) -> list[str]:
+        """Say this replica is alive and read who else is: the replicas seen within one
+        lease (the monitor shares its rooms among them, streamd.monitor.share)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO replica_member (name, seen_at) VALUES (:member, now()) "
+                    "ON CONFLICT (name) DO UPDATE SET seen_at = now()"
+                ),
+                {"member": member},
+            )
+            rows = conn.execute(
+                sa.text(
+                    "SELECT name FROM replica_member "
+                    "WHERE seen_at > now() - make_interval(secs => :lease) ORDER BY name"
+                ),
+                {"lease": self.timing.lease},
+            ).scalars()
+            return [str(r) for r in rows]
+
     def release(self, epoch: int) -> None:
         """A clean stop hands over at once instead of after the lease."""
         with self.engine.begin() as conn:
@@ -215,6 +235,13 @@ class Leadership:
                 with contextlib.suppress(Exception):
                     await self._db(functools.partial(self.lease.release, epoch), self.poll)
                 await asyncio.sleep(self.poll)
+
+    async def members(self) -> list[str]:
+        """The live replicas, this one included (alone without a lease); on a database
+        error, this one alone is not assumed: the caller keeps what it had."""
+        if self.lease is None:
+            return [self.replica]
+        return list(await self._db(functools.partial(self.lease.beat, self.replica), self.poll))
 
     async def _acquire(self) -> int | None:
         assert self.lease is not None

@@ -24,7 +24,9 @@ from streamd import court
 from streamd.broker import broker_url, court_accounts
 from streamd.config import Settings
 from streamd.metrics import registry_for
+from streamd.monitor import follower as monitor_follower
 from streamd.monitor import service as monitor_service
+from streamd.monitor import share as monitor_share
 from streamd.orchestrator import (
     Leadership,
     Lease,
@@ -191,22 +193,62 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         # Forwarded console requests wait for the leader's answer, which waits for an ack.
         client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=1.0))
         app[RELAY_KEY].current = client
-        task = asyncio.create_task(
-            leadership.run(lambda: _lead(app, courts, url)),
-            name=f"leadership[{leadership.replica}]",
-        )
+        # The monitor's rooms are shared among the live replicas (streamd.monitor.share).
+        share = monitor_share.Share(leadership.replica)
+        names = {room.code: c.court.name for c in courts for room in c.rooms}
+
+        mine: list[monitor_service.Monitor] = []  # the follower's monitor, while it runs
+
+        def shown(monitor: monitor_service.Monitor | None) -> None:
+            """/metrics shows this replica's monitor: the follower's, or the leader's
+            (set by _lead), never cleared from under the leader's."""
+            slot = app[MONITOR_KEY]
+            if monitor is not None:
+                mine[:] = [monitor]
+                slot.current = monitor
+            elif mine and slot.current is mine[0]:
+                slot.current = None
+                mine.clear()
+
+        tasks = [
+            asyncio.create_task(
+                leadership.run(lambda: _lead(app, courts, url, share)),
+                name=f"leadership[{leadership.replica}]",
+            ),
+            asyncio.create_task(
+                monitor_follower.keep_members(leadership, share), name="replica members"
+            ),
+            asyncio.create_task(
+                monitor_follower.follow(
+                    leadership=leadership,
+                    share=share,
+                    db=app[DB_KEY],
+                    settings=settings,
+                    court_names=names,
+                    on_change=shown,
+                ),
+                name="monitor share",
+            ),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await leadership.release()
             app[RELAY_KEY].current = None
             await client.close()
 
 
-async def _lead(app: web.Application, courts: list[court.CourtStructure], url: str) -> None:
+async def _lead(
+    app: web.Application,
+    courts: list[court.CourtStructure],
+    url: str,
+    share: monitor_share.Share,
+) -> None:
     """The single-instance work, for as long as this replica leads (cancelled when not)."""
     settings, db, slot = app[SETTINGS_KEY], app[DB_KEY], app[SLOT_KEY]
     leadership = app[LEADERSHIP_KEY]
@@ -223,6 +265,7 @@ async def _lead(app: web.Application, courts: list[court.CourtStructure], url: s
         alerts=orch.alerts,
         settings=settings,
         court_names={code: room.court_name for code, room in orch.rooms.items()},
+        owns=share.owns,
         pushing=orch.pushing,
     )
     try:
