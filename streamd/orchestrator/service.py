@@ -127,6 +127,7 @@ class Orchestrator:
                 tg.create_task(self.watch.watch(), name="orchestrator.liveness")
                 tg.create_task(recovery.settle_after_restart(self), name="orchestrator.reconcile")
                 tg.create_task(scheduler.run(self), name="orchestrator.scheduler")
+                tg.create_task(self.alerts.follow_others(), name="orchestrator.alerts")
         finally:
             # Writes still queued are in the fast journal; the next start copies them.
             await self.work.drain()
