@@ -22,7 +22,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from streamd import audit
+from streamd import audit, hearings
 from streamd.casenumber import Procedure
 from streamd.domain import LABELS_ZH, Role, SessionKind
 from streamd.models import Approval, ApprovalStep, Hearing, User, utcnow
@@ -250,8 +250,12 @@ def reject(session: Session, *, approval_id: int, data: StepRequest, user: User)
 
 def queue(session: Session, *, user: User) -> list[Approval]:
     """What waits for this user: the department head's pending records in the department,
-    the court leader's reviewed ones. Anyone else waits for nothing."""
-    stmt = select(Approval).join(Hearing, col(Hearing.id) == col(Approval.hearing_id))
+    the court leader's reviewed ones of their own court. Anyone else waits for nothing."""
+    stmt = (
+        select(Approval)
+        .join(Hearing, col(Hearing.id) == col(Approval.hearing_id))
+        .where(hearings.of_court(user.court_id))
+    )
     waiting: list[Approval] = []
     if Role.DEPARTMENT_HEAD in user.roles and user.department_id is not None:
         waiting += session.exec(

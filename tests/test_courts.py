@@ -303,3 +303,43 @@ def test_the_platform_folder_holds_one_folder_per_court(
     (tmp_path / "empty").mkdir()
     with pytest.raises(court.CourtConfigError, match="one per court"):
         court.read_courts(tmp_path / "empty")
+
+
+async def test_court_b_sees_none_of_court_a_s_approvals_or_room_pictures(
+    client: Client, database: Database, settings: Settings
+) -> None:
+    hearing = await make_hearing(client)
+    resp = await client.post(
+        f"/api/v1/hearings/{hearing['id']}/not-streamed",
+        json={"flag": "other_unsuitable", "reason": "测试"},
+        headers=await token(client, "judge"),
+    )
+    assert resp.status == 201, await resp.text()
+    approval = (await resp.json())["id"]
+    resp = await client.post(
+        f"/api/v1/approvals/{approval}/review",
+        json={"comment": "同意"},
+        headers=await token(client, "department_head"),
+    )
+    assert resp.status == 200, await resp.text()
+    add_court_b(database, settings)
+    database.call(
+        create_user,
+        username="leader_b",
+        password=PASSWORD,
+        roles=[Role.COURT_LEADER],
+        court=COURT_B,
+        password_hasher=hasher_for(settings),
+    )
+    leader_a, leader_b = await token(client, "court_leader"), await token(client, "leader_b")
+    a_queue = await (await client.get("/api/v1/approvals/queue", headers=leader_a)).json()
+    b_queue = await (await client.get("/api/v1/approvals/queue", headers=leader_b)).json()
+    assert [x["id"] for x in a_queue["items"]] == [approval]
+    assert b_queue["items"] == []
+    b_list = await (await client.get("/api/v1/approvals", headers=leader_b)).json()
+    assert b_list["total"] == 0
+    resp = await client.get(
+        "/api/v1/views/thumbnail.jpg?room=room-01&view=bench",
+        headers=await token(client, "admin_b"),
+    )
+    assert resp.status == 404

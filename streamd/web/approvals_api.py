@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from streamd import approval_view, approvals, authz
+from streamd import approval_view, approvals, authz, hearings
 from streamd.domain import Role
 from streamd.models import Approval, Hearing
 from streamd.policy import Ruleset
@@ -181,7 +181,12 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
         q: ApprovalQuery = call.query
 
         def work(session: Session) -> BaseModel:
-            stmt = select(Approval)
+            assert call.user is not None
+            stmt = (
+                select(Approval)
+                .join(Hearing, col(Hearing.id) == col(Approval.hearing_id))
+                .where(hearings.of_court(authz.scope(call.user)))
+            )
             if q.hearing_id:
                 stmt = stmt.where(Approval.hearing_id == q.hearing_id)
             if q.status:

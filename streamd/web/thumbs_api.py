@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from streamd.config import Settings
 from streamd.domain import Role
-from streamd.models import ArchivedFile
+from streamd.models import ArchivedFile, Courtroom
 from streamd.record import service
 from streamd.store import Database
 from streamd.web.problems import ApiProblem
@@ -37,8 +37,15 @@ class ThumbQuery(BaseModel):
     view: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
 
-def newest(session: Session, *, room: str, view: str) -> ArchivedFile | None:
-    """The newest archived segment of `view` in `room` (views/<view>/... in its session)."""
+def newest(
+    session: Session, *, room: str, view: str, court_id: int | None
+) -> ArchivedFile | None:
+    """The newest archived segment of `view` in `room` (views/<view>/... in its session);
+    None for a room of another court (the wall is the asker's court's)."""
+    if not session.exec(
+        select(Courtroom.id).where(Courtroom.code == room, Courtroom.court_id == court_id)
+    ).first():
+        return None
     return session.exec(
         select(ArchivedFile)
         .where(
@@ -81,7 +88,8 @@ def register_thumbs(api: Api, *, db: Database, settings: Settings) -> None:
     )
     async def get_view_thumbnail(call: Call) -> web.StreamResponse:
         q = call.query
-        row = await db.run(newest, room=q.room, view=q.view)
+        assert call.user is not None
+        row = await db.run(newest, room=q.room, view=q.view, court_id=call.user.court_id)
         if row is None or row.id is None:
             raise ApiProblem(404, "Not found", f"no archived picture of {q.view} in {q.room}")
         jpeg = cache.get(row.id)
