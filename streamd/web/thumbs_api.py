@@ -37,9 +37,7 @@ class ThumbQuery(BaseModel):
     view: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")
 
 
-def newest(
-    session: Session, *, room: str, view: str, court_id: int | None
-) -> ArchivedFile | None:
+def newest(session: Session, *, room: str, view: str, court_id: int | None) -> ArchivedFile | None:
     """The newest archived segment of `view` in `room` (views/<view>/... in its session);
     None for a room of another court (the wall is the asker's court's)."""
     if not session.exec(
