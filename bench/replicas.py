@@ -1,6 +1,7 @@
-"""A pause through the follower against the same pause through the leader (the peer in
-the same run): the HTTP round trip of POST .../stream/pause until the room's ack, two
-`streamd serve` on PostgreSQL and Mosquitto, one simulated room.
+"""A pause through the follower, and through the compose file's nginx proxy in front of
+both, against the same pause through the leader (the peer in the same run): the HTTP round
+trip of POST .../stream/pause until the room's ack, two `streamd serve` on PostgreSQL and
+Mosquitto, one simulated room.
 
     STREAMD_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test \\
         .venv/bin/python -m bench.replicas --rounds 40
@@ -25,7 +26,7 @@ import aiohttp
 import sqlalchemy as sa
 
 from streamd_protocol import AgentPhase
-from tests.test_replicas import Platform, _phase, prepare
+from tests.test_replicas import Platform, _phase, prepare, proxy_in_front
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,11 +45,11 @@ def schema(pg: str) -> Iterator[str]:
         admin.dispose()
 
 
-async def timed_press(p: Platform, replica: Any, hearing: int, action: str, auth: Any) -> float:
+async def timed_press(p: Platform, base: str, hearing: int, action: str, auth: Any) -> float:
     body = {"reason": "bench"} if action == "pause" else {}
     started = time.perf_counter()
     async with p.http.post(
-        f"{replica.base}/api/v1/hearings/{hearing}/stream/{action}", json=body, headers=auth
+        f"{base}/api/v1/hearings/{hearing}/stream/{action}", json=body, headers=auth
     ) as resp:
         out = await resp.json()
     took = time.perf_counter() - started
@@ -74,15 +75,17 @@ async def main(rounds: int) -> None:
                 async with p.agent() as room:
                     hearing = await p.hearing(b)
                     await _phase(room, AgentPhase.READY, 20)
-                    await timed_press(p, a, hearing, "discipline-announced", await p.auth(a))
-                    times: dict[str, list[float]] = {"leader": [], "follower": []}
-                    auth = {"leader": await p.auth(a), "follower": await p.auth(b)}
-                    for _ in range(rounds):
-                        for via, replica in (("leader", a), ("follower", b)):
-                            times[via].append(
-                                await timed_press(p, replica, hearing, "pause", auth[via])
-                            )
-                            await timed_press(p, replica, hearing, "resume", auth[via])
+                    await timed_press(p, a.base, hearing, "discipline-announced", await p.auth(a))
+                    times: dict[str, list[float]] = {"leader": [], "follower": [], "proxy": []}
+                    auth = await p.auth(a)
+                    with proxy_in_front(folder, a, b) as front:
+                        bases = {"leader": a.base, "follower": b.base, "proxy": front}
+                        for _ in range(rounds):
+                            for via, base in bases.items():
+                                times[via].append(
+                                    await timed_press(p, base, hearing, "pause", auth)
+                                )
+                                await timed_press(p, base, hearing, "resume", auth)
             finally:
                 for replica in p.replicas.values():
                     replica.proc.kill()
@@ -96,8 +99,9 @@ async def main(rounds: int) -> None:
             f"pause via {via:8s}: median {statistics.median(xs) * 1000:6.2f} ms, "
             f"p95 {xs[int(len(xs) * 0.95) - 1] * 1000:6.2f} ms  (n={len(xs)})"
         )
-    ratio = statistics.median(times["follower"]) / statistics.median(times["leader"])
-    print(f"follower / leader median: {ratio:.2f}")
+    for via in ("follower", "proxy"):
+        ratio = statistics.median(times[via]) / statistics.median(times["leader"])
+        print(f"{via} / leader median: {ratio:.2f}")
 
 
 if __name__ == "__main__":
