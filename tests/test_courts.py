@@ -343,3 +343,22 @@ async def test_court_b_sees_none_of_court_a_s_approvals_or_room_pictures(
         headers=await token(client, "admin_b"),
     )
     assert resp.status == 404
+
+
+def test_the_live_feed_passes_a_court_only_its_own_rooms() -> None:
+    from streamd.orchestrator import Message
+    from streamd.web.operations_api import ours
+
+    mine = frozenset({"room-01"})
+    cases = [
+        (Message(1, "stream", {"room": "room-01", "hearing_id": 1}), True),
+        (Message(2, "stream", {"room": "b-room-01", "hearing_id": 2}), False),
+        (Message(3, "plan", {"room": None, "case_number": "（2026）粤0112民初1号"}), False),
+        (Message(4, "telemetry", {"room": "b-room-01"}), False),
+        (Message(5, "alert", {"room": None, "key": "archive_disk:-:-"}), True),
+        (Message(6, "alert_cleared", {"key": "encoder_down:b-room-01:-"}), False),
+        (Message(7, "alert_cleared", {"key": "encoder_down:room-01:7"}), True),
+        (Message(8, "alert_cleared", {"key": "archive_disk:-:-"}), True),
+        (Message(0, "missed", {"count": 3}), True),
+    ]
+    assert [ours(m, mine) for m, _ in cases] == [want for _, want in cases]

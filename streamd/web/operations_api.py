@@ -57,15 +57,20 @@ def court_rooms(session: Session, *, court_id: int | None) -> frozenset[str]:
 
 
 def ours(message: Message, rooms: frozenset[str]) -> bool:
-    """Whether a feed message is about one of `rooms`, or the platform's own (no room):
-    another court's rooms never reach this court's wall."""
+    """Whether a feed message is for a wall showing `rooms`: one about one of them, an
+    alert of the platform's own (no room: the archive's disk), or the feed's own notice.
+    Anything else names a room, and one not in `rooms` is another court's (fail closed)."""
     data = message.data
+    if message.type == "missed":
+        return True
     if message.type == "alert_cleared":  # the key names the room: kind:room:hearing
         parts = str(data.get("key", "")).split(":")
         room: Any = parts[1] if len(parts) == 3 and parts[1] != "-" else None
     else:
         room = data.get("room")
-    return room is None or room in rooms
+    if room is None:
+        return message.type in ("alert", "alert_cleared")
+    return room in rooms
 
 
 def running_of(orchestrator: Callable[[], Orchestrator | None]) -> Orchestrator:
