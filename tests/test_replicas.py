@@ -500,6 +500,10 @@ async def test_two_courts_on_two_replicas_each_sees_its_own(two_courts: Platform
                 break
             assert time.monotonic() < deadline, f"watched {got}, owned {expected}"
             await asyncio.sleep(0.2)
+        ready = {r.name: await p.ready(r) for r in (a, b)}
+        assert ready["left"]["runs"] == ["orchestrator", "scheduler", "monitor"]
+        assert ready["right"]["runs"] == ["monitor"]
+        assert ready["left"]["watching"] == ready["right"]["watching"] == 1
 
         for replica in (a, b):
             for user, mine, other, room in (

@@ -162,6 +162,7 @@ async def readyz(request: web.Request) -> web.Response:
             503, "Not ready", f"schema at {revision}, expected {head}: run `streamd db upgrade`"
         )
     leadership = request.app[LEADERSHIP_KEY]
+    monitor = request.app[MONITOR_KEY].current
     return web.json_response(
         {
             "status": "ready",
@@ -169,6 +170,11 @@ async def readyz(request: web.Request) -> web.Response:
             "replica": leadership.replica,
             "leader": leadership.leading,
             "epoch": leadership.epoch if leadership.leading else None,
+            # The leader runs the orchestrator and the scheduler; every replica's monitor
+            # watches its share of the public outputs (streamd.monitor.share).
+            "runs": (["orchestrator", "scheduler"] if leadership.leading else [])
+            + (["monitor"] if monitor is not None else []),
+            "watching": monitor.stats.watching if monitor is not None else 0,
         }
     )
 
