@@ -26,17 +26,11 @@ from streamd.lifecycle import StreamState
 from streamd.models import Courtroom, Hearing, Line, Stream, utcnow
 from streamd.orchestrator import Orchestrator, records
 from streamd.policy import Ruleset
-from streamd.reports import utilisation
 from streamd.store import Database
 from streamd.validation import MAX_YEAR, MIN_YEAR, check_year
-from streamd.web import city_page, record_page
+from streamd.web import admin_page, city_page, record_page
 from streamd.web.figures import (
-    bar_chart,
-    coverage_rows,
-    line_chart,
-    pair_chart,
     sparkline,
-    what_if,
 )
 from streamd.web.pagekit import HOME, STATIC, PageKit, Viewer
 from streamd.web.party import register_party
@@ -254,56 +248,6 @@ def add_pages(
             "connected": orch is not None,
         }
 
-    # ---- administrator -----------------------------------------------------------------
-
-    async def admin(request: web.Request, who: Viewer) -> dict[str, Any]:
-        month = _month(request, zone)
-
-        def work(session: Session) -> dict[str, Any]:
-            court_id = who.court_id
-            report = reports.monthly(
-                session=session,
-                month=month,
-                department=None,
-                zone=zone,
-                rules=rules(),
-                court_id=court_id,
-            )
-            tables = {t.sheet: t for t in report.tables}
-            use = utilisation(session, month, zone, court_id=court_id)
-            verdicts = coverage_rows(
-                session, month, zone, settings.monitor_allowance_seconds, court_id=court_id
-            )
-            curve = what_if(session, month, zone, rules(), court_id=court_id)
-            return {"tables": tables, "use": use, "verdicts": verdicts, "curve": curve}
-
-        data = await db.run(work)
-        t = data["tables"]
-        ratio = t[reports.RATIO]
-        year = t[reports.YEAR]
-        breakdown = {
-            "approved": len(t[reports.NOT_STREAMED].rows),
-            "pending": len(t[reports.PENDING].rows),
-            "no_line": len(t[reports.NO_LINE].rows),
-        }
-        return {
-            "month": month,
-            "ratio_rows": ratio.rows,
-            "ratio_chart": bar_chart(
-                [(str(r[0]), float(r[4] or 0.0), float(r[5] or 0.0)) for r in ratio.rows]
-            ),
-            "year_rows": year.rows,
-            "year_chart": pair_chart(
-                [(str(r[0]), int(r[1] or 0), int(r[2] or 0)) for r in year.rows]
-            ),
-            "breakdown": breakdown,
-            "use": data["use"],
-            "use_chart": bar_chart([(d, u, 0.0) for d, u in data["use"]["days"]]),
-            "verdicts": data["verdicts"],
-            "curve": data["curve"],
-            "curve_chart": line_chart(data["curve"]),
-        }
-
     app.router.add_get("/", home)
     app.router.add_get("/login", login)
     app.router.add_get(
@@ -332,7 +276,12 @@ def add_pages(
     )
     app.router.add_get("/wall", page("wall.html", frozenset({Role.TECHNICIAN, Role.ADMIN}), wall))
     app.router.add_get(
-        "/admin", page("admin.html", frozenset({Role.ADMIN, Role.COURT_LEADER}), admin)
+        "/admin",
+        page(
+            "admin.html",
+            admin_page.ROLES,
+            admin_page.loader(db, settings, rules, lambda request: _month(request, zone)),
+        ),
     )
     app.router.add_get(
         "/city",
