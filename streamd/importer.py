@@ -29,7 +29,8 @@ from streamd.bulk import insert_many
 from streamd.casenumber import parse_case_number
 from streamd.changes import Aftermath
 from streamd.config import Settings
-from streamd.hearings import HearingCreate, columns
+from streamd.court import court_by_code
+from streamd.hearings import HearingCreate, columns, of_court
 from streamd.import_read import ImportFailed, RowError, normalise, read_records
 from streamd.import_rows import fast_row
 from streamd.models import AuditEntry, Courtroom, Department, Hearing, utcnow
@@ -130,24 +131,27 @@ def validate_records(
 
 @dataclass(frozen=True, slots=True)
 class _Refs:
-    """The court's departments and courtrooms by code and by name, read once."""
+    """The court's departments and courtrooms by code and by name, read once: the court
+    the file is for (codes repeat between the courts of one platform)."""
 
     departments: dict[str, int]
     courtrooms: dict[str, int]
+    court_id: int | None = None
 
     @classmethod
-    def read(cls, session: Session) -> _Refs:
+    def read(cls, session: Session, *, court: str | None = None) -> _Refs:
+        court_id = court_by_code(session, court)
         depts: dict[str, int] = {}
-        for d in session.exec(select(Department)).all():
+        for d in session.exec(select(Department).where(Department.court_id == court_id)).all():
             assert d.id is not None
             depts.setdefault(d.name, d.id)
             depts[d.code] = d.id
         rooms: dict[str, int] = {}
-        for r in session.exec(select(Courtroom)).all():
+        for r in session.exec(select(Courtroom).where(Courtroom.court_id == court_id)).all():
             assert r.id is not None
             rooms.setdefault(r.name, r.id)
             rooms[r.code] = r.id
-        return cls(depts, rooms)
+        return cls(depts, rooms, court_id)
 
 
 def _columns_of(
@@ -212,27 +216,44 @@ def import_file(
     encoding: str | None = None,
     progress: bool = False,
     shift: timedelta | None = None,
+    court: str | None = None,
 ) -> ImportResult:
     """Validate everything first, outside any write; then write in one short transaction
     with bulk statements, and re-plan the booked hearings it moved (as the API does).
 
     `shift` moves every session in time (the demo moves the sample fortnight to this week).
+    `court`: the court's code the file is for, needed once the deployment holds several
+    (a ValueError otherwise, before anything is read).
     """
     started = time.perf_counter()
+    refs = db.call(_Refs.read, court=court)
     rows = parse_file(path, zone=zone, encoding=encoding, progress=progress, shift=shift)
-    values, ref_errors = _columns_of(rows, db.call(_Refs.read))
+    values, ref_errors = _columns_of(rows, refs)
     if ref_errors:
         raise ImportFailed(ref_errors)
     validated = time.perf_counter()
     aftermath = Aftermath(zone=zone, timing=timing or Timing.of(Settings()), rules=rules)
-    result = db.call(_write, values=values, actor=actor, aftermath=aftermath)
+    result = db.call(
+        _write,
+        values=values,
+        actor=actor,
+        aftermath=aftermath,
+        court_id=refs.court_id,
+        numbers=[n for n, _ in rows],
+    )
     result.validate_seconds = validated - started
     result.write_seconds = time.perf_counter() - validated
     return result
 
 
 def _write(
-    session: Session, *, values: list[dict[str, Any]], actor: str, aftermath: Aftermath
+    session: Session,
+    *,
+    values: list[dict[str, Any]],
+    actor: str,
+    aftermath: Aftermath,
+    court_id: int | None,
+    numbers: list[int],
 ) -> ImportResult:
     """The write transaction: one read of the hearings the file names, one bulk insert of
     the new ones, one bulk update of the changed ones, their audit entries in bulk."""
@@ -244,6 +265,23 @@ def _write(
     for batch in in_batches(sorted({v["case_number"] for v in values})):
         for h in session.exec(select(Hearing).where(col(Hearing.case_number).in_(batch))):
             existing[(h.case_number, h.planned_start)] = h
+    # Only the court's own hearings are updated: another court's with the same case number
+    # and start is not this file's to change, and the whole file is refused.
+    ours: set[int | None] = set()
+    for batch in in_batches(sorted(h.id for h in existing.values() if h.id is not None)):
+        ours |= set(
+            session.exec(
+                select(Hearing.id).where(col(Hearing.id).in_(batch), of_court(court_id))
+            ).all()
+        )
+    foreign = [
+        RowError(number, "case_number", f"{v['case_number']}: another court's hearing, same start")
+        for number, v in zip(numbers, values, strict=True)
+        if (old := existing.get((v["case_number"], v["planned_start"]))) is not None
+        and old.id not in ours
+    ]
+    if foreign:
+        raise ImportFailed(foreign)
     result = ImportResult()
     fresh: list[dict[str, Any]] = []
     changed: list[tuple[Hearing, dict[str, Any]]] = []

@@ -362,3 +362,48 @@ def test_the_live_feed_passes_a_court_only_its_own_rooms() -> None:
         (Message(0, "missed", {"count": 3}), True),
     ]
     assert [ours(m, mine) for m, _ in cases] == [want for _, want in cases]
+
+
+def test_an_import_files_into_the_court_it_names(
+    database: Database, settings: Settings, tmp_path: Path
+) -> None:
+    """A court's file fills that court's departments and rooms; one that names another
+    court's hearings (same case number and start) is refused whole, nothing written."""
+    from sqlmodel import func, select
+
+    from streamd.import_read import ImportFailed
+    from streamd.importer import import_file
+    from streamd.models import Department, Hearing
+    from streamd.policy import load_rules
+    from streamd.sample import schedule
+
+    add_court_b(database, settings)
+    theirs = tmp_path / "b.csv"
+    theirs.write_text(
+        schedule().read_text(encoding="utf-8").replace("粤0111", COURT_B), encoding="utf-8"
+    )
+
+    def run(path: Path, court: str | None) -> object:
+        return import_file(
+            db=database, path=path, zone=settings.zone, actor="t", rules=load_rules(), court=court
+        )
+
+    def count() -> int:
+        with database.session() as s:
+            return int(s.exec(select(func.count()).select_from(Hearing)).one())
+
+    with pytest.raises(ValueError, match="several courts"):
+        run(schedule(), None)
+    a = run(schedule(), "粤0111")
+    b = run(theirs, COURT_B)
+    assert a.created == b.created > 0  # type: ignore[attr-defined]
+    with database.session() as s:
+        courts = {d.id: d.court_id for d in s.exec(select(Department)).all()}
+        per_court: dict[int, int] = {}
+        for h in s.exec(select(Hearing)).all():
+            per_court[courts[h.department_id]] = per_court.get(courts[h.department_id], 0) + 1
+    assert sorted(per_court.values()) == [a.created, b.created]  # type: ignore[attr-defined]
+    before = count()
+    with pytest.raises(ImportFailed, match="another court's hearing"):
+        run(schedule(), COURT_B)
+    assert count() == before

@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--sample", action="store_true", help="the sample fortnight shipped with streamd"
     )
     p.add_argument("--encoding", help="force an encoding instead of detecting it")
+    p.add_argument("--court", help="the court's code (needed once several courts are loaded)")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("allocate", help="optimal line plan for an instance file (JSON)")

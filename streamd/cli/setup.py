@@ -118,8 +118,9 @@ def cmd_import(settings: Settings, args: argparse.Namespace) -> None:
             progress=sys.stderr.isatty(),
             rules=_rules(settings),
             timing=planning.Timing.of(settings),
+            court=args.court,
         )
-    except importer.ImportFailed as exc:
+    except (importer.ImportFailed, ValueError) as exc:
         raise CliError(str(exc)) from exc
     print(
         f"imported {path}: {result.created} created, {result.updated} updated, "
