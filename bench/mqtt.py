@@ -17,6 +17,11 @@ Ingest: 2,000 rooms send telemetry at 1 Hz from a separate process. "ours" is th
 orchestrator (parse, update the room's view, publish to the live feed); "bare" is an
 aiomqtt subscriber that only counts. Each runs alone for the same time; the figure is the
 messages received per second and the CPU the receiving process spent per 1,000 messages.
+
+Shared: the same telemetry over a shared subscription (`$share/streamd/...`) to two
+subscriber processes, as two replicas would take it, against one subscriber taking it all;
+each parses every message it gets. What each replica would spend, and that Mosquitto
+splits the load evenly.
 """
 
 from __future__ import annotations
@@ -291,6 +296,67 @@ async def ingest(url: str, rooms: int, seconds: float) -> None:
     )
 
 
+def _parse_share(url: str, topic: str, seconds: float, ready: Any, go: Any, out: Any) -> None:
+    """Child process: one replica's telemetry subscriber, parsing what it gets (the
+    validation a replica does for each message), for `seconds` after `go`."""
+
+    async def main() -> None:
+        host, _, port = url[len("mqtt://") :].rpartition(":")
+        async with aiomqtt.Client(host, int(port)) as client:
+            no_delay(client)
+            await client.subscribe(topic, qos=0)
+            counter = {"n": 0}
+
+            async def take() -> None:
+                async for message in client.messages:
+                    Telemetry.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
+                    counter["n"] += 1
+
+            task = asyncio.create_task(take())
+            ready.set()
+            await asyncio.to_thread(go.wait)
+            cpu0 = time.process_time()
+            await asyncio.sleep(seconds + 0.5)
+            out.put((counter["n"], time.process_time() - cpu0))
+            task.cancel()
+
+    asyncio.run(main())
+
+
+async def shared(url: str, rooms: int, seconds: float) -> None:
+    """Telemetry over a shared subscription ($share/streamd/...): two replicas' subscribers
+    against one taking it all, each parsing what it gets, in the same run."""
+    print(f"telemetry over $share, {rooms} rooms at 1 Hz for {seconds:g} s, each message parsed:")
+    for n in (1, 2):
+        court = f"b{uuid.uuid4().hex[:8]}"
+        ctx = multiprocessing.get_context("spawn")
+        go, out = ctx.Event(), ctx.Queue()
+        topic = f"court/{court}/room/+/telemetry"
+        subscribers = []
+        for _ in range(n):
+            ready = ctx.Event()
+            sub = ctx.Process(
+                target=_parse_share,
+                args=(url, f"$share/streamd/{topic}" if n > 1 else topic, seconds, ready, go, out),
+            )
+            sub.start()
+            await asyncio.to_thread(ready.wait, 30)
+            subscribers.append(sub)
+        pub = ctx.Process(target=_publish_telemetry, args=(url, court, rooms, seconds, go))
+        pub.start()
+        go.set()
+        await asyncio.to_thread(pub.join)
+        got = [await asyncio.to_thread(out.get, True, 30) for _ in subscribers]
+        for sub in subscribers:
+            sub.join(10)
+        for i, (count, cpu) in enumerate(got):
+            print(
+                f"  {n} replica(s), #{i + 1}: {count / seconds:6.0f} msg/s, "
+                f"{cpu / max(count, 1) * 1e6:5.1f} ms CPU per 1000, "
+                f"{cpu / seconds:.3f} of a core"
+            )
+
+
 async def _count(client: aiomqtt.Client, counter: dict[str, int]) -> None:
     async for _ in client.messages:
         counter["n"] += 1
@@ -326,6 +392,7 @@ async def run(args: argparse.Namespace) -> None:
         burst = args.burst or args.agents
         await round_trips(url, args.agents, args.commands, min(burst, args.agents))
         await ingest(url, args.rooms, args.seconds)
+        await shared(url, args.rooms, args.seconds)
 
 
 def main() -> None:
