@@ -22,7 +22,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from streamd import audit, hearings
+from streamd import audit
 from streamd.casenumber import Procedure
 from streamd.domain import LABELS_ZH, Role, SessionKind
 from streamd.models import Approval, ApprovalStep, Hearing, User, utcnow
@@ -39,6 +39,7 @@ from streamd.policy import (
     Ruleset,
     decide,
 )
+from streamd.scope import hearings_of
 from streamd.store import in_batches
 
 FLAG = "flag."
@@ -254,7 +255,7 @@ def queue(session: Session, *, user: User) -> list[Approval]:
     stmt = (
         select(Approval)
         .join(Hearing, col(Hearing.id) == col(Approval.hearing_id))
-        .where(hearings.of_court(user.court_id))
+        .where(hearings_of(user.court_id))
     )
     waiting: list[Approval] = []
     if Role.DEPARTMENT_HEAD in user.roles and user.department_id is not None:

@@ -16,12 +16,11 @@ from streamd.models import (
     Booking,
     Court,
     Courtroom,
-    Department,
-    Hearing,
     Line,
     Stream,
     User,
 )
+from streamd.scope import departments_of, hearing_ids_of
 
 REDACTED_FIELDS = frozenset(
     {"password_hash", "stream_key", "token_hash", "csrf_token", "code_hash", "session_hash"}
@@ -113,8 +112,8 @@ def of_court(court_id: int | None) -> Any:
     Anything else (another court's, or a system entry about nothing of this court's) is
     not shown: fail closed."""
     ident = sa.cast(col(AuditEntry.object_id), sa.String)
-    in_court = select(Department.id).where(Department.court_id == court_id)
-    court_hearings = select(Hearing.id).where(col(Hearing.department_id).in_(in_court))
+    in_court = departments_of(court_id)
+    court_hearings = hearing_ids_of(court_id)
 
     def ids(stmt: Any) -> Any:
         return select(sa.cast(stmt.subquery().c[0], sa.String))

@@ -24,7 +24,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final, Literal
 
 from sqlmodel import Session, col, select
 
@@ -42,6 +41,7 @@ from streamd.models import (
     Stream,
     User,
 )
+from streamd.scope import EVERY_COURT, Scope
 
 __all__ = [
     "Act",
@@ -58,9 +58,7 @@ __all__ = [
     "sees",
 ]
 
-EVERY_COURT: Final = "*"  # a list's scope for the roles that read every court
 READS_EVERY_COURT = frozenset({Role.CITY_OFFICE})
-Scope = int | None | Literal["*"]
 
 
 class Act(StrEnum):

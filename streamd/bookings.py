@@ -10,16 +10,16 @@ engine decides which requested bookings get a line.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from streamd import approvals, audit, hearings
+from streamd import approvals, audit
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Alert, Booking, Hearing, Line, User, utcnow
 from streamd.policy import Eligibility, Ruleset
+from streamd.scope import Scope, hearing_ids_of
 from streamd.store import paged
 
 
@@ -196,11 +196,10 @@ def cancel(session: Session, *, booking_id: int, data: BookingCancel, user: User
 
 
 def list_bookings(
-    session: Session, *, query: BookingQuery, court_id: int | Literal["*"] | None
+    session: Session, *, query: BookingQuery, court_id: Scope
 ) -> tuple[list[Booking], int]:
     """The court's bookings that `query` asks for (a booking is its hearing's court's)."""
-    court_hearings = select(Hearing.id).where(hearings.of_court(court_id))
-    stmt = select(Booking).where(col(Booking.hearing_id).in_(court_hearings))
+    stmt = select(Booking).where(col(Booking.hearing_id).in_(hearing_ids_of(court_id)))
     if query.status:
         stmt = stmt.where(Booking.status == query.status.value)
     if query.hearing_id:

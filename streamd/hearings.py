@@ -7,10 +7,9 @@ the API would refuse can never come in through a file, and the other way round.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-import sqlalchemy as sa
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,6 +25,7 @@ from streamd import audit
 from streamd.casenumber import CaseNumber, parse_case_number
 from streamd.domain import HearingStatus, Procedure, SessionKind
 from streamd.models import Booking, Court, Courtroom, Department, Hearing, User, utcnow
+from streamd.scope import Scope, hearings_of
 from streamd.store import paged
 from streamd.validation import SaneDate, SaneDateTime
 
@@ -327,21 +327,11 @@ def update_hearing(
     return row
 
 
-def of_court(court_id: int | Literal["*"] | None) -> Any:
-    """The condition "the hearing is this court's": hearings belong to a court through their
-    department. No court: no hearing (an account without one sees nothing); "*" (the city
-    office's scope, streamd.authz.scope): every court's."""
-    if court_id == "*":
-        return sa.true()
-    departments = select(Department.id).where(Department.court_id == court_id)
-    return col(Hearing.department_id).in_(departments)
-
-
 def list_hearings(
-    session: Session, *, query: HearingQuery, zone: ZoneInfo, court_id: int | Literal["*"] | None
+    session: Session, *, query: HearingQuery, zone: ZoneInfo, court_id: Scope
 ) -> tuple[list[Hearing], int]:
     """The court's hearings that `query` asks for, a page of them and how many in all."""
-    stmt = select(Hearing).where(of_court(court_id))
+    stmt = select(Hearing).where(hearings_of(court_id))
     if query.on is not None:
         day_start = datetime.combine(query.on, time.min, tzinfo=zone)
         stmt = stmt.where(

@@ -30,12 +30,13 @@ from streamd.casenumber import parse_case_number
 from streamd.changes import Aftermath
 from streamd.config import Settings
 from streamd.court import court_by_code
-from streamd.hearings import HearingCreate, columns, of_court
+from streamd.hearings import HearingCreate, columns
 from streamd.import_read import ImportFailed, RowError, normalise, read_records
 from streamd.import_rows import fast_row
 from streamd.models import AuditEntry, Courtroom, Department, Hearing, utcnow
 from streamd.planning import Timing
 from streamd.policy import Ruleset
+from streamd.scope import hearings_of
 from streamd.store import Database, in_batches
 from streamd.validation import text_problem
 
@@ -271,7 +272,7 @@ def _write(
     for batch in in_batches(sorted(h.id for h in existing.values() if h.id is not None)):
         ours |= set(
             session.exec(
-                select(Hearing.id).where(col(Hearing.id).in_(batch), of_court(court_id))
+                select(Hearing.id).where(col(Hearing.id).in_(batch), hearings_of(court_id))
             ).all()
         )
     foreign = [

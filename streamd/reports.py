@@ -24,13 +24,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from streamd import approvals, hearings, streamed
+from streamd import approvals, streamed
 from streamd.approval_view import LEVEL_ZH
 from streamd.approvals import Status
 from streamd.cells import csv_cell, xml_safe
 from streamd.domain import BookingStatus, HearingStatus, LineStatus
 from streamd.models import Booking, Courtroom, Department, Hearing, Line, Stream
 from streamd.policy import ApprovalLevel, Eligibility, Ruleset
+from streamd.scope import hearings_of
 from streamd.store import in_batches
 from streamd.validation import check_year
 
@@ -256,7 +257,7 @@ def utilisation(
         select(Stream)
         .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
         .where(
-            hearings.of_court(court_id),
+            hearings_of(court_id),
             col(Stream.discipline_at).is_not(None),
             col(Stream.discipline_at) >= start,
             col(Stream.discipline_at) < end,

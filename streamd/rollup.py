@@ -19,10 +19,11 @@ from datetime import UTC, date, datetime, tzinfo
 
 from sqlmodel import Session, col, select
 
-from streamd import hearings, reports
+from streamd import reports
 from streamd.models import Court, Hearing, Stream
 from streamd.monitor import records as monitor_records
 from streamd.policy import Ruleset
+from streamd.scope import hearings_of
 
 RANKING = "排名"
 VERDICT_ZH = {
@@ -151,7 +152,7 @@ def _verdicts(
         select(Hearing.id)
         .join(Stream, col(Stream.hearing_id) == col(Hearing.id))
         .where(
-            hearings.of_court(court_id),
+            hearings_of(court_id),
             col(Stream.discipline_at).is_not(None),
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,

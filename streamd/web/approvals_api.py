@@ -13,10 +13,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session, col, select
 
-from streamd import approval_view, approvals, authz, hearings
+from streamd import approval_view, approvals, authz
 from streamd.domain import Role
 from streamd.models import Approval, Hearing
 from streamd.policy import Ruleset
+from streamd.scope import hearings_of
 from streamd.store import Database, paged
 from streamd.web.problems import ApiProblem, not_found, refusal
 from streamd.web.routing import Api, Call, dump, page_of
@@ -185,7 +186,7 @@ def register_approvals(api: Api, *, db: Database, rules: Ruleset, plan: Planner)
             stmt = (
                 select(Approval)
                 .join(Hearing, col(Hearing.id) == col(Approval.hearing_id))
-                .where(hearings.of_court(authz.scope(call.user)))
+                .where(hearings_of(authz.scope(call.user)))
             )
             if q.hearing_id:
                 stmt = stmt.where(Approval.hearing_id == q.hearing_id)

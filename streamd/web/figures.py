@@ -10,11 +10,12 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from streamd import hearings, reports
+from streamd import reports
 from streamd.domain import LineStatus
 from streamd.models import Booking, Hearing, Line, Stream
 from streamd.monitor import records as monitor_records
 from streamd.policy import Ruleset
+from streamd.scope import hearings_of
 
 
 def coverage_rows(
@@ -25,7 +26,7 @@ def coverage_rows(
         select(Stream, Hearing)
         .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
         .where(
-            hearings.of_court(court_id),
+            hearings_of(court_id),
             col(Stream.discipline_at).is_not(None),
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,
@@ -57,7 +58,7 @@ def what_if(
         select(Booking, Hearing)
         .join(Hearing, col(Hearing.id) == col(Booking.hearing_id))
         .where(
-            hearings.of_court(court_id),
+            hearings_of(court_id),
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,
             Booking.status != "cancelled",

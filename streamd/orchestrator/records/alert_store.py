@@ -11,10 +11,9 @@ from streamd import audit
 from streamd.models import (
     Alert,
     Courtroom,
-    Department,
-    Hearing,
     utcnow,
 )
+from streamd.scope import hearing_ids_of
 
 
 def alert_key(kind: str, room: str | None, hearing_id: int | None) -> str:
@@ -94,12 +93,10 @@ def list_alerts(
     orchestrator's own recovery, which serves them all."""
     stmt = select(Alert)
     if not every_court:
-        departments = select(Department.id).where(Department.court_id == court_id)
-        hearings = select(Hearing.id).where(col(Hearing.department_id).in_(departments))
         rooms = select(Courtroom.code).where(Courtroom.court_id == court_id)
         stmt = stmt.where(
             sa.or_(
-                col(Alert.hearing_id).in_(hearings),
+                col(Alert.hearing_id).in_(hearing_ids_of(court_id)),
                 sa.and_(col(Alert.hearing_id).is_(None), col(Alert.room).in_(rooms)),
                 sa.and_(col(Alert.hearing_id).is_(None), col(Alert.room).is_(None)),
             )
