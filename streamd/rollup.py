@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -116,7 +117,9 @@ def rollup(
         year_rows = tables[reports.YEAR].rows
         use = reports.utilisation(session, month, zone, court_id=court.id)
         days = [share for _, share in use["days"]]
-        verdicts, recordings = _verdicts(session, month, zone, court.id, allowance_seconds, now)
+        covered = coverage_rows(session, month, zone, allowance_seconds, court_id=court.id, now=now)
+        verdicts = Counter(str(row["cov"]["verdict"]) for row in covered)
+        recordings = Counter(str(row["cov"]["recording"]["verdict"]) for row in covered)
         out.append(
             CourtMonth(
                 code=court.code,
@@ -137,38 +140,43 @@ def rollup(
     return Rollup(month, tuple(out))
 
 
-def _verdicts(
+def coverage_rows(
     session: Session,
     month: date,
     zone: tzinfo,
-    court_id: int,
     allowance_seconds: float,
-    now: datetime,
-) -> tuple[Counter[str], Counter[str]]:
-    """The monitor's verdict and the recording's, for each of the court's hearings of the
-    month that began (court discipline announced)."""
+    *,
+    court_id: int | None,
+    now: datetime | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """The coverage of each of the court's hearings of the month that began (court
+    discipline announced), newest first: the hearing, its room and the monitor's JSON
+    (its verdict, and the recording's). The statistics page shows the newest `limit`."""
     start, end = reports.month_bounds(month, zone)
-    ids = session.exec(
-        select(Hearing.id)
-        .join(Stream, col(Stream.hearing_id) == col(Hearing.id))
+    query = (
+        select(Stream, Hearing)
+        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
         .where(
             hearings_of(court_id),
             col(Stream.discipline_at).is_not(None),
             col(Hearing.planned_start) >= start,
             col(Hearing.planned_start) < end,
         )
-    ).all()
-    verdicts: Counter[str] = Counter()
-    recordings: Counter[str] = Counter()
-    for hearing_id in ids:
-        assert hearing_id is not None
+        .order_by(col(Hearing.planned_start).desc())
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    now = now or datetime.now(UTC)
+    out = []
+    for stream, h in session.exec(query).all():
+        assert h.id is not None
         data = monitor_records.hearing_coverage(
-            session=session, hearing_id=hearing_id, now=now, allowance_seconds=allowance_seconds
+            session=session, hearing_id=h.id, now=now, allowance_seconds=allowance_seconds
         )
         if data is not None:
-            verdicts[data["verdict"]] += 1
-            recordings[data["recording"]["verdict"]] += 1
-    return verdicts, recordings
+            out.append({"h": h, "room": stream.room, "cov": data})
+    return out
 
 
 # ---- the workbook -------------------------------------------------------------------------

@@ -19,8 +19,9 @@ from streamd.config import Settings
 from streamd.domain import Role
 from streamd.policy import Ruleset
 from streamd.reports import utilisation
+from streamd.rollup import coverage_rows
 from streamd.store import Database
-from streamd.web.figures import bar_chart, coverage_rows, line_chart, pair_chart, what_if
+from streamd.web.figures import bar_chart, line_chart, pair_chart, what_if
 
 ROLES = frozenset({Role.ADMIN, Role.COURT_LEADER})
 
@@ -48,7 +49,12 @@ def loader(
             tables = {t.sheet: t for t in report.tables}
             use = utilisation(session, month, zone, court_id=court_id)
             verdicts = coverage_rows(
-                session, month, zone, settings.monitor_allowance_seconds, court_id=court_id
+                session,
+                month,
+                zone,
+                settings.monitor_allowance_seconds,
+                court_id=court_id,
+                limit=200,
             )
             curve = what_if(session, month, zone, rules(), court_id=court_id)
             return {"tables": tables, "use": use, "verdicts": verdicts, "curve": curve}

@@ -5,45 +5,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from streamd import reports
 from streamd.domain import LineStatus
-from streamd.models import Booking, Hearing, Line, Stream
-from streamd.monitor import records as monitor_records
+from streamd.models import Booking, Hearing, Line
 from streamd.policy import Ruleset
 from streamd.scope import hearings_of
-
-
-def coverage_rows(
-    session: Session, month: date, zone: Any, allowance: float, *, court_id: int | None
-) -> list[dict[str, Any]]:
-    start, end = reports.month_bounds(month, zone)
-    rows = session.exec(
-        select(Stream, Hearing)
-        .join(Hearing, col(Hearing.id) == col(Stream.hearing_id))
-        .where(
-            hearings_of(court_id),
-            col(Stream.discipline_at).is_not(None),
-            col(Hearing.planned_start) >= start,
-            col(Hearing.planned_start) < end,
-        )
-        .order_by(col(Hearing.planned_start).desc())
-        .limit(200)
-    ).all()
-    out = []
-    now = datetime.now(UTC)
-    for stream, h in rows:
-        assert h.id is not None
-        data = monitor_records.hearing_coverage(
-            session=session, hearing_id=h.id, now=now, allowance_seconds=allowance
-        )
-        if data is not None:
-            out.append({"h": h, "room": stream.room, "cov": data})
-    return out
 
 
 def what_if(
