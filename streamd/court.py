@@ -8,6 +8,7 @@ courtroom, whose `[room]` table is read here (the agent reads the rest).
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,11 @@ class CourtStructure(_Strict):
     rooms: list[RoomSpec]
 
 
+def _repeated(codes: list[str]) -> list[str]:
+    """The codes that occur more than once, sorted (a folder's, or the platform's)."""
+    return sorted(code for code, n in Counter(codes).items() if n > 1)
+
+
 def _load(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
@@ -140,7 +146,7 @@ def read_structure(directory: Path) -> CourtStructure:
         ("line", [ln.code for ln in court_file.lines]),
         ("courtroom", [r.code for r in rooms]),
     ):
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        dupes = _repeated(codes)
         if dupes:
             raise CourtConfigError(f"{directory}: duplicate {kind} code(s) {', '.join(dupes)}")
     for room in rooms:
@@ -173,7 +179,7 @@ def read_courts(directory: Path) -> list[CourtStructure]:
         ("court", [c.court.code for c in courts]),
         ("courtroom", [r.code for c in courts for r in c.rooms]),
     ):
-        dupes = sorted({c for c in codes if codes.count(c) > 1})
+        dupes = _repeated(codes)
         if dupes:
             raise CourtConfigError(
                 f"{directory}: {kind} code(s) {', '.join(dupes)} in more than one court"
