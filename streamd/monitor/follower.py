@@ -48,7 +48,6 @@ async def follow(
     """While this replica does not lead, a monitor for its share of the rooms; stopped the
     moment it leads (the leader's own monitor takes over its share). Until cancelled."""
     task: asyncio.Task[None] | None = None
-    monitor: Monitor | None = None
     try:
         while True:
             if not leadership.leading and task is None:
@@ -64,7 +63,7 @@ async def follow(
                 on_change(monitor)
             elif leadership.leading and task is not None:
                 await _stop(task)
-                task, monitor = None, None
+                task = None
                 on_change(None)
             await asyncio.sleep(min(1.0, leadership.poll))
     finally:

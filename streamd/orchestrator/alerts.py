@@ -59,19 +59,7 @@ class AlertDesk:
             if row.key not in self.open_keys and row.key not in self._cleared:
                 self.open_keys.add(row.key)
                 self.foreign.add(row.key)
-                self.feed.publish(
-                    "alert",
-                    {
-                        "key": row.key,
-                        "kind": row.kind,
-                        "severity": row.severity,
-                        "room": row.room,
-                        "hearing_id": row.hearing_id,
-                        "message_zh": row.message_zh,
-                        "message_en": row.message_en,
-                        "raised_at": row.raised_at.isoformat(),
-                    },
-                )
+                self._publish(row)
         for key in sorted(self.foreign - open_now):
             self.foreign.discard(key)
             self.open_keys.discard(key)
@@ -101,6 +89,22 @@ class AlertDesk:
             )
         self._open(key, kind, severity, room, hearing_id, zh, en, replace=True)
 
+    def _publish(self, alert: Alert) -> None:
+        """An alert on the live feed, as the wall reads it (this desk's or another's)."""
+        self.feed.publish(
+            "alert",
+            {
+                "key": alert.key,
+                "kind": alert.kind,
+                "severity": alert.severity,
+                "room": alert.room,
+                "hearing_id": alert.hearing_id,
+                "message_zh": alert.message_zh,
+                "message_en": alert.message_en,
+                "raised_at": alert.raised_at.isoformat(),
+            },
+        )
+
     def _open(
         self,
         key: str,
@@ -116,18 +120,17 @@ class AlertDesk:
         self.open_keys.add(key)
         self._cleared.pop(key, None)
         at = datetime.now(UTC)
-        self.feed.publish(
-            "alert",
-            {
-                "key": key,
-                "kind": kind,
-                "severity": severity,
-                "room": room,
-                "hearing_id": hearing_id,
-                "message_zh": zh,
-                "message_en": en,
-                "raised_at": at.isoformat(),
-            },
+        self._publish(
+            Alert(
+                key=key,
+                kind=kind,
+                severity=severity,
+                room=room,
+                hearing_id=hearing_id,
+                message_zh=zh,
+                message_en=en,
+                raised_at=at,
+            )
         )
         log.warning("alert %s: %s", key, en)
         self.work.write(
