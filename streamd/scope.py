@@ -13,7 +13,7 @@ from typing import Any, Final, Literal
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from streamd.models import Department, Hearing
+from streamd.models import Courtroom, Department, Hearing
 
 EVERY_COURT: Final = "*"
 Scope = int | None | Literal["*"]
@@ -22,6 +22,12 @@ Scope = int | None | Literal["*"]
 def departments_of(court_id: int | None) -> Any:
     """The ids of one court's departments (a subquery)."""
     return select(Department.id).where(Department.court_id == court_id)
+
+
+def room_codes_of(court_id: int | None) -> Any:
+    """The codes of one court's courtrooms (a subquery): rooms are keyed by code in the
+    running system (agents, alerts, the feed), unique across the platform."""
+    return select(Courtroom.code).where(Courtroom.court_id == court_id)
 
 
 def hearings_of(scope: Scope) -> Any:

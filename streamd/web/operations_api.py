@@ -8,12 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from streamd import authz
 from streamd.domain import Role
-from streamd.models import Courtroom
 from streamd.orchestrator import Message, Orchestrator, records
+from streamd.scope import room_codes_of
 from streamd.store import Database
 from streamd.web.console_schemas import (
     AgentList,
@@ -52,8 +52,7 @@ def last_event_id(header: str) -> int | None:
 
 def court_rooms(session: Session, *, court_id: int | None) -> frozenset[str]:
     """The room codes of one court: what its staff see of the agents and the feed."""
-    rows = session.exec(select(Courtroom.code).where(Courtroom.court_id == court_id)).all()
-    return frozenset(rows)
+    return frozenset(session.exec(room_codes_of(court_id)).all())
 
 
 def ours(message: Message, rooms: frozenset[str]) -> bool:

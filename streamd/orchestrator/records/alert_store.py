@@ -10,10 +10,9 @@ from sqlmodel import Session, col, select
 from streamd import audit
 from streamd.models import (
     Alert,
-    Courtroom,
     utcnow,
 )
-from streamd.scope import hearing_ids_of
+from streamd.scope import hearing_ids_of, room_codes_of
 
 
 def alert_key(kind: str, room: str | None, hearing_id: int | None) -> str:
@@ -93,7 +92,7 @@ def list_alerts(
     orchestrator's own recovery, which serves them all."""
     stmt = select(Alert)
     if not every_court:
-        rooms = select(Courtroom.code).where(Courtroom.court_id == court_id)
+        rooms = room_codes_of(court_id)
         stmt = stmt.where(
             sa.or_(
                 col(Alert.hearing_id).in_(hearing_ids_of(court_id)),
