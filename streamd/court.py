@@ -188,6 +188,11 @@ def read_courts(directory: Path) -> list[CourtStructure]:
     return courts
 
 
+def court_names(courts: list[CourtStructure]) -> dict[str, str]:
+    """Each room's court's name, by room code: what its pause slate shows."""
+    return {room.code: c.court.name for c in courts for room in c.rooms}
+
+
 def _upsert(session: Session, model: Any, key: dict[str, Any], values: dict[str, Any]) -> Any:
     query = select(model)
     for name, value in key.items():

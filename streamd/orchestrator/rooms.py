@@ -50,7 +50,6 @@ class Room:
     name: str
     topics: Topics
     key: str
-    court_name: str = ""  # shown on the room's pause slate
 
 
 def rooms_of(courts: Sequence[CourtStructure], secret: str) -> dict[str, Room]:
@@ -60,5 +59,5 @@ def rooms_of(courts: Sequence[CourtStructure], secret: str) -> dict[str, Room]:
         for spec in structure.rooms:
             topics = Topics(structure.court.code, spec.code)
             key = room_key(secret, topics)
-            out[spec.code] = Room(spec.code, spec.name, topics, key, structure.court.name)
+            out[spec.code] = Room(spec.code, spec.name, topics, key)
     return out

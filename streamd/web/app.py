@@ -201,7 +201,6 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         app[RELAY_KEY].current = client
         # The monitor's rooms are shared among the live replicas (streamd.monitor.share).
         share = monitor_share.Share(leadership.replica)
-        names = {room.code: c.court.name for c in courts for room in c.rooms}
 
         mine: list[monitor_service.Monitor] = []  # the follower's monitor, while it runs
 
@@ -230,7 +229,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
                     share=share,
                     db=app[DB_KEY],
                     settings=settings,
-                    court_names=names,
+                    court_names=court.court_names(courts),
                     on_change=shown,
                 ),
                 name="monitor share",
@@ -270,7 +269,7 @@ async def _lead(
         work=orch.work,
         alerts=orch.alerts,
         settings=settings,
-        court_names={code: room.court_name for code, room in orch.rooms.items()},
+        court_names=court.court_names(courts),
         owns=share.owns,
         pushing=orch.pushing,
     )
