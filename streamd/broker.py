@@ -23,6 +23,7 @@ from argon2 import PasswordHasher
 
 from streamd.court import CourtStructure, redact_url
 from streamd.mqtt_acl import STREAMD_USER, mqtt_password
+from streamd.orchestrator import REPLICAS_TREE
 from streamd_protocol import Topics
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ class Account:
 def court_accounts(courts: Sequence[CourtStructure], secret: str) -> dict[str, Account]:
     """The production broker's logins and ACL (streamd.mqtt_acl): streamd every court's
     tree, each agent its own room's. Passwords derive from the court secret."""
-    trees = tuple(f"court/{c.court.code}/#" for c in courts)
+    trees = (*(f"court/{c.court.code}/#" for c in courts), REPLICAS_TREE)
     accounts = {STREAMD_USER: Account(mqtt_password(secret, STREAMD_USER), trees)}
     for structure in courts:
         for room in structure.rooms:

@@ -3,6 +3,7 @@
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.casefile import case_file
 from streamd.orchestrator.feed import Feed, Message
+from streamd.orchestrator.intake import REPLICAS_TREE, Intake
 from streamd.orchestrator.leadership import (
     Leadership,
     Lease,
@@ -19,11 +20,13 @@ from streamd.orchestrator.stats import ROUND_TRIP_BUCKETS
 from streamd.orchestrator.worker import Worker
 
 __all__ = [
+    "REPLICAS_TREE",
     "ROUND_TRIP_BUCKETS",
     "AgentView",
     "AlertDesk",
     "CommandOutcome",
     "Feed",
+    "Intake",
     "Leadership",
     "Lease",
     "LeaseTiming",

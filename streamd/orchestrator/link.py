@@ -17,16 +17,18 @@ from urllib.parse import unquote, urlsplit
 
 import aiomqtt
 
-from streamd_protocol import Leaf, no_delay
+from streamd.orchestrator.intake import DIGEST_FILTER
+from streamd_protocol import Leaf, Topics, no_delay
 
 log = logging.getLogger(__name__)
 
-# Every room's leaves streamd listens to, with their QoS (telemetry is fire-and-forget).
+# Every room's leaves the leader listens to, with their QoS. Telemetry is not among them:
+# every replica takes a share of it (streamd.orchestrator.intake), and the followers'
+# digests arrive here at QoS 0, which a persistent session does not keep while away.
 LISTENS = (
     (Leaf.STATE, 1),
     (Leaf.ACK, 1),
     (Leaf.EVENTS, 1),
-    (Leaf.TELEMETRY, 0),
     (Leaf.SELFTEST, 1),
 )
 
@@ -83,10 +85,18 @@ class Link:
                     no_delay(client)
                     await client.subscribe(
                         [
-                            (f"court/{court}/room/+/{leaf.value}", qos)
-                            for court in self.courts
-                            for leaf, qos in LISTENS
+                            *(
+                                (Topics.every_room(court, leaf), qos)
+                                for court in self.courts
+                                for leaf, qos in LISTENS
+                            ),
+                            (DIGEST_FILTER, 0),
                         ]
+                    )
+                    # A session kept from a release that took every beat here keeps that
+                    # subscription on the broker: drop it, the intake takes them now.
+                    await client.unsubscribe(
+                        [Topics.every_room(court, Leaf.TELEMETRY) for court in self.courts]
                     )
                     self._client = client
                     self.connected.set()

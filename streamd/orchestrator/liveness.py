@@ -2,14 +2,16 @@
 
 Every message from an agent lands here: its retained state (compared with the database by
 the reconcile step, never acted on), acks (handed to delivery), events (stored in batches
-and turned into alerts), self-tests and telemetry (kept for the technicians' wall). An
-agent that goes offline, or says nothing for `agent_silence_seconds`, raises a critical
-alert and flags every stream it records as at risk.
+and turned into alerts), self-tests and telemetry (kept for the technicians' wall; it comes
+through every replica's intake, streamd.orchestrator.intake, directly or in a follower's
+digest). An agent that goes offline, or says nothing for `agent_silence_seconds`, raises a
+critical alert and flags every stream it records as at risk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections import deque
@@ -25,6 +27,7 @@ from streamd.orchestrator import push, records, selftests, tracks
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.delivery import Delivery
 from streamd.orchestrator.feed import Feed
+from streamd.orchestrator.intake import is_digest, parse_digest
 from streamd.orchestrator.records import StreamView
 from streamd.orchestrator.stats import OrchestratorStats
 from streamd.orchestrator.worker import Worker
@@ -72,6 +75,15 @@ class AgentView:
         }
 
 
+def in_order(history: deque[Telemetry], beat: Telemetry) -> None:
+    """Put a late beat in its place by the agent's clock; a full history keeps its newest."""
+    if len(history) == history.maxlen:
+        if beat.at <= history[0].at:
+            return
+        history.popleft()
+    history.insert(bisect.bisect_right(history, beat.at, key=lambda t: t.at), beat)
+
+
 class AgentWatch:
     def __init__(
         self,
@@ -101,6 +113,9 @@ class AgentWatch:
 
     def dispatch(self, topic: str, payload: Any) -> None:
         try:
+            if is_digest(topic):
+                self.on_digest(payload if isinstance(payload, bytes | str) else bytes(payload))
+                return
             parsed = parse_topic(topic)
             if parsed is None or parsed[0].court not in self.courts:
                 return
@@ -117,8 +132,6 @@ class AgentWatch:
                 self.delivery.answered(Ack.model_validate_json(raw))
             elif leaf is Leaf.EVENTS:
                 self.on_event(room, Event.model_validate_json(raw))
-            elif leaf is Leaf.TELEMETRY:
-                self.on_telemetry(room, Telemetry.model_validate_json(raw))
             elif leaf is Leaf.SELFTEST:
                 self.on_selftest(room, SelfTest.model_validate_json(raw))
         except (ValidationError, ValueError) as exc:
@@ -128,9 +141,9 @@ class AgentWatch:
     def views_in(self, room: str) -> list[StreamView]:
         return [v for v in self.views.values() if v.room == room]
 
-    def _seen(self, room: str) -> AgentView:
+    def _seen(self, room: str, heard: float | None = None) -> AgentView:
         agent = self.agents[room]
-        agent.last_seen = time.monotonic()
+        agent.last_seen = max(agent.last_seen, time.monotonic() if heard is None else heard)
         if agent.silent:
             agent.silent = False
             self.alerts.clear("agent_silent", room, None)
@@ -171,12 +184,30 @@ class AgentWatch:
         selftests.note(self.alerts, room, report)
         self.feed.publish("selftest", report.model_dump(mode="json"))
 
-    def on_telemetry(self, room: str, telemetry: Telemetry) -> None:
-        agent = self._seen(room)
+    def on_telemetry(self, room: str, telemetry: Telemetry, heard: float) -> None:
+        """A beat, heard at `heard` (monotonic) by this replica's intake or a follower's.
+        Two replicas' beats of one room can arrive out of order: the room's current
+        telemetry is its latest by the agent's clock, and the history stays in order."""
+        self.stats.received[Leaf.TELEMETRY.value] += 1
+        if room not in self.agents:
+            self.agents[room] = AgentView(room)
+        agent = self._seen(room, heard)
+        if agent.history and telemetry.at < agent.history[-1].at:
+            in_order(agent.history, telemetry)  # it fills the wall's line, nothing more
+            return
+        agent.history.append(telemetry)
         agent.telemetry = telemetry
         push.pushed_again(self.alerts, self.work, room, telemetry)
-        agent.history.append(telemetry)
         self.feed.publish("telemetry", telemetry.model_dump(mode="json"))
+
+    def on_digest(self, raw: bytes | str) -> None:
+        """A follower's share of the beats, each with its age on the follower's clock."""
+        digest = parse_digest(raw)
+        self.stats.received["digest"] += 1
+        now = time.monotonic()
+        for beat in digest.beats:
+            if beat.court in self.courts:
+                self.on_telemetry(beat.room, beat.telemetry, now - beat.age)
 
     async def store_events(self) -> None:
         """Write the rooms' events in batches, until cancelled."""

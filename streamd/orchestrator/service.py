@@ -30,6 +30,7 @@ from streamd.orchestrator import console, records, recovery, scheduler, steps
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.delivery import Delivery
 from streamd.orchestrator.feed import Feed
+from streamd.orchestrator.intake import Intake
 from streamd.orchestrator.journal import FastJournal
 from streamd.orchestrator.link import Link
 from streamd.orchestrator.liveness import AgentView, AgentWatch
@@ -61,6 +62,7 @@ class Orchestrator:
         mqtt_url: str,
         feed: Feed | None = None,
         may_send: Callable[[], bool] | None = None,
+        intake: Intake | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -76,6 +78,12 @@ class Orchestrator:
             timeout=settings.ack_timeout_seconds,
             may_send=may_send,
         )
+        # This replica's share of the telemetry, fed to the watch while this one leads;
+        # alone (no replicas), its own plain subscription.
+        self.intake = intake or Intake(
+            courts=self.courts, mqtt_url=mqtt_url, replica="solo", shared=False
+        )
+        self._own_intake = intake is None
         self.views: dict[int, StreamView] = {}
         self.agents: dict[str, AgentView] = {code: AgentView(code) for code in self.rooms}
         self.stats = OrchestratorStats()
@@ -118,17 +126,21 @@ class Orchestrator:
     async def run(self) -> None:
         """Recover, then serve until cancelled."""
         await recovery.recover(self)
+        self.intake.sink = self.watch.on_telemetry
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(
                     self.link.run(self.watch.dispatch, self._connected), name="orchestrator.mqtt"
                 )
+                if self._own_intake:
+                    tg.create_task(self.intake.run(), name="orchestrator.telemetry")
                 tg.create_task(self.watch.store_events(), name="orchestrator.events")
                 tg.create_task(self.watch.watch(), name="orchestrator.liveness")
                 tg.create_task(recovery.settle_after_restart(self), name="orchestrator.reconcile")
                 tg.create_task(scheduler.run(self), name="orchestrator.scheduler")
                 tg.create_task(self.alerts.follow_others(), name="orchestrator.alerts")
         finally:
+            self.intake.sink = None  # a follower's beats go to the next leader
             # Writes still queued are in the fast journal; the next start copies them.
             await self.work.drain()
 

@@ -6,19 +6,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import socket
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
-from typing import Any
 
 import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-from prometheus_client.registry import Collector
 
 from streamd import court
 from streamd.broker import broker_url, court_accounts
@@ -27,16 +23,7 @@ from streamd.metrics import registry_for
 from streamd.monitor import follower as monitor_follower
 from streamd.monitor import service as monitor_service
 from streamd.monitor import share as monitor_share
-from streamd.orchestrator import (
-    Leadership,
-    Lease,
-    LeaseTiming,
-    Orchestrator,
-    court_secret,
-    instance_holder,
-    pending,
-    replica_name,
-)
+from streamd.orchestrator import Intake, Leadership, Orchestrator, court_secret, pending
 from streamd.policy import load_rules
 from streamd.store import Database, current_revision, head_revision
 from streamd.web.api import build_api
@@ -46,6 +33,7 @@ from streamd.web.pages import add_pages
 from streamd.web.problems import ApiProblem, problem_middleware
 from streamd.web.public import PUBLIC_CSP, add_public_routes
 from streamd.web.relay import relay_middleware
+from streamd.web.replica import ReplicaCollector, app_leadership
 from streamd.web.watch import add_watch_routes
 
 DB_KEY = web.AppKey("db", Database)
@@ -82,6 +70,7 @@ class RelaySlot:
 
 
 RELAY_KEY = web.AppKey("relay", RelaySlot)
+REPLICA_KEY = web.AppKey("replica", ReplicaCollector)
 METRICS_KEY = web.AppKey("metrics", CollectorRegistry)
 HTTP_LATENCY_KEY = web.AppKey("http_latency", Histogram)
 # The classic text format: what Debian's Prometheus 2.x and promtool read. (The client's
@@ -199,8 +188,16 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
         # Forwarded console requests wait for the leader's answer, which waits for an ack.
         client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_connect=1.0))
         app[RELAY_KEY].current = client
-        # The monitor's rooms are shared among the live replicas (streamd.monitor.share).
+        # The monitor's rooms are shared among the live replicas (streamd.monitor.share),
+        # and so is the telemetry, over the broker's shared subscription where it has one.
         share = monitor_share.Share(leadership.replica)
+        intake = Intake(
+            courts=[c.court.code for c in courts],
+            mqtt_url=url,
+            replica=leadership.replica,
+            shared=settings.mqtt_url is not None,
+        )
+        app[REPLICA_KEY].intake = intake
 
         mine: list[monitor_service.Monitor] = []  # the follower's monitor, while it runs
 
@@ -217,9 +214,10 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
 
         tasks = [
             asyncio.create_task(
-                leadership.run(lambda: _lead(app, courts, url, share)),
+                leadership.run(lambda: _lead(app, courts, url, share, intake)),
                 name=f"leadership[{leadership.replica}]",
             ),
+            asyncio.create_task(intake.run(), name="telemetry share"),
             asyncio.create_task(
                 monitor_follower.keep_members(leadership, share), name="replica members"
             ),
@@ -253,6 +251,7 @@ async def _lead(
     courts: list[court.CourtStructure],
     url: str,
     share: monitor_share.Share,
+    intake: Intake,
 ) -> None:
     """The single-instance work, for as long as this replica leads (cancelled when not)."""
     settings, db, slot = app[SETTINGS_KEY], app[DB_KEY], app[SLOT_KEY]
@@ -264,6 +263,7 @@ async def _lead(
         rules=load_rules(settings.policy_file),
         mqtt_url=url,
         may_send=lambda: leadership.leading,
+        intake=intake,
     )
     monitor = monitor_service.Monitor(
         work=orch.work,
@@ -295,56 +295,9 @@ async def _lead(
         orch.close()
 
 
-def app_leadership(settings: Settings, db: Database, orchestrate: bool) -> Leadership:
-    """On PostgreSQL every replica competes for the lease; on SQLite there is one process,
-    and it leads. On PostgreSQL an app that does not orchestrate never competes, so it
-    never leads."""
-    replica = replica_name(settings.replica, settings.host, settings.port)
-    if db.engine.dialect.name != "postgresql":
-        return Leadership(replica, None, poll=settings.scheduler_seconds)
-    address = settings.advertise_url or f"http://{_reachable(settings.host)}:{settings.port}"
-    timing = LeaseTiming(
-        settings.lease_seconds, settings.lease_renew_seconds, settings.lease_margin_seconds
-    )
-    lease = Lease(
-        db.engine.url.render_as_string(hide_password=False),
-        holder=instance_holder(replica),
-        address=address,
-        timing=timing,
-    )
-    return Leadership(replica, lease)
-
-
-def _reachable(host: str) -> str:
-    return socket.gethostname() if host in ("0.0.0.0", "::", "") else host
-
-
-class LeadershipCollector(Collector):
-    """The leadership gauge: 1 on the replica that leads, 0 on the others."""
-
-    def __init__(self, leadership: Leadership) -> None:
-        self.leadership = leadership
-
-    def collect(self) -> Iterator[Any]:
-        g = GaugeMetricFamily(
-            "streamd_leader",
-            "1 while this replica runs the single-instance work",
-            labels=["replica"],
-        )
-        g.add_metric([self.leadership.replica], 1.0 if self.leadership.leading else 0.0)
-        yield g
-        c = CounterMetricFamily(
-            "streamd_leader_changes",
-            "Times this replica took the lead",
-            labels=["replica"],
-        )
-        c.add_metric([self.leadership.replica], float(self.leadership.changes))
-        yield c
-
-
 def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -> web.Application:
     """The server; with `orchestrate`, also the broker link to the courtroom agents."""
-    leadership = app_leadership(settings, db, orchestrate)
+    leadership = app_leadership(settings, db)
     relay = RelaySlot()
     app = web.Application(
         middlewares=[
@@ -364,7 +317,9 @@ def create_app(*, settings: Settings, db: Database, orchestrate: bool = False) -
     app[METRICS_KEY], app[HTTP_LATENCY_KEY] = registry_for(
         db, settings, lambda: slot.current, lambda: watching.current
     )
-    app[METRICS_KEY].register(LeadershipCollector(leadership))
+    collector = ReplicaCollector(leadership)
+    app[METRICS_KEY].register(collector)
+    app[REPLICA_KEY] = collector
     app.router.add_get("/metrics", metrics)
     if orchestrate:
         app.cleanup_ctx.append(_orchestrate)
