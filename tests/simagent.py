@@ -50,6 +50,7 @@ class SimulatedAgent:
     commands: list[Command] = field(default_factory=list)
     transcript: list[TranscriptLine] = field(default_factory=list)
     connected: asyncio.Event = field(default_factory=asyncio.Event)
+    beats: int = 0  # telemetry messages published
     _client: aiomqtt.Client | None = None
     _task: asyncio.Task[None] | None = None
 
@@ -99,6 +100,7 @@ class SimulatedAgent:
                 composition=self.composition,
             )
             await client.publish(self.topics.telemetry, tele.to_bytes(), qos=0)
+            self.beats += 1
             await asyncio.sleep(self.telemetry_every)
 
     async def _listen(self, client: aiomqtt.Client) -> None:

@@ -108,6 +108,29 @@ class Platform:
         assert f'replica="{replica.name}"' in line
         return float(line.split()[-1])
 
+    async def counter(self, replica: Replica, name: str, labels: str | None = None) -> float:
+        """A counter as that replica's /metrics gives it, by default labelled by replica."""
+        async with self.http.get(f"{replica.base}/metrics") as resp:
+            text = await resp.text()
+        mine = f'replica="{replica.name}"'
+        line = f"{name}_total{{{labels or mine}}} "
+        found = [x for x in text.splitlines() if x.startswith(line)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    async def open_alerts(self, replica: Replica) -> Counter[str]:
+        _, body = await self.get(replica, "/alerts?open=true", "clerk")
+        return Counter(f"{x['kind']}:{x['room']}" for x in body["items"])
+
+    async def until_alert(self, replica: Replica, key: str, within: float = 20) -> None:
+        deadline = time.monotonic() + within
+        while key not in await self.open_alerts(replica):
+            assert time.monotonic() < deadline, f"no {key} alert"
+            await asyncio.sleep(0.1)
+
+    def sim(self, room: str) -> SimulatedAgent:
+        topics = Topics(self.code, room)
+        return SimulatedAgent(self.host, self.broker_port, topics, room_key(SECRET, topics))
+
     async def gauge(self, replica: Replica, name: str) -> float:
         async with self.http.get(f"{replica.base}/metrics") as resp:
             text = await resp.text()
@@ -254,7 +277,7 @@ def prepare(
         write_court(folder / "court" / "a", code, rooms=1)
         write_court(folder / "court" / "b", f"{code}b", rooms=1, prefix="b-")
     else:
-        write_court(folder / "court", code, rooms=1)
+        write_court(folder / "court", code, rooms=3)
     base = {k: v for k, v in os.environ.items() if not k.startswith("STREAMD_")}
     env = base | {
         "STREAMD_DATABASE_URL": pg_url,
@@ -365,6 +388,20 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
         ) as resp:
             agents = {x["room"]: x for x in (await resp.json())["items"]}
         assert agents["room-01"]["online"] and agents["room-01"]["phase"] == "live", agents
+        # The room's telemetry was dealt to both replicas; the follower sent its beats on,
+        # and the leader's wall has the room's latest by either way.
+        deadline = time.monotonic() + 10  # a beat a second, dealt in turn
+        while not all(
+            [
+                await platform.counter(a, "streamd_telemetry_taken"),
+                await platform.counter(b, "streamd_telemetry_forwarded"),
+                await platform.counter(a, "streamd_mqtt_messages_received", 'leaf="digest"'),
+            ]
+        ):
+            assert time.monotonic() < deadline, "the telemetry was not shared"
+            await asyncio.sleep(0.2)
+        taken = [await platform.counter(r, "streamd_telemetry_taken") for r in (a, b)]
+        assert sum(taken) <= room.beats, (taken, room.beats)  # each beat to one replica
         status, out = await platform.press(a, hearing, "pause", reason="旁听人员喧哗")
         assert status == 200 and out["delivery"] == "acked", out
         status, out = await platform.press(b, hearing, "resume")
@@ -373,9 +410,17 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
         assert status == 200 and out["delivery"] == "acked" and out["state"] == "paused", out
         status, out = await platform.press(a, hearing, "resume")
         assert status == 200 and room.snapshot.phase is AgentPhase.LIVE
+        # An alert the leader raised before the kill, and a room that drops while no one
+        # leads: both must be open, once each, under the new leader.
+        gone, late = platform.sim("room-02"), platform.sim("room-03")
+        await gone.start()
+        await late.start()
+        await gone.crash()
+        await platform.until_alert(b, "agent_offline:room-02")
 
         a.proc.send_signal(signal.SIGKILL)
         killed = time.monotonic()
+        await late.crash()
         # The clerk presses pause on the survivor at once, mid-failover.
         status, out = await platform.press(b, hearing, "pause", reason="突发情况")
         assert status == 200, out
@@ -389,8 +434,11 @@ async def test_console_through_either_replica_and_a_kill_9_of_the_leader(
         assert (await platform.stream(b, hearing))["state"] == "paused"
         assert (await platform.stream(b, hearing))["pending"] == []
         assert await platform.leader_gauge(b) == 1.0
+        await platform.until_alert(b, "agent_offline:room-03")
+        alerts = await platform.open_alerts(b)
         twice = {cid: n for cid, n in seen.items() if n != 1}
         kinds = [c.kind.value for c in room.commands]
+    assert alerts["agent_offline:room-02"] == 1 and alerts["agent_offline:room-03"] == 1, alerts
     print(
         f"takeover {led - killed:.2f} s, pause ({during}) in the room "
         f"{paused - killed:.2f} s after the kill, {len(seen)} command ids each seen once"

@@ -75,13 +75,19 @@ class AgentView:
         }
 
 
-def in_order(history: deque[Telemetry], beat: Telemetry) -> None:
-    """Put a late beat in its place by the agent's clock; a full history keeps its newest."""
+def place(history: deque[Telemetry], beat: Telemetry) -> bool:
+    """Put a beat in the room's history in order by the agent's clock (a full history keeps
+    its newest); True when it is the room's latest. Beats dealt to two replicas can arrive
+    out of order: a late one fills the wall's line and changes nothing else."""
+    if not history or beat.at >= history[-1].at:
+        history.append(beat)
+        return True
     if len(history) == history.maxlen:
         if beat.at <= history[0].at:
-            return
+            return False
         history.popleft()
     history.insert(bisect.bisect_right(history, beat.at, key=lambda t: t.at), beat)
+    return False
 
 
 class AgentWatch:
@@ -185,17 +191,13 @@ class AgentWatch:
         self.feed.publish("selftest", report.model_dump(mode="json"))
 
     def on_telemetry(self, room: str, telemetry: Telemetry, heard: float) -> None:
-        """A beat, heard at `heard` (monotonic) by this replica's intake or a follower's.
-        Two replicas' beats of one room can arrive out of order: the room's current
-        telemetry is its latest by the agent's clock, and the history stays in order."""
+        """A beat, heard at `heard` (monotonic) by this replica's intake or a follower's."""
         self.stats.received[Leaf.TELEMETRY.value] += 1
         if room not in self.agents:
             self.agents[room] = AgentView(room)
         agent = self._seen(room, heard)
-        if agent.history and telemetry.at < agent.history[-1].at:
-            in_order(agent.history, telemetry)  # it fills the wall's line, nothing more
+        if not place(agent.history, telemetry):
             return
-        agent.history.append(telemetry)
         agent.telemetry = telemetry
         push.pushed_again(self.alerts, self.work, room, telemetry)
         self.feed.publish("telemetry", telemetry.model_dump(mode="json"))
