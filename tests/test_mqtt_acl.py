@@ -15,6 +15,8 @@ import pytest
 from streamd import court, sample
 from streamd.cli import main
 from streamd.mqtt_acl import STREAMD_USER, mqtt_password
+from streamd.orchestrator.intake import DIGEST_FILTER, digest_topic
+from streamd_protocol import Leaf, Topics
 from tests.mqtt_support import _port_open, free_port
 
 pytestmark = [pytest.mark.broker]
@@ -118,3 +120,40 @@ async def test_each_agent_may_publish_only_under_its_own_room(
     assert f"{base}/room-01/telemetry b'own'" in got
     assert not [g for g in got if "forged" in g or "elsewhere" in g], got
     assert heard == [], heard  # room-01 heard nothing of room-02's commands
+
+
+async def _heard(c: aiomqtt.Client, seconds: float = 0.7) -> list[str]:
+    got: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            async for message in c.messages:
+                got.append(f"{message.topic.value} {message.payload!r}")
+    return got
+
+
+async def test_replicas_share_telemetry_and_only_streamd_writes_their_digests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Under the generated ACL: streamd's shared subscription gets the rooms' beats, its
+    digest topic carries what a replica sends, and an agent cannot forge a digest."""
+    monkeypatch.setenv("STREAMD_COMMAND_SECRET", SECRET)
+    monkeypatch.setenv("STREAMD_DATA_DIR", str(tmp_path / "data"))
+    out = tmp_path / "broker"
+    assert main(["mqtt-acl", "--out", str(out)]) == 0
+    capsys.readouterr()
+    code = court.read_structure(sample.court_dir()).court.code
+    password = mqtt_password(SECRET, STREAMD_USER)
+    async with (
+        secured_broker(out) as port,
+        client(port, STREAMD_USER, password) as share,
+        client(port, STREAMD_USER, password) as leader,
+    ):
+        await share.subscribe(f"$share/streamd/{Topics.every_room(code, Leaf.TELEMETRY)}", qos=0)
+        await leader.subscribe(DIGEST_FILTER, qos=0)
+        async with client(port, "room-01", mqtt_password(SECRET, "room-01")) as room1:
+            await room1.publish(Topics(code, "room-01").telemetry, b"beat", qos=1)
+            await room1.publish(digest_topic("forged"), b"forged", qos=1)
+        await share.publish(digest_topic("b"), b"digest", qos=1)
+        beats, digests = await asyncio.gather(_heard(share), _heard(leader))
+    assert beats == [f"court/{code}/room/room-01/telemetry b'beat'"], beats
+    assert digests == ["streamd/replica/b/telemetry b'digest'"], digests
