@@ -133,6 +133,11 @@ class Settings(BaseSettings):
         pattern=r"^mqtts?://[^/\s]+$",
         description="The court's broker (Mosquitto, EMQX); unset starts an embedded one.",
     )
+    mqtt_share_telemetry: bool = Field(
+        default=True,
+        description="Replicas split the telemetry over a $share subscription (Mosquitto 2, "
+        "EMQX); off for a broker without them. The embedded broker has none.",
+    )
     command_secret: str | None = Field(
         default=None,
         min_length=16,

@@ -86,6 +86,7 @@ def settings_for(base: Settings, stage: Stage, *, mqtt_url: str, speed: float) -
             "data_dir": stage.data_dir,
             "database_url": None,
             "mqtt_url": mqtt_url,
+            "mqtt_share_telemetry": False,  # amqtt has no $share
             "court_config_dir": stage.court_dir,
             "monitor_hls": stage.hls_playlist(),
             "prepare_minutes": 0,

@@ -195,7 +195,7 @@ async def _orchestrate(app: web.Application) -> AsyncIterator[None]:
             courts=[c.court.code for c in courts],
             mqtt_url=url,
             replica=leadership.replica,
-            shared=settings.mqtt_url is not None,
+            shared=settings.mqtt_url is not None and settings.mqtt_share_telemetry,
         )
         app[REPLICA_KEY].intake = intake
 
