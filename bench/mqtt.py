@@ -18,10 +18,11 @@ orchestrator (parse, update the room's view, publish to the live feed); "bare" i
 aiomqtt subscriber that only counts. Each runs alone for the same time; the figure is the
 messages received per second and the CPU the receiving process spent per 1,000 messages.
 
-Shared: the same telemetry over a shared subscription (`$share/streamd/...`) to two
-subscriber processes, as two replicas would take it, against one subscriber taking it all;
-each parses every message it gets. What each replica would spend, and that Mosquitto
-splits the load evenly.
+Shared: the same telemetry as `streamd serve` takes it with replicas, over the shared
+subscription (`$share/streamd/...`): one replica alone (a real Orchestrator and its
+intake), then a leader and a follower in two processes, the follower forwarding its share
+to the leader in digests. Per replica: messages taken, CPU as a share of a core, and how
+many rooms the leader's watch had heard from in the last 2 s half-way through.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from streamd.broker import broker_url
 from streamd.config import load_settings
 from streamd.court import CourtStructure, DepartmentSpec
 from streamd.lifecycle import StreamState
-from streamd.orchestrator import Orchestrator
+from streamd.orchestrator import Intake, Orchestrator
 from streamd.orchestrator.records import StreamView
 from streamd.orchestrator.rooms import room_key
 from streamd.policy import load_rules
@@ -85,7 +86,9 @@ def structure(court: str, rooms: int) -> CourtStructure:
 
 
 @contextlib.asynccontextmanager
-async def orchestrator(url: str, court: str, rooms: int, folder: Path) -> AsyncIterator[Any]:
+async def orchestrator(
+    url: str, court: str, rooms: int, folder: Path, *, intake: Intake | None = None
+) -> AsyncIterator[Any]:
     settings = load_settings(
         environ={},
         data_dir=str(folder),
@@ -102,6 +105,7 @@ async def orchestrator(url: str, court: str, rooms: int, folder: Path) -> AsyncI
         courts=[structure(court, rooms)],
         rules=load_rules(None),
         mqtt_url=url,
+        intake=intake,
     )
     task = asyncio.create_task(orch.run())
     await asyncio.wait_for(orch.started.wait(), 20)
@@ -296,64 +300,111 @@ async def ingest(url: str, rooms: int, seconds: float) -> None:
     )
 
 
-def _parse_share(url: str, topic: str, seconds: float, ready: Any, go: Any, out: Any) -> None:
-    """Child process: one replica's telemetry subscriber, parsing what it gets (the
-    validation a replica does for each message), for `seconds` after `go`."""
+def _leader(
+    url: str, court: str, rooms: int, seconds: float, ready: Any, go: Any, out: Any
+) -> None:
+    """Child process: the leading replica, a real Orchestrator fed by its own shared intake
+    and by any follower's digests, for `seconds` after `go`."""
 
     async def main() -> None:
-        host, _, port = url[len("mqtt://") :].rpartition(":")
-        async with aiomqtt.Client(host, int(port)) as client:
-            no_delay(client)
-            await client.subscribe(topic, qos=0)
-            counter = {"n": 0}
+        intake = Intake(courts=[court], mqtt_url=url, replica="leader", shared=True)
+        taking = asyncio.create_task(intake.run())
+        with tempfile.TemporaryDirectory() as tmp:
+            async with orchestrator(url, court, rooms, Path(tmp), intake=intake) as orch:
+                await asyncio.sleep(1.0)  # the intake's subscription in place
+                ready.set()
+                await asyncio.to_thread(go.wait)
+                cpu0, t0 = time.process_time(), time.monotonic()
+                await asyncio.sleep(seconds / 2)
+                now = time.monotonic()
+                fresh = sum(1 for a in orch.agents.values() if now - a.last_seen < 2.0)
+                await asyncio.sleep(seconds / 2 + 1.0)
+                cpu = time.process_time() - cpu0
+                out.put(
+                    {
+                        "who": "leader",
+                        "taken": intake.stats.taken,
+                        "beats": orch.stats.received["telemetry"],
+                        "digests": orch.stats.received["digest"],
+                        "fresh": fresh,
+                        "cpu": cpu,
+                        "wall": time.monotonic() - t0,
+                    }
+                )
+        taking.cancel()
 
-            async def take() -> None:
-                async for message in client.messages:
-                    Telemetry.model_validate_json(bytes(message.payload))  # type: ignore[arg-type]
-                    counter["n"] += 1
+    logging.getLogger("mqtt").setLevel(logging.ERROR)
+    asyncio.run(main())
 
-            task = asyncio.create_task(take())
-            ready.set()
-            await asyncio.to_thread(go.wait)
-            cpu0 = time.process_time()
-            await asyncio.sleep(seconds + 0.5)
-            out.put((counter["n"], time.process_time() - cpu0))
-            task.cancel()
+
+def _follower(url: str, court: str, seconds: float, ready: Any, go: Any, out: Any) -> None:
+    """Child process: a following replica's intake, forwarding its share in digests."""
+
+    async def main() -> None:
+        intake = Intake(courts=[court], mqtt_url=url, replica="follower", shared=True)
+        taking = asyncio.create_task(intake.run())
+        await asyncio.sleep(1.0)
+        ready.set()
+        await asyncio.to_thread(go.wait)
+        cpu0, t0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(seconds + 1.0)
+        out.put(
+            {
+                "who": "follower",
+                "taken": intake.stats.taken,
+                "forwarded": intake.stats.forwarded,
+                "digests": intake.stats.digests,
+                "cpu": time.process_time() - cpu0,
+                "wall": time.monotonic() - t0,
+            }
+        )
+        taking.cancel()
 
     asyncio.run(main())
 
 
 async def shared(url: str, rooms: int, seconds: float) -> None:
-    """Telemetry over a shared subscription ($share/streamd/...): two replicas' subscribers
-    against one taking it all, each parsing what it gets, in the same run."""
-    print(f"telemetry over $share, {rooms} rooms at 1 Hz for {seconds:g} s, each message parsed:")
+    """Telemetry over the shared subscription ($share/streamd/...), as `streamd serve`
+    takes it: one replica alone against a leader and a follower, in the same run."""
+    print(f"telemetry over $share, {rooms} rooms at 1 Hz for {seconds:g} s (offered {rooms}/s):")
+    alone: float | None = None
     for n in (1, 2):
         court = f"b{uuid.uuid4().hex[:8]}"
         ctx = multiprocessing.get_context("spawn")
         go, out = ctx.Event(), ctx.Queue()
-        topic = f"court/{court}/room/+/telemetry"
-        subscribers = []
-        for _ in range(n):
+        children = []
+        for target, args in [
+            (_leader, (url, court, rooms, seconds)),
+            (_follower, (url, court, seconds)),
+        ][:n]:
             ready = ctx.Event()
-            sub = ctx.Process(
-                target=_parse_share,
-                args=(url, f"$share/streamd/{topic}" if n > 1 else topic, seconds, ready, go, out),
-            )
-            sub.start()
-            await asyncio.to_thread(ready.wait, 30)
-            subscribers.append(sub)
+            child = ctx.Process(target=target, args=(*args, ready, go, out))
+            child.start()
+            if not await asyncio.to_thread(ready.wait, 60):
+                raise RuntimeError(f"{target.__name__} did not start")
+            children.append(child)
         pub = ctx.Process(target=_publish_telemetry, args=(url, court, rooms, seconds, go))
         pub.start()
         go.set()
         await asyncio.to_thread(pub.join)
-        got = [await asyncio.to_thread(out.get, True, 30) for _ in subscribers]
-        for sub in subscribers:
-            sub.join(10)
-        for i, (count, cpu) in enumerate(got):
+        got = {r["who"]: r for r in [await asyncio.to_thread(out.get, True, 60) for _ in children]}
+        for child in children:
+            child.join(10)
+        lead = got["leader"]
+        core = lead["cpu"] / lead["wall"]
+        alone = core if alone is None else alone
+        print(
+            f"  {n} replica(s): leader took {lead['taken'] / seconds:5.0f} msg/s itself, "
+            f"{lead['digests'] / seconds:4.1f} digests/s, {lead['beats'] / seconds:5.0f} beats/s "
+            f"in its watch; {core:.3f} of a core (x{core / alone:.2f} of one replica alone); "
+            f"rooms fresh mid-run {lead['fresh']}/{rooms}"
+        )
+        if "follower" in got:
+            f = got["follower"]
             print(
-                f"  {n} replica(s), #{i + 1}: {count / seconds:6.0f} msg/s, "
-                f"{cpu / max(count, 1) * 1e6:5.1f} ms CPU per 1000, "
-                f"{cpu / seconds:.3f} of a core"
+                f"               follower took {f['taken'] / seconds:5.0f} msg/s, forwarded "
+                f"{f['forwarded'] / seconds:5.0f} beats/s in {f['digests'] / seconds:4.1f} "
+                f"digests/s; {f['cpu'] / f['wall']:.3f} of a core"
             )
 
 
