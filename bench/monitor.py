@@ -15,12 +15,20 @@ Both are CPU seconds (user + system) per minute of stream. "Streams per core" is
 divided by that: how many live streams one core keeps up with. Then a check that the
 figure holds: that many streams' segments, one per stream per second as live output
 arrives, analysed by a pool pinned to one core, must keep up with real time.
+
+    .venv/bin/python -m bench.monitor --share 200 --replicas 2
+
+The monitor's share over replicas: that many live streams (rooms of a dozen courts) split
+by `streamd.monitor.share.owner` among replicas named as the compose file names them, each
+replica a process on its own core analysing its share live, against one replica alone
+taking them all on one core, in the same run: streams, cores spent, worst lag.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import os
 import resource
 import subprocess
@@ -31,6 +39,7 @@ from pathlib import Path
 
 from streamd.monitor.detect import Classifier
 from streamd.monitor.probe import HlsSource, analyse_segment
+from streamd.monitor.share import owner
 from streamd_protocol.media import ffmpeg_exe
 
 
@@ -72,9 +81,11 @@ def peer(playlist: Path, threads: int | None) -> float:
     return children_cpu() - before
 
 
-def live_check(segments: list[tuple[bytes, int, int]], streams: int, seconds: int) -> float:
+def live_check(
+    segments: list[tuple[bytes, int, int]], streams: int, seconds: int, core: int | None = None
+) -> float:
     """`streams` live streams for `seconds` on one core: the worst lag behind real time."""
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0)) if core is None else core})
     classifiers = [Classifier(None) for _ in range(streams)]
     worst = 0.0
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -90,11 +101,61 @@ def live_check(segments: list[tuple[bytes, int, int]], streams: int, seconds: in
     return worst
 
 
+Segments = list[tuple[bytes, int, int]]
+
+
+def _replica(
+    index: int, segments: Segments, streams: int, seconds: int, core: int, out: object
+) -> None:
+    """Child process: one replica's monitor share, live on its own core."""
+    t0, cpu0 = time.monotonic(), time.process_time()
+    lag = live_check(segments, streams, seconds, core)
+    cores = (time.process_time() - cpu0) / (time.monotonic() - t0)
+    out.put((index, streams, cores, lag))  # type: ignore[attr-defined]
+
+
+def watch(segments: Segments, shares: list[int], seconds: int) -> list[tuple[int, float, float]]:
+    """Each share in its own process on its own core, all at once: (streams, cores, lag)."""
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    cores = sorted(os.sched_getaffinity(0))
+    children = [
+        ctx.Process(target=_replica, args=(i, segments, n, seconds, cores[i % len(cores)], out))
+        for i, n in enumerate(shares)
+    ]
+    for child in children:
+        child.start()
+    got = [out.get(timeout=seconds * 20 + 60) for _ in children]
+    for child in children:
+        child.join()
+    return [result[1:] for result in sorted(got)]
+
+
+def share(segments: Segments, streams: int, replicas: int, seconds: int) -> None:
+    """The monitor's share of `streams` live streams over `replicas`, against one alone."""
+    rooms = [f"c{i % 12:02d}-t{i // 12:02d}" for i in range(streams)]
+    names = [f"streamd-{chr(ord('a') + i)}" for i in range(replicas)]
+    owners = [owner(room, names) for room in rooms]
+    shares = [owners.count(name) for name in names]
+    print(f"\nmonitor share: {streams} live streams over {replicas} replicas, {seconds} s live")
+    alone = watch(segments, [streams], seconds)[0]
+    split = watch(segments, shares, seconds)
+    for name, (n, cores, lag) in zip(names, split, strict=True):
+        print(f"  {name}: {n:4d} streams, {cores:.2f} of a core, worst lag {lag:.2f} s")
+    worst = max(c for _, c, _ in split)
+    print(
+        f"  one replica alone: {alone[0]:4d} streams, {alone[1]:.2f} of a core, "
+        f"worst lag {alone[2]:.2f} s | ratio (busiest replica / alone) {worst / alone[1]:.2f}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--live-seconds", type=int, default=20)
+    ap.add_argument("--share", type=int, default=0, help="live streams split over replicas")
+    ap.add_argument("--replicas", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -104,6 +165,9 @@ def main() -> None:
         refs = asyncio.run(source.new_segments(0))
         segments = [(asyncio.run(source.read(r)), r.start_ms, r.duration_ms) for r in refs]
         minutes = sum(d for _, _, d in segments) / 60_000
+        if args.share:
+            share(segments, args.share, args.replicas, args.live_seconds)
+            return
         ours_cpu = min(ours(segments) for _ in range(3))
         peer_cpu = peer(playlist, None)
         peer_one = peer(playlist, 1)
