@@ -44,6 +44,16 @@ def _coverage(data: Path) -> list[dict[str, Any]]:
     return found
 
 
+def _logs(data: Path, lines: int = 30) -> str:
+    """The end of every log the demo wrote (streamd's and each agent's): a failed day on a
+    CI machine says which process stopped and why, not only that hearings went unrecorded."""
+    parts = []
+    for log in sorted((data / "logs").glob("*.log")):
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+        parts.append(f"--- {log.name}\n" + "\n".join(tail))
+    return "\n".join(parts)
+
+
 def _first_frame_decodes(folder: Path) -> None:
     manifest = mf.load(folder)
     assert manifest.segments, folder
@@ -81,9 +91,9 @@ def test_the_demo_runs_a_day_and_leaves_verdicts_and_playable_recordings(
         timeout=600,
     )
     text = out.stdout.decode()
-    assert out.returncode == 0, text[-4000:] + out.stderr.decode()[-4000:]
-    assert "the day is over. 10 hearings, 7 streamed" in text, text
-    assert "10/10 recordings complete and playable" in text, text
+    assert out.returncode == 0, text[-4000:] + out.stderr.decode()[-4000:] + _logs(data)
+    assert "the day is over. 10 hearings, 7 streamed" in text, text + _logs(data)
+    assert "10/10 recordings complete and playable" in text, text + _logs(data)
     assert f"http://127.0.0.1:{port}/hls/room-01/index.m3u8" in text
     assert "clerk     / clerk-demo-2026     clerk" in text
 
