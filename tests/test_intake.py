@@ -4,7 +4,6 @@ forwards its beats to the leader in digests, and the leader's wall keeps them in
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections import deque
@@ -129,9 +128,7 @@ async def test_two_replicas_share_the_beats_and_the_leader_hears_every_room(
             finally:
                 for task in tasks:
                     task.cancel()
-                for task in tasks:
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+                await asyncio.gather(*tasks, return_exceptions=True)
     assert leader.stats.taken + follower.stats.taken == 40  # each beat to one of them
     assert leader.stats.taken > 0 and follower.stats.taken > 0
     assert set(direct) | set(forwarded) == set(rooms)
