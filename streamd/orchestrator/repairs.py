@@ -16,14 +16,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from streamd.config import Settings
-from streamd.orchestrator import records
+from streamd.lifecycle import StreamState
+from streamd.orchestrator import records, steps
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.feed import Feed
+from streamd.orchestrator.records import Refused
 from streamd.orchestrator.worker import Worker
 from streamd.planning import LineChange, Timing
 from streamd.policy import Ruleset
+from streamd_protocol import CommandKind
+
+if TYPE_CHECKING:
+    from streamd.orchestrator.service import Orchestrator
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +126,40 @@ class PlanRepair:
                     f"庭审 {case} {reason.get('zh', '')}",
                     f"hearing {case} {reason.get('en', '')}",
                 )
+
+
+async def follow_line(orch: Orchestrator, hearing_id: int) -> None:
+    """Move a hearing on air to the line the plan now gives it (its own went down):
+    the publisher restarts on the new line, the recording is not touched. With no line
+    left, nothing can go out: the technicians are told, the monitor counts the gap."""
+    async with orch.locks[hearing_id]:
+        view = await orch.stream(hearing_id)
+        if view.state not in (StreamState.LIVE, StreamState.PAUSED):
+            return
+        try:
+            target, line_id = await orch.work.call(
+                records.publish_target, hearing_id=hearing_id, rules=orch.rules
+            )
+            cmd = orch.delivery.build(view, CommandKind.RESTART_PUBLISHER, target=target)
+            await orch.work.call(
+                records.move_line,
+                stream_id=view.stream_id,
+                line_id=line_id,
+                command=steps.note(cmd),
+                room=view.room,
+                actor="orchestrator",
+            )
+        except Refused as exc:
+            orch.alerts.raise_(
+                "line_down_on_air",
+                "critical",
+                view.room,
+                hearing_id,
+                f"庭审 {hearing_id} 直播中线路故障，无其他空闲线路：{exc}",
+                f"hearing {hearing_id} is on air on a line that is down, no other line: {exc}",
+            )
+            return
+        orch.alerts.clear("line_down_on_air", view.room, hearing_id)
+        ack = await orch.delivery.deliver(view, cmd)
+        if ack is None or not ack.ok:
+            log.warning("moving hearing %s to line %s: %s", hearing_id, line_id, ack)

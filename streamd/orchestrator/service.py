@@ -26,7 +26,7 @@ from typing import Any
 from streamd.config import Settings
 from streamd.court import CourtStructure
 from streamd.lifecycle import TERMINAL, StreamAction, StreamState, step
-from streamd.orchestrator import console, records, recovery, scheduler, steps
+from streamd.orchestrator import console, records, recovery, repairs, scheduler, steps
 from streamd.orchestrator.alerts import AlertDesk
 from streamd.orchestrator.delivery import Delivery
 from streamd.orchestrator.feed import Feed
@@ -36,7 +36,6 @@ from streamd.orchestrator.link import Link
 from streamd.orchestrator.liveness import AgentView, AgentWatch
 from streamd.orchestrator.outcome import CommandOutcome
 from streamd.orchestrator.records import Refused, StreamView
-from streamd.orchestrator.repairs import PlanRepair
 from streamd.orchestrator.rooms import Room, court_secret, rooms_of
 from streamd.orchestrator.stats import OrchestratorStats
 from streamd.orchestrator.worker import Worker
@@ -48,9 +47,9 @@ log = logging.getLogger(__name__)
 
 
 class Orchestrator:
-    """The streams' lifecycle (act, pause, follow a moved line) over the parts that talk to
-    the rooms: the broker link, command delivery, the agents' watch, recovery, the
-    scheduler and the console's extra commands."""
+    """The streams' lifecycle (act, pause) over the parts that talk to the rooms: the
+    broker link, command delivery, the agents' watch, recovery, the scheduler, the plan's
+    live repair (which moves a hearing to another line) and the console's extra commands."""
 
     def __init__(
         self,
@@ -111,13 +110,13 @@ class Orchestrator:
             delivery=self.delivery,
             reconcile=lambda room, state: recovery.reconcile(self, room, state),
         )
-        self.repairs = PlanRepair(
+        self.repairs = repairs.PlanRepair(
             work=self.work,
             alerts=self.alerts,
             feed=self.feed,
             settings=settings,
             rules=rules,
-            follow=self.follow_line,
+            follow=lambda hearing_id: repairs.follow_line(self, hearing_id),
         )
         self.started = asyncio.Event()  # recovered and subscribed
 
@@ -328,42 +327,6 @@ class Orchestrator:
         if cmd.kind is CommandKind.PREPARE and view.state is StreamState.PREPARING:
             await self.prepared(view, "recording started")
         return replace(out, state=view.state, delivery="acked", message=ack.message)
-
-    async def follow_line(self, hearing_id: int) -> None:
-        """Move a hearing on air to the line the plan now gives it (its own went down):
-        the publisher restarts on the new line, the recording is not touched. With no line
-        left, nothing can go out: the technicians are told, the monitor counts the gap."""
-        async with self.locks[hearing_id]:
-            view = await self.stream(hearing_id)
-            if view.state not in (StreamState.LIVE, StreamState.PAUSED):
-                return
-            try:
-                target, line_id = await self.work.call(
-                    records.publish_target, hearing_id=hearing_id, rules=self.rules
-                )
-                cmd = self.delivery.build(view, CommandKind.RESTART_PUBLISHER, target=target)
-                await self.work.call(
-                    records.move_line,
-                    stream_id=view.stream_id,
-                    line_id=line_id,
-                    command=steps.note(cmd),
-                    room=view.room,
-                    actor="orchestrator",
-                )
-            except Refused as exc:
-                self.alerts.raise_(
-                    "line_down_on_air",
-                    "critical",
-                    view.room,
-                    hearing_id,
-                    f"庭审 {hearing_id} 直播中线路故障，无其他空闲线路：{exc}",
-                    f"hearing {hearing_id} is on air on a line that is down, no other line: {exc}",
-                )
-                return
-            self.alerts.clear("line_down_on_air", view.room, hearing_id)
-            ack = await self.delivery.deliver(view, cmd)
-            if ack is None or not ack.ok:
-                log.warning("moving hearing %s to line %s: %s", hearing_id, line_id, ack)
 
     async def pause(self, hearing_id: int, *, actor: str, reason: str | None) -> CommandOutcome:
         """The fast path: memory, one fsynced journal line, send. No database, no lock."""
