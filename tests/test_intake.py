@@ -4,20 +4,25 @@ forwards its beats to the leader in digests, and the leader's wall keeps them in
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 import time
 import uuid
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from streamd.config import Settings
 from streamd.orchestrator.intake import DIGEST_FILTER, Intake, digest_topic, parse_digest
 from streamd.orchestrator.liveness import place
 from streamd_protocol import AgentPhase, Telemetry, Topics
+from tests.conftest import ROOT
 from tests.mqtt_support import broker_for
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
@@ -133,3 +138,69 @@ async def test_two_replicas_share_the_beats_and_the_leader_hears_every_room(
     assert leader.stats.taken > 0 and follower.stats.taken > 0
     assert set(direct) | set(forwarded) == set(rooms)
     assert leader.stats.forwarded == 0 and len(forwarded) == follower.stats.forwarded
+
+
+FOLLOWER = """
+import asyncio, sys
+from streamd.orchestrator.intake import Intake
+asyncio.run(Intake(courts=[sys.argv[1]], mqtt_url=sys.argv[2], replica="b", shared=True).run())
+"""
+
+
+@pytest.mark.broker
+@pytest.mark.slow
+async def test_a_follower_that_hangs_stops_being_dealt_beats_within_the_silence_limit(
+    tmp_path: Path,
+) -> None:
+    """A follower frozen or cut off (SIGSTOP: its socket stays open, no DISCONNECT, no FIN;
+    a killed process's socket the kernel closes at once): the broker keeps dealing it beats
+    until its keepalive runs out. The leader must take every room's beats again well
+    before the silence limit (8 s) would call a room silent that is not. Mosquitto 2.0
+    notices later than its 1.5 keepalives: 1.6 to 6 s with a 1 s keepalive."""
+    court = f"t{uuid.uuid4().hex[:8]}"
+    rooms = [f"r{n}" for n in range(10)]
+    async with broker_for(tmp_path) as (host, port):
+        url = f"mqtt://{host}:{port}"
+        leader = Intake(courts=[court], mqtt_url=url, replica="a", shared=True)
+        heard: set[tuple[str, datetime]] = set()
+        leader.sink = lambda room, t, _: heard.add((room, t.at))
+        sent: list[tuple[float, str, datetime]] = []
+        taking = asyncio.create_task(leader.run())
+        follower = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", FOLLOWER, court, url, cwd=ROOT
+        )
+        try:
+            async with (
+                aiomqtt.Client(host, port) as room,
+                aiomqtt.Client(host, port) as listener,
+            ):
+                await listener.subscribe(DIGEST_FILTER)
+
+                async def publish(until: float, done: asyncio.Future[Any] | None = None) -> None:
+                    n = len(sent)
+                    while time.monotonic() < until and not (done and done.done()):
+                        for code in rooms:
+                            t = beat(code, n)
+                            await room.publish(Topics(court, code).telemetry, t.to_bytes())
+                            sent.append((time.monotonic(), code, t.at))
+                        n += 1
+                        await asyncio.sleep(0.1)
+
+                first = asyncio.create_task(anext(aiter(listener.messages)))
+                await publish(time.monotonic() + 30, first)  # until the follower has a share
+                await asyncio.wait_for(first, 1)
+                follower.send_signal(signal.SIGSTOP)
+                killed = time.monotonic()
+                await publish(killed + 12)
+        finally:
+            if follower.returncode is None:
+                follower.kill()
+            await follower.wait()
+            taking.cancel()
+            await asyncio.gather(taking, return_exceptions=True)
+    missed = [at for at, code, t in sent if at > killed and (code, t) not in heard]
+    back = max(missed, default=killed) - killed  # the last beat lost to the dead follower
+    print(f"hung follower: its share lost for {back:.1f} s, {len(missed)} beats")
+    limit = Settings.model_fields["agent_silence_seconds"].default
+    assert back < limit, f"beats still dealt to the hung follower {back:.1f} s after it hung"
+    assert missed, "lost nothing: the follower was never dealt a share"

@@ -14,8 +14,11 @@ Only telemetry goes this way. Commands, acks, state and events stay on the leade
 persistent session (streamd.orchestrator.link): a broker drops the QoS 1 messages in
 flight to a shared subscriber that leaves, which telemetry (QoS 0, sent again within a
 second) can afford and a command cannot. A follower that dies loses at most the beats
-dealt to it until the broker notices (1.5 keepalives, 3 s), well inside the silence
-limit.
+dealt to it until the broker notices. A killed process's socket is closed by the kernel
+and the broker stops at once; a hung or cut-off one is noticed only when its keepalive runs
+out, and Mosquitto 2.0 checks that coarsely: with a 1 s keepalive, 1.1 to 6.0 s in twelve runs
+(4.4 to 7.9 s with 2 s, too near the 8 s silence limit), measured by
+`.venv/bin/pytest -q -s tests/test_intake.py -k hangs`.
 
 The embedded broker (amqtt, one process) has no shared subscriptions: there the one
 replica subscribes to the plain filter, and everything else is the same.
@@ -44,7 +47,7 @@ DIGEST_PREFIX = "streamd/replica"
 DIGEST_FILTER = f"{DIGEST_PREFIX}/+/telemetry"
 REPLICAS_TREE = f"{DIGEST_PREFIX}/#"  # the broker ACL's: streamd's alone, never an agent's
 FLUSH_SECONDS = 0.5  # a follower's beats reach the leader at most this much later
-KEEPALIVE_SECONDS = 2  # the broker stops dealing to a dead replica within 3 s
+KEEPALIVE_SECONDS = 1  # a hung replica is dealt beats for at most ~6 s (see above)
 
 # What the leader's watch takes: the room, its beat, and when it was heard (monotonic).
 Sink = Callable[[str, Telemetry, float], None]
